@@ -1,0 +1,396 @@
+"""The autograd engine: graph nodes, the backward pass, grad mode, scopes and anomaly mode.
+
+A forward op creates one `Function` node that remembers its input Tensors. `grad()` walks those
+nodes once in reverse topological order (an iterative sort, so a 100,000-step chain is fine),
+asks each node for the gradients of its inputs, reduces broadcast gradients to the input's shape
+(the one place this happens), and accumulates them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import linecache
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+
+class _State:
+    """Process-wide switches, read on every op; kept in one object so the hot path is one lookup."""
+
+    __slots__ = ("grad_enabled", "scope", "anomaly")
+
+    def __init__(self) -> None:
+        self.grad_enabled = True
+        self.scope: tuple[str, ...] = ()
+        self.anomaly = False
+
+
+STATE = _State()
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+# ---------------------------------------------------------------------------------------------
+# grad mode, scopes, anomaly mode
+# ---------------------------------------------------------------------------------------------
+
+
+class _GradMode(contextlib.ContextDecorator):
+    """Sets grad mode inside a `with` block or a decorated function, and restores it after."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._saved: list[bool] = []
+
+    def __enter__(self) -> None:
+        self._saved.append(STATE.grad_enabled)
+        STATE.grad_enabled = self.enabled
+
+    def __exit__(self, *exc: object) -> None:
+        STATE.grad_enabled = self._saved.pop()
+
+
+def no_grad() -> _GradMode:
+    """Turn graph recording off: `with no_grad(): ...` or `@no_grad()`."""
+    return _GradMode(False)
+
+
+def enable_grad() -> _GradMode:
+    """Turn graph recording back on inside a `no_grad` block."""
+    return _GradMode(True)
+
+
+def is_grad_enabled() -> bool:
+    """True when new ops record graph nodes."""
+    return STATE.grad_enabled
+
+
+@contextlib.contextmanager
+def scope(name: str) -> Iterator[None]:
+    """Label every node created inside the block with `name` (scopes nest).
+
+    Example: ``with scope("t=3"): h = cell(x[3], h)``; the renderer groups nodes by these labels.
+    """
+    saved = STATE.scope
+    STATE.scope = saved + (str(name),)
+    try:
+        yield
+    finally:
+        STATE.scope = saved
+
+
+def current_scope() -> tuple[str, ...]:
+    """The tuple of scope names active now, outermost first."""
+    return STATE.scope
+
+
+class ShapeError(ValueError):
+    """Shapes that do not fit an op; the message names the op and the shapes."""
+
+
+class AnomalyError(FloatingPointError):
+    """A forward or backward result holds NaN or Inf (raised only inside `detect_anomaly()`)."""
+
+
+@contextlib.contextmanager
+def detect_anomaly() -> Iterator[None]:
+    """Check each forward and backward result for NaN/Inf and raise naming the op, scope and line.
+
+    Inside the block every node records the line of user code that created it; outside it
+    nothing is recorded, so normal runs pay nothing.
+    """
+    saved = STATE.anomaly
+    STATE.anomaly = True
+    try:
+        yield
+    finally:
+        STATE.anomaly = saved
+
+
+def _user_frame() -> str:
+    """'file:line: source' of the innermost frame outside this package."""
+    frame = sys._getframe(1)
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR):
+        frame = frame.f_back
+    if frame is None:
+        return "<unknown>"
+    source = linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip()
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}: {source}"
+
+
+# ---------------------------------------------------------------------------------------------
+# the graph node
+# ---------------------------------------------------------------------------------------------
+
+
+class Function:
+    """A node of the graph: one op applied to some Tensors.
+
+    Subclass it to define an op: ``forward(self, *arrays, **params) -> ndarray`` works on NumPy
+    arrays and keeps what backward needs on ``self``; ``backward(self, grad) -> Tensor | tuple``
+    returns one gradient per positional input, written with Tensor ops so that it can itself be
+    differentiated. Use it with ``MyOp.apply(x, y, param=...)``.
+
+    Example::
+
+        class Cube(Function):
+            def forward(self, x):
+                self.x = x
+                return x ** 3
+            def backward(self, grad):
+                return grad * 3 * Tensor(self.x) ** 2
+    """
+
+    __slots__ = ("inputs", "scope", "versions", "where", "released")
+
+    def forward(self, *arrays: np.ndarray, **params: Any) -> np.ndarray:
+        raise NotImplementedError(f"{type(self).__name__}.forward is not written")
+
+    def backward(self, grad: Tensor) -> Tensor | tuple[Tensor | None, ...]:
+        raise NotImplementedError(f"{type(self).__name__}.backward is not written")
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    @classmethod
+    def apply(cls, *inputs: Any, **params: Any) -> Tensor:
+        """Run the op forward on Tensors (or arrays) and record a node when a gradient is needed."""
+        tensors = [x if isinstance(x, Tensor) else Tensor(x) for x in inputs]
+        fn = cls()
+        try:
+            out = fn.forward(*[t._data for t in tensors], **params)
+        except ShapeError:
+            raise
+        except (ValueError, IndexError, TypeError) as err:
+            shapes = ", ".join(str(t.shape) for t in tensors)
+            raise type(err)(f"{fn.name.lower()}: {err} (input shapes: {shapes})") from None
+        out = np.asarray(out)
+        record = STATE.grad_enabled and out.dtype.kind == "f" and any(t.requires_grad for t in tensors)
+        result = Tensor._wrap(out, record)
+        if record:
+            fn.inputs = tensors
+            fn.scope = STATE.scope
+            fn.versions = [t._version for t in tensors]
+            fn.released = False
+            fn.where = None
+            result.grad_fn = fn
+        if STATE.anomaly:
+            fn.where = _user_frame()
+            _check_finite(out, fn, "forward")
+        return result
+
+    def _describe(self) -> str:
+        where = f" created at {self.where}" if getattr(self, "where", None) else ""
+        scope = "/".join(getattr(self, "scope", ())) or "<top level>"
+        return f"op '{self.name}' in scope '{scope}'{where}"
+
+
+def _check_finite(array: np.ndarray, fn: Function, phase: str) -> None:
+    if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
+        bad = "NaN" if np.isnan(array).any() else "Inf"
+        raise AnomalyError(f"{phase} of {fn._describe()} produced {bad} (output shape {array.shape})")
+
+
+# ---------------------------------------------------------------------------------------------
+# the backward pass
+# ---------------------------------------------------------------------------------------------
+
+
+def toposort(roots: Sequence[Tensor]) -> list[Function]:
+    """Every node reachable from `roots`, each after all nodes it depends on (iterative DFS)."""
+    order: list[Function] = []
+    seen: set[int] = set()
+    for root in roots:
+        if root.grad_fn is None or id(root.grad_fn) in seen:
+            continue
+        stack: list[tuple[Function, bool]] = [(root.grad_fn, False)]
+        while stack:
+            fn, expanded = stack.pop()
+            if expanded:
+                order.append(fn)
+                continue
+            if id(fn) in seen:
+                continue
+            seen.add(id(fn))
+            stack.append((fn, True))
+            for x in fn.inputs:
+                if x.grad_fn is not None and id(x.grad_fn) not in seen:
+                    stack.append((x.grad_fn, False))
+    return order
+
+
+def sum_to(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
+    """Sum a broadcast gradient back down to `shape` (NumPy broadcasting in reverse)."""
+    if grad.shape == shape:
+        return grad
+    lead = grad.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        i + lead for i, n in enumerate(shape) if n == 1 and grad.shape[i + lead] != 1
+    )
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad.reshape(shape)
+
+
+def _as_tuple(grads: Any, n: int, fn: Function) -> tuple:
+    if not isinstance(grads, tuple):
+        grads = (grads,)
+    if len(grads) != n:
+        raise RuntimeError(f"{fn.name}.backward returned {len(grads)} gradients for {n} inputs")
+    return grads
+
+
+def _check_versions(fn: Function) -> None:
+    for i, (x, version) in enumerate(zip(fn.inputs, fn.versions, strict=True)):
+        if x._version != version:
+            raise RuntimeError(
+                f"{fn._describe()}: input {i} (shape {x.shape}) was modified in place after the forward "
+                f"pass (version {version} -> {x._version}), but backward needs its old value. "
+                "Change a copy instead, or make the change before building the graph."
+            )
+
+
+def run_backward(
+    roots: Sequence[Tensor],
+    root_grads: Sequence[Tensor],
+    *,
+    retain_graph: bool,
+    create_graph: bool,
+    wanted: Sequence[Tensor] | None = None,
+) -> list[tuple[Tensor, Tensor]]:
+    """Propagate `root_grads` from `roots` back through the graph.
+
+    Returns (tensor, gradient) pairs: for the `wanted` tensors when they are given, otherwise for
+    every leaf that requires grad and every tensor marked with ``retain_grad()``.
+    """
+    node_grads: dict[int, Tensor] = {}  # gradient of each node's output, by id(node)
+    leaf_grads: dict[int, list] = {}  # id(leaf) -> [leaf, gradient]
+    watched: dict[int, Tensor] = {}  # non-leaf tensors whose gradient is reported, by id(node)
+    if wanted is not None:
+        watched = {id(t.grad_fn): t for t in wanted if t.grad_fn is not None}
+    wanted_leaves = None if wanted is None else {id(t) for t in wanted if t.grad_fn is None}
+    result: list[tuple[Tensor, Tensor]] = []
+
+    def deposit(x: Tensor, g: Tensor) -> None:
+        if x.grad_fn is None:
+            if x.requires_grad and (wanted_leaves is None or id(x) in wanted_leaves):
+                entry = leaf_grads.get(id(x))
+                if entry is None:
+                    leaf_grads[id(x)] = [x, g]
+                else:
+                    entry[1] = entry[1] + g
+            return
+        key = id(x.grad_fn)
+        old = node_grads.get(key)
+        node_grads[key] = g if old is None else old + g
+        if wanted is None and x._retains_grad:
+            watched[key] = x
+
+    with _GradMode(create_graph):
+        for root, g in zip(roots, root_grads, strict=True):
+            deposit(root, g)
+        for fn in reversed(toposort(roots)):
+            grad = node_grads.pop(id(fn), None)
+            if grad is None:
+                continue
+            if id(fn) in watched:
+                result.append((watched[id(fn)], grad))
+            if fn.released:
+                raise RuntimeError(
+                    f"{fn._describe()}: trying to backward through the graph a second time, but its "
+                    "saved arrays were released after the first backward. Pass retain_graph=True to "
+                    "the first backward() (or grad()) call if you need to go through it again."
+                )
+            _check_versions(fn)
+            grads = _as_tuple(fn.backward(grad), len(fn.inputs), fn)
+            if not retain_graph:
+                _release(fn)
+            for i, (x, g) in enumerate(zip(fn.inputs, grads, strict=True)):
+                if g is None or not x.requires_grad:
+                    continue
+                if not isinstance(g, Tensor):
+                    g = Tensor(g)
+                g = sum_to(g, x.shape)
+                if g.dtype != x.dtype:
+                    g = g.astype(x.dtype)
+                if STATE.anomaly:
+                    _check_finite(g._data, fn, f"backward (gradient of input {i})")
+                deposit(x, g)
+    result.extend((x, g) for x, g in leaf_grads.values())
+    return result
+
+
+def _release(fn: Function) -> None:
+    """Free what forward saved for backward; the graph's structure (inputs, scope) stays."""
+    fn.released = True
+    saved = getattr(fn, "__dict__", None)
+    if saved:
+        saved.clear()
+
+
+def _seed_grads(outputs: Sequence[Tensor], grad_outputs: Sequence[Any] | None) -> list[Tensor]:
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    seeds = []
+    for out, g in zip(outputs, grad_outputs, strict=True):
+        if g is None:
+            if out.size != 1:
+                raise RuntimeError(
+                    f"backward: the output has shape {out.shape}, not a single number, so its gradient "
+                    "must be given: pass grad= (an array of the same shape, the gradient of some scalar "
+                    "with respect to this output), or reduce it first, e.g. out.sum().backward()."
+                )
+            g = Tensor(np.ones(out.shape, dtype=out.dtype))
+        elif not isinstance(g, Tensor):
+            g = Tensor(np.asarray(g, dtype=out.dtype))
+        if g.shape != out.shape:
+            raise ValueError(f"backward: grad has shape {g.shape} but the output has shape {out.shape}")
+        seeds.append(g)
+    return seeds
+
+
+def grad(
+    outputs: Tensor | Sequence[Tensor],
+    inputs: Tensor | Sequence[Tensor],
+    grad_outputs: Any = None,
+    create_graph: bool = False,
+    retain_graph: bool | None = None,
+) -> tuple[Tensor, ...]:
+    """Gradients of `outputs` with respect to `inputs`, returned rather than stored in `.grad`.
+
+    An input that `outputs` do not depend on gets a zero gradient. With ``create_graph=True``
+    the gradients are themselves differentiable (Hessian-vector products, gradgradcheck).
+
+    Example: ``(dx,) = grad((x ** 3).sum(), [x], create_graph=True)`` gives ``3 x**2``.
+    """
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if isinstance(grad_outputs, Tensor | np.ndarray):
+        grad_outputs = [grad_outputs]
+    for x in inputs:
+        if not x.requires_grad:
+            raise RuntimeError(f"grad: an input of shape {x.shape} does not require grad")
+    retain = create_graph if retain_graph is None else retain_graph
+    seeds = _seed_grads(outputs, grad_outputs)
+    found = run_backward(outputs, seeds, retain_graph=retain, create_graph=create_graph, wanted=inputs)
+    by_id = {id(x): g for x, g in found}
+    return tuple(by_id.get(id(x), Tensor(np.zeros(x.shape, dtype=x.dtype))) for x in inputs)
+
+
+def backward(tensor: Tensor, grad: Any = None, retain_graph: bool = False, create_graph: bool = False) -> None:
+    """Accumulate d(tensor)/d(leaf) into `.grad` of every leaf that requires grad."""
+    seeds = _seed_grads([tensor], None if grad is None else [grad])
+    found = run_backward([tensor], seeds, retain_graph=retain_graph or create_graph, create_graph=create_graph)
+    for t, g in found:
+        if not create_graph:  # a fresh array: one gradient may reach several leaves as one object
+            g = type(g)(g._data.copy())
+        t.grad = g if t.grad is None else t.grad + g
+
+
+# Function.apply and the backward pass build Tensors; the package imports this module first, so
+# tensor.py (which needs the names above) can be imported here at the end.
+from .tensor import Tensor  # noqa: E402

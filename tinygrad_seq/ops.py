@@ -1,0 +1,368 @@
+"""The primitive ops: forward in NumPy, backward in Tensor ops, side by side.
+
+Derivative table (``grad`` is dL/d(out); ``x``, ``y`` are the inputs, ``out`` the result). The
+engine sums each result back to its input's shape, so no rule here handles broadcasting.
+
+    Add        out = x + y             dx = grad                  dy = grad
+    Sub        out = x - y             dx = grad                  dy = -grad
+    Mul        out = x * y             dx = grad * y              dy = grad * x
+    Div        out = x / y             dx = grad / y              dy = -grad * out / y
+    Pow        out = x ** p            dx = grad * p * x ** (p-1)         (p a constant)
+    MatMul     out = x @ y             dx = grad @ y^T            dy = x^T @ grad
+    Maximum    out = max(x, y)         dx = grad * [x > y] + grad/2 * [x == y], dy likewise
+    Where      out = c ? x : y         dx = c ? grad : 0          dy = c ? 0 : grad
+    Neg        out = -x                dx = -grad
+    Exp        out = e^x               dx = grad * out
+    Log        out = ln x              dx = grad / x
+    Sqrt       out = sqrt x            dx = grad / (2 out)
+    Abs        out = |x|               dx = grad * sign(x)
+    Tanh       out = tanh x            dx = grad * (1 - out^2)
+    Sigmoid    out = 1/(1+e^-x)        dx = grad * out * (1 - out)
+    Relu       out = max(x, 0)         dx = grad * [x > 0]
+    Clip       out = clip(x, lo, hi)   dx = grad * [lo <= x <= hi]
+    Cast       out = x as dtype        dx = grad as x's dtype
+    Sum        out = sum(x, axis)      dx = broadcast(grad)
+    Max        out = max(x, axis)      dx = broadcast(grad) * [x == out] / count(x == out)
+    LogSumExp  out = log sum e^x       dx = broadcast(grad) * e^(x - out)
+    Reshape    out = x.reshape(s)      dx = grad.reshape(x.shape)
+    Transpose  out = x.transpose(p)    dx = grad.transpose(p^-1)
+    BroadcastTo out = broadcast(x, s)  dx = grad                  (summed by the engine)
+    Flip       out = flip(x, axis)     dx = flip(grad, axis)
+    Concatenate out = [x1, x2, ...]    dxi = grad[slice of xi]
+    GetItem    out = x[i]              dx = scatter_add(zeros(x.shape), i, grad)
+    ScatterAdd out = zeros; out[i] += x dx = grad[i]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .autograd import Function, ShapeError, is_grad_enabled
+from .tensor import Tensor
+
+# --------------------------------------------------------------------------- elementwise, binary
+
+
+class Add(Function):
+    def forward(self, x, y):
+        return x + y
+
+    def backward(self, grad):
+        return grad, grad
+
+
+class Sub(Function):
+    def forward(self, x, y):
+        return x - y
+
+    def backward(self, grad):
+        return grad, -grad
+
+
+class Mul(Function):
+    def forward(self, x, y):
+        return x * y
+
+    def backward(self, grad):
+        x, y = self.inputs
+        return grad * y, grad * x
+
+
+class Div(Function):
+    def forward(self, x, y):
+        return x / y
+
+    def backward(self, grad):
+        x, y = self.inputs
+        gx = grad / y
+        return gx, -gx * x / y
+
+
+class Pow(Function):
+    def forward(self, x, exponent):
+        self.p = exponent
+        return x**exponent
+
+    def backward(self, grad):
+        (x,) = self.inputs
+        if self.p == 2:
+            return grad * 2 * x
+        return grad * self.p * x ** (self.p - 1)
+
+
+class MatMul(Function):
+    def forward(self, x, y):
+        if x.ndim < 2 or y.ndim < 2:
+            raise ValueError("matmul primitive needs two arrays of 2 or more dimensions")
+        if x.shape[-1] != y.shape[-2]:
+            raise ShapeError(
+                f"matmul: shapes {x.shape} and {y.shape} are not aligned: {x.shape[-1]} != {y.shape[-2]} "
+                "(the last axis of the left operand must equal the second-to-last of the right)"
+            )
+        return x @ y
+
+    def backward(self, grad):
+        x, y = self.inputs
+        return grad @ y.swapaxes(-1, -2), x.swapaxes(-1, -2) @ grad
+
+
+class Maximum(Function):
+    def forward(self, x, y):
+        self.share = (x > y) + 0.5 * (x == y)  # share of grad that goes to x
+        return np.maximum(x, y)
+
+    def backward(self, grad):
+        share = self.share.astype(grad.dtype)
+        return grad * share, grad * (1 - share)
+
+
+class Where(Function):
+    def forward(self, x, y, condition):
+        self.condition = np.asarray(condition, dtype=bool)
+        return np.where(self.condition, x, y)
+
+    def backward(self, grad):
+        zero = Tensor(np.zeros((), dtype=grad.dtype))
+        return Where.apply(grad, zero, condition=self.condition), Where.apply(zero, grad, condition=self.condition)
+
+
+# --------------------------------------------------------------------------- elementwise, unary
+
+
+class Neg(Function):
+    def forward(self, x):
+        return -x
+
+    def backward(self, grad):
+        return -grad
+
+
+# Exp, Tanh, Sigmoid and LogSumExp reuse their forward result in backward; when a second-order
+# graph is being built (grad mode on inside backward) they recompute it from the input instead,
+# so that the gradient is itself differentiable.
+
+
+class Exp(Function):
+    def forward(self, x):
+        self.out = np.exp(x)
+        return self.out
+
+    def backward(self, grad):
+        out = self.inputs[0].exp() if is_grad_enabled() else Tensor(self.out)
+        return grad * out
+
+
+class Log(Function):
+    def forward(self, x):
+        return np.log(x)
+
+    def backward(self, grad):
+        return grad / self.inputs[0]
+
+
+class Sqrt(Function):
+    def forward(self, x):
+        return np.sqrt(x)
+
+    def backward(self, grad):
+        return grad / (2 * self.inputs[0].sqrt())
+
+
+class Abs(Function):
+    def forward(self, x):
+        self.sign = np.sign(x)
+        return np.abs(x)
+
+    def backward(self, grad):
+        return grad * self.sign.astype(grad.dtype)
+
+
+class Tanh(Function):
+    def forward(self, x):
+        self.out = np.tanh(x)
+        return self.out
+
+    def backward(self, grad):
+        out = self.inputs[0].tanh() if is_grad_enabled() else Tensor(self.out)
+        return grad * (1 - out * out)
+
+
+class Sigmoid(Function):
+    def forward(self, x):
+        # NOTE: a primitive for stability: exp(-x) overflows for x << 0, so use e^x / (1 + e^x) there
+        e = np.exp(-np.abs(x))
+        self.out = np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+        return self.out
+
+    def backward(self, grad):
+        out = self.inputs[0].sigmoid() if is_grad_enabled() else Tensor(self.out)
+        return grad * out * (1 - out)
+
+
+class Relu(Function):
+    def forward(self, x):
+        self.mask = x > 0
+        return np.where(self.mask, x, 0).astype(x.dtype, copy=False)
+
+    def backward(self, grad):
+        return grad * self.mask.astype(grad.dtype)
+
+
+class Clip(Function):
+    def forward(self, x, low, high):
+        lo = -np.inf if low is None else low
+        hi = np.inf if high is None else high
+        self.mask = (x >= lo) & (x <= hi)
+        return np.clip(x, lo, hi).astype(x.dtype, copy=False)
+
+    def backward(self, grad):
+        return grad * self.mask.astype(grad.dtype)
+
+
+class Cast(Function):
+    def forward(self, x, dtype):
+        self.dtype = x.dtype
+        return x.astype(dtype)
+
+    def backward(self, grad):
+        return grad.astype(self.dtype)
+
+
+# --------------------------------------------------------------------------- reductions
+
+
+def _kept_shape(shape: tuple[int, ...], axis: tuple[int, ...] | None) -> tuple[int, ...]:
+    """The shape a reduction over `axis` has with keepdims=True."""
+    if axis is None:
+        return (1,) * len(shape)
+    return tuple(1 if i in axis else n for i, n in enumerate(shape))
+
+
+def normalize_axis(axis: Any, ndim: int) -> tuple[int, ...] | None:
+    """None stays None; an int or tuple becomes a sorted tuple of non-negative axes."""
+    if axis is None:
+        return None
+    axes = (axis,) if isinstance(axis, int | np.integer) else tuple(axis)
+    out = []
+    for a in axes:
+        if not -ndim <= a < max(ndim, 1):
+            raise ShapeError(f"axis {a} is out of bounds for a tensor with {ndim} dimensions")
+        out.append(int(a) % max(ndim, 1))
+    return tuple(sorted(out))
+
+
+class Sum(Function):
+    def forward(self, x, axis, keepdims):
+        self.kept = _kept_shape(x.shape, axis)
+        return np.sum(x, axis=axis, keepdims=keepdims)
+
+    def backward(self, grad):
+        x = self.inputs[0]
+        return grad.reshape(self.kept).broadcast_to(x.shape)
+
+
+class Max(Function):
+    def forward(self, x, axis, keepdims):
+        if x.size == 0:
+            raise ShapeError(f"max: cannot reduce an empty tensor of shape {x.shape}")
+        self.kept = _kept_shape(x.shape, axis)
+        out = np.max(x, axis=axis, keepdims=True)
+        hit = x == out
+        self.share = hit / hit.sum(axis=axis, keepdims=True)  # ties share the gradient
+        return out if keepdims else out.reshape(np.max(x, axis=axis).shape)
+
+    def backward(self, grad):
+        return grad.reshape(self.kept) * Tensor(self.share.astype(grad.dtype))
+
+
+class LogSumExp(Function):
+    # NOTE: a primitive for stability: subtract the max before exponentiating
+    def forward(self, x, axis, keepdims):
+        self.axis, self.kept = axis, _kept_shape(x.shape, axis)
+        m = np.max(x, axis=axis, keepdims=True)
+        m = np.where(np.isfinite(m), m, 0)
+        self.out = m + np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))
+        return self.out if keepdims else self.out.reshape(np.sum(x, axis=axis).shape)
+
+    def backward(self, grad):
+        x = self.inputs[0]
+        out = x.logsumexp(axis=self.axis, keepdims=True) if is_grad_enabled() else Tensor(self.out)
+        return grad.reshape(self.kept) * (x - out).exp()
+
+
+# --------------------------------------------------------------------------- shape
+
+
+class Reshape(Function):
+    def forward(self, x, shape):
+        return x.reshape(shape)
+
+    def backward(self, grad):
+        return grad.reshape(self.inputs[0].shape)
+
+
+class Transpose(Function):
+    def forward(self, x, axes):
+        self.axes = axes
+        return np.transpose(x, axes)
+
+    def backward(self, grad):
+        return grad.transpose(tuple(np.argsort(self.axes)))
+
+
+class BroadcastTo(Function):
+    def forward(self, x, shape):
+        return np.broadcast_to(x, shape)
+
+    def backward(self, grad):
+        return grad
+
+
+class Flip(Function):
+    def forward(self, x, axis):
+        self.axis = axis
+        return np.flip(x, axis)
+
+    def backward(self, grad):
+        return grad.flip(self.axis)
+
+
+class Concatenate(Function):
+    def forward(self, *xs, axis):
+        self.axis = axis
+        self.bounds = np.cumsum([0] + [x.shape[axis] for x in xs])
+        return np.concatenate(xs, axis=axis)
+
+    def backward(self, grad):
+        lead = (slice(None),) * (self.axis % grad.ndim)
+        return tuple(grad[lead + (slice(a, b),)] for a, b in zip(self.bounds[:-1], self.bounds[1:], strict=True))
+
+
+def _is_basic(index: tuple) -> bool:
+    """True for indices made of ints, slices, None and Ellipsis (no element can be picked twice)."""
+    return all(isinstance(i, int | slice | type(None) | type(Ellipsis) | np.integer) for i in index)
+
+
+class GetItem(Function):
+    def forward(self, x, index):
+        self.index = index
+        return x[index]
+
+    def backward(self, grad):
+        return ScatterAdd.apply(grad, index=self.index, shape=self.inputs[0].shape)
+
+
+class ScatterAdd(Function):
+    def forward(self, x, index, shape):
+        self.index = index
+        out = np.zeros(shape, dtype=x.dtype)
+        if _is_basic(index):
+            out[index] = x
+        else:
+            np.add.at(out, index, x)  # repeated indices accumulate
+        return out
+
+    def backward(self, grad):
+        return grad[self.index]
