@@ -1,0 +1,235 @@
+"""Module and Parameter: ordered registration, state dicts, and atomic .npz checkpoints."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import zipfile
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import numpy as np
+
+from tinygrad_seq.autograd import scope
+from tinygrad_seq.tensor import Tensor
+
+
+class Parameter(Tensor):
+    """A Tensor that a Module learns: it always requires grad and is listed by `parameters()`."""
+
+    def __init__(self, data: Any, dtype: Any = None) -> None:
+        array = np.asarray(data.numpy() if isinstance(data, Tensor) else data)
+        if dtype is None and array.dtype.kind != "f":
+            dtype = np.float32
+        super().__init__(array, requires_grad=True, dtype=dtype)
+
+    def __repr__(self) -> str:
+        return "Parameter" + super().__repr__()[len("Tensor"):]
+
+
+class Module:
+    """Base class of every layer: subclasses set Parameters and Modules as attributes and define forward.
+
+    Attributes register in the order they are set, so `named_parameters()` has a stable order and
+    PyTorch-style dotted names (``encoder.layers.0.self_attn.in_proj_weight``). Calling a module runs
+    `forward` inside ``scope(name)`` where name is the attribute it is stored under, so the graph
+    renderer can group its nodes.
+
+    Example::
+
+        class Affine(Module):
+            def __init__(self):
+                super().__init__()
+                self.w = Parameter(np.ones(3))
+            def forward(self, x):
+                return x * self.w
+    """
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "_parameters", {})
+        object.__setattr__(self, "_modules", {})
+        object.__setattr__(self, "_buffers", {})
+        object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_scope_name", type(self).__name__)
+
+    # ------------------------------------------------------------------ registration
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__}.__init__ must call super().__init__() before setting {name!r}")
+        for table in (self._parameters, self._modules, self._buffers):
+            table.pop(name, None)
+        if isinstance(value, Parameter):
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._modules[name] = value
+            object.__setattr__(value, "_scope_name", name)
+        else:
+            object.__setattr__(self, name, value)
+
+    def __getattr__(self, name: str) -> Any:
+        for table in ("_parameters", "_modules", "_buffers"):
+            found = self.__dict__.get(table, {})
+            if name in found:
+                return found[name]
+        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        for table in (self._parameters, self._modules, self._buffers):
+            if name in table:
+                del table[name]
+                return
+        object.__delattr__(self, name)
+
+    def register_buffer(self, name: str, value: Any) -> None:
+        """A non-learned array saved in the state dict (e.g. a positional-encoding table)."""
+        self._buffers[name] = value if isinstance(value, Tensor) else Tensor(value)
+
+    # ------------------------------------------------------------------ calling
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__}.forward is not written")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        with scope(self._scope_name):
+            return self.forward(*args, **kwargs)
+
+    # ------------------------------------------------------------------ walking
+
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        """This module and every submodule, depth first, each once, with dotted names."""
+        seen: set[int] = set()
+        stack = [(prefix, self)]
+        while stack:
+            name, module = stack.pop()
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+            yield name, module
+            children = [(f"{name}.{k}" if name else k, m) for k, m in module._modules.items()]
+            stack.extend(reversed(children))
+
+    def modules(self) -> Iterator[Module]:
+        return (m for _, m in self.named_modules())
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        return iter(self._modules.items())
+
+    def children(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def _named(self, table: str) -> Iterator[tuple[str, Tensor]]:
+        seen: set[int] = set()
+        for prefix, module in self.named_modules():
+            for name, value in getattr(module, table).items():
+                if id(value) not in seen:
+                    seen.add(id(value))
+                    yield (f"{prefix}.{name}" if prefix else name), value
+
+    def named_parameters(self) -> Iterator[tuple[str, Parameter]]:
+        """(dotted name, Parameter) pairs in registration order; a shared parameter is listed once."""
+        return self._named("_parameters")
+
+    def parameters(self) -> Iterator[Parameter]:
+        return (p for _, p in self.named_parameters())
+
+    def named_buffers(self) -> Iterator[tuple[str, Tensor]]:
+        return self._named("_buffers")
+
+    def num_parameters(self) -> int:
+        return sum(p.size for p in self.parameters())
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.grad = None
+
+    def train(self, mode: bool = True) -> Module:
+        for m in self.modules():
+            object.__setattr__(m, "training", mode)
+        return self
+
+    def eval(self) -> Module:
+        return self.train(False)
+
+    def astype(self, dtype: Any) -> Module:
+        """Convert every parameter in place (e.g. to float64 for gradient checking)."""
+        for p in self.parameters():
+            p.data = p.data.astype(dtype)
+        return self
+
+    # ------------------------------------------------------------------ state
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of every parameter and buffer, by dotted name."""
+        items = list(self.named_parameters()) + list(self.named_buffers())
+        return {name: t.numpy().copy() for name, t in items}
+
+    def load_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> None:
+        """Copy arrays into the parameters and buffers; checks everything before changing anything.
+
+        Accepts NumPy arrays or Tensors, e.g. a PyTorch state dict converted with ``.numpy()``.
+        """
+        own = dict(self.named_parameters()) | dict(self.named_buffers())
+        problems = []
+        if strict:
+            problems += [f"missing key {k!r} (shape {own[k].shape})" for k in own if k not in state]
+            problems += [f"unexpected key {k!r}" for k in state if k not in own]
+        arrays = {}
+        for key, value in state.items():
+            if key not in own:
+                continue
+            array = np.asarray(value.numpy() if isinstance(value, Tensor) else value)
+            if array.shape != own[key].shape:
+                problems.append(f"key {key!r}: the checkpoint has shape {array.shape}, the model {own[key].shape}")
+            arrays[key] = array
+        if problems:
+            raise KeyError(f"load_state_dict into {type(self).__name__}: " + "; ".join(problems))
+        for key, array in arrays.items():
+            own[key].data = array.astype(own[key].dtype)
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the state dict to `path` as .npz, atomically (a crash never leaves half a file)."""
+        save_arrays(path, self.state_dict())
+
+    def load(self, path: str | os.PathLike, strict: bool = True) -> None:
+        """Load a checkpoint written by `save`; a bad file raises and leaves the module unchanged."""
+        self.load_state_dict(load_arrays(path), strict=strict)
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__}({self.extra_repr()}"]
+        for name, module in self._modules.items():
+            lines.append(f"  ({name}): " + repr(module).replace("\n", "\n  "))
+        return lines[0] + ")" if len(lines) == 1 else "\n".join(lines) + "\n)"
+
+    def extra_repr(self) -> str:
+        return ""
+
+
+def save_arrays(path: str | os.PathLike, arrays: Mapping[str, np.ndarray]) -> None:
+    """Write named arrays as .npz through a temporary file in the same folder, then rename it."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".npz")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def load_arrays(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Read every array of an .npz file (no pickle); a missing or corrupt file gets a clear error."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"checkpoint {path!r} does not exist")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return {k: npz[k] for k in npz.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
+        raise ValueError(f"checkpoint {path!r} is not a readable .npz file ({err}); nothing was loaded") from None
