@@ -168,17 +168,22 @@ class Function:
         except (ValueError, IndexError, TypeError) as err:
             shapes = ", ".join(str(t.shape) for t in tensors)
             raise type(err)(f"{fn.name.lower()}: {err} (input shapes: {shapes})") from None
-        out = np.asarray(out)
-        record = STATE.grad_enabled and out.dtype.kind == "f" and any(t.requires_grad for t in tensors)
-        result = Tensor._wrap(out, record)
-        if record:
-            fn.inputs = tensors
-            fn.scope = STATE.scope
-            fn.versions = [t._version for t in tensors]
-            fn.released = False
-            fn.where = None
-            result.grad_fn = fn
-        if STATE.anomaly:
+        if type(out) is not np.ndarray:
+            out = np.asarray(out)
+        state = STATE
+        result = Tensor._wrap(out, False)
+        if state.grad_enabled and out.dtype.kind == "f":
+            for t in tensors:
+                if t.requires_grad:
+                    result.requires_grad = True
+                    result.grad_fn = fn
+                    fn.inputs = tensors
+                    fn.scope = state.scope
+                    fn.versions = [t._version for t in tensors]
+                    fn.released = False
+                    fn.where = None
+                    break
+        if state.anomaly:
             fn.where = _user_frame()
             _check_finite(out, fn, "forward")
         return result
@@ -244,7 +249,7 @@ def _as_tuple(grads: Any, n: int, fn: Function) -> tuple:
     return grads
 
 
-def _check_versions(fn: Function) -> None:
+def _raise_modified(fn: Function) -> None:
     for i, (x, version) in enumerate(zip(fn.inputs, fn.versions, strict=True)):
         if x._version != version:
             raise RuntimeError(
@@ -290,6 +295,7 @@ def run_backward(
         if wanted is None and x._retains_grad:
             watched[key] = x
 
+    anomaly = STATE.anomaly
     with _GradMode(create_graph):
         for root, g in zip(roots, root_grads, strict=True):
             deposit(root, g)
@@ -305,7 +311,8 @@ def run_backward(
                     "saved arrays were released after the first backward. Pass retain_graph=True to "
                     "the first backward() (or grad()) call if you need to go through it again."
                 )
-            _check_versions(fn)
+            if fn.versions != [x._version for x in fn.inputs]:
+                _raise_modified(fn)
             grads = _as_tuple(fn.backward(grad), len(fn.inputs), fn)
             if not retain_graph:
                 _release(fn)
@@ -314,10 +321,11 @@ def run_backward(
                     continue
                 if not isinstance(g, Tensor):
                     g = Tensor(g)
-                g = sum_to(g, x.shape)
-                if g.dtype != x.dtype:
-                    g = g.astype(x.dtype)
-                if STATE.anomaly:
+                if g._data.shape != x._data.shape:
+                    g = sum_to(g, x._data.shape)
+                if g._data.dtype != x._data.dtype:
+                    g = g.astype(x._data.dtype)
+                if anomaly:
                     _check_finite(g._data, fn, f"backward (gradient of input {i})")
                 deposit(x, g)
     result.extend((x, g) for x, g in leaf_grads.values())
@@ -381,10 +389,14 @@ def grad(
     return tuple(by_id.get(id(x), Tensor(np.zeros(x.shape, dtype=x.dtype))) for x in inputs)
 
 
-def backward(tensor: Tensor, grad: Any = None, retain_graph: bool = False, create_graph: bool = False) -> None:
+def backward(
+    tensor: Tensor, grad: Any = None, retain_graph: bool = False, create_graph: bool = False
+) -> None:
     """Accumulate d(tensor)/d(leaf) into `.grad` of every leaf that requires grad."""
     seeds = _seed_grads([tensor], None if grad is None else [grad])
-    found = run_backward([tensor], seeds, retain_graph=retain_graph or create_graph, create_graph=create_graph)
+    found = run_backward(
+        [tensor], seeds, retain_graph=retain_graph or create_graph, create_graph=create_graph
+    )
     for t, g in found:
         if not create_graph:  # a fresh array: one gradient may reach several leaves as one object
             g = type(g)(g._data.copy())

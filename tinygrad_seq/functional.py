@@ -88,7 +88,9 @@ def mse_loss(x: Tensor, y: Any, reduction: str = "mean") -> Tensor:
     return _reduce(diff * diff, reduction)
 
 
-def dropout(x: Tensor, p: float = 0.5, training: bool = True, rng: np.random.Generator | None = None) -> Tensor:
+def dropout(
+    x: Tensor, p: float = 0.5, training: bool = True, rng: np.random.Generator | None = None
+) -> Tensor:
     """Zero each element with probability `p` and scale the rest by 1/(1-p); identity when not training."""
     if not 0.0 <= p < 1.0:
         raise ValueError(f"dropout: p must be in [0, 1), got {p}")
@@ -116,8 +118,13 @@ def embedding(indices: Any, weight: Tensor) -> Tensor:
     return weight.take(indices, axis=0)
 
 
-def layer_norm(x: Tensor, normalized_shape: tuple[int, ...], weight: Tensor | None = None,
-               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+def layer_norm(
+    x: Tensor,
+    normalized_shape: tuple[int, ...],
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
     """Normalise the last len(normalized_shape) axes to mean 0, variance 1, then scale and shift."""
     axes = tuple(range(x.ndim - len(normalized_shape), x.ndim))
     out = (x - x.mean(axes, keepdims=True)) / (x.var(axes, keepdims=True) + eps).sqrt()

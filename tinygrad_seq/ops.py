@@ -125,7 +125,9 @@ class Where(Function):
 
     def backward(self, grad):
         zero = Tensor(np.zeros((), dtype=grad.dtype))
-        return Where.apply(grad, zero, condition=self.condition), Where.apply(zero, grad, condition=self.condition)
+        return Where.apply(grad, zero, condition=self.condition), Where.apply(
+            zero, grad, condition=self.condition
+        )
 
 
 # --------------------------------------------------------------------------- elementwise, unary
@@ -337,7 +339,9 @@ class Concatenate(Function):
 
     def backward(self, grad):
         lead = (slice(None),) * (self.axis % grad.ndim)
-        return tuple(grad[lead + (slice(a, b),)] for a, b in zip(self.bounds[:-1], self.bounds[1:], strict=True))
+        return tuple(
+            grad[lead + (slice(a, b),)] for a, b in zip(self.bounds[:-1], self.bounds[1:], strict=True)
+        )
 
 
 def _is_basic(index: tuple) -> bool:

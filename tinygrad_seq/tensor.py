@@ -11,6 +11,7 @@ from . import autograd
 from .autograd import STATE, ShapeError
 
 Axis = int | tuple[int, ...] | None
+_new = object.__new__
 
 
 def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
@@ -51,9 +52,12 @@ class Tensor:
     @classmethod
     def _wrap(cls, array: np.ndarray, requires_grad: bool) -> Tensor:
         """Make a Tensor around an op's result without copying or checks (the hot path)."""
-        t = object.__new__(cls)
-        t._data, t.grad, t.grad_fn, t._version = array, None, None, 0
-        t._retains_grad, t.requires_grad = False, requires_grad
+        t = _new(cls)
+        t._data = array
+        t.grad = t.grad_fn = None
+        t._version = 0
+        t._retains_grad = False
+        t.requires_grad = requires_grad
         return t
 
     # ------------------------------------------------------------------ attributes
@@ -78,7 +82,13 @@ class Tensor:
         return len(self._data)
 
     def __repr__(self) -> str:
-        extra = f", grad_fn={self.grad_fn.name}" if self.grad_fn else ", requires_grad=True" if self.requires_grad else ""
+        extra = (
+            f", grad_fn={self.grad_fn.name}"
+            if self.grad_fn
+            else ", requires_grad=True"
+            if self.requires_grad
+            else ""
+        )
         body = np.array2string(self._data, separator=" ", precision=4, threshold=20)
         dtype = "" if self.dtype == np.float32 else f", dtype={self.dtype}"
         return f"Tensor({body}{dtype}{extra})"
@@ -310,7 +320,9 @@ class Tensor:
         n = self.shape[axis]
         if isinstance(sections, int):
             if n % sections:
-                raise ShapeError(f"split: axis {axis} of length {n} does not divide into {sections} equal parts")
+                raise ShapeError(
+                    f"split: axis {axis} of length {n} does not divide into {sections} equal parts"
+                )
             cuts = list(range(0, n, n // sections))[1:]
         else:
             cuts = list(sections)
@@ -354,11 +366,12 @@ def matmul(x: Tensor, y: Tensor) -> Tensor:
         raise ShapeError(f"matmul: both operands need at least one dimension, got {x.shape} and {y.shape}")
     if x.ndim >= 2 and y.ndim >= 2:
         return ops.MatMul.apply(x, y)
-    if x.ndim == 1 and y.shape[-2 if y.ndim > 1 else 0] != x.shape[0] or (
-        y.ndim == 1 and x.shape[-1] != y.shape[0]
-    ):
-        raise ShapeError(f"matmul: shapes {x.shape} and {y.shape} are not aligned: {x.shape[-1]} != {y.shape[0 if y.ndim == 1 else -2]}")
-    out = ops.MatMul.apply(x.reshape(1, -1) if x.ndim == 1 else x, y.reshape(-1, 1) if y.ndim == 1 else y)
+    left = x.reshape(1, -1) if x.ndim == 1 else x  # (n,) -> (1, n)
+    right = y.reshape(-1, 1) if y.ndim == 1 else y  # (n,) -> (n, 1)
+    if left.shape[-1] != right.shape[-2]:
+        n, m = left.shape[-1], right.shape[-2]
+        raise ShapeError(f"matmul: shapes {x.shape} and {y.shape} are not aligned: {n} != {m}")
+    out = ops.MatMul.apply(left, right)
     if x.ndim == 1:
         out = out.squeeze(-2)
     if y.ndim == 1:
@@ -402,7 +415,9 @@ def ones(*shape: int, dtype: Any = np.float32, requires_grad: bool = False) -> T
     return Tensor(np.ones(_shape(shape), dtype=dtype), requires_grad=requires_grad)
 
 
-def full(shape: Sequence[int] | int, value: float, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
+def full(
+    shape: Sequence[int] | int, value: float, dtype: Any = np.float32, requires_grad: bool = False
+) -> Tensor:
     return Tensor(np.full(shape, value, dtype=dtype), requires_grad=requires_grad)
 
 
@@ -414,15 +429,17 @@ def eye(n: int, m: int | None = None, dtype: Any = np.float32) -> Tensor:
     return Tensor(np.eye(n, m, dtype=dtype))
 
 
-def randn(*shape: int, rng: np.random.Generator | None = None, dtype: Any = np.float32,
-          requires_grad: bool = False) -> Tensor:
+def randn(
+    *shape: int, rng: np.random.Generator | None = None, dtype: Any = np.float32, requires_grad: bool = False
+) -> Tensor:
     """Standard normal samples; pass `rng` (a NumPy Generator) for reproducible numbers."""
     rng = rng if rng is not None else np.random.default_rng()
     return Tensor(rng.standard_normal(_shape(shape)).astype(dtype), requires_grad=requires_grad)
 
 
-def rand(*shape: int, rng: np.random.Generator | None = None, dtype: Any = np.float32,
-         requires_grad: bool = False) -> Tensor:
+def rand(
+    *shape: int, rng: np.random.Generator | None = None, dtype: Any = np.float32, requires_grad: bool = False
+) -> Tensor:
     """Uniform samples in [0, 1); pass `rng` for reproducible numbers."""
     rng = rng if rng is not None else np.random.default_rng()
     return Tensor(rng.random(_shape(shape)).astype(dtype), requires_grad=requires_grad)
