@@ -4,4 +4,15 @@
     >>> lstm = nn.LSTM(input_size=8, hidden_size=16)
 """
 
+from tinygrad_seq import functional
+
+from . import init
+from .containers import ModuleList, Sequential
+from .linear import Dropout, Embedding, Identity, LayerNorm, Linear
 from .module import Module, Parameter
+
+__all__ = [
+    "functional", "init",
+    "Module", "Parameter",
+    "Linear", "Embedding", "LayerNorm", "Dropout", "Identity", "Sequential", "ModuleList",
+]

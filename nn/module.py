@@ -56,14 +56,15 @@ class Module:
 
     def __setattr__(self, name: str, value: Any) -> None:
         if "_parameters" not in self.__dict__:
-            raise AttributeError(f"{type(self).__name__}.__init__ must call super().__init__() before setting {name!r}")
+            raise AttributeError(
+                f"{type(self).__name__}.__init__ must call super().__init__() before setting {name!r}")
         for table in (self._parameters, self._modules, self._buffers):
             table.pop(name, None)
         if isinstance(value, Parameter):
             self._parameters[name] = value
         elif isinstance(value, Module):
             self._modules[name] = value
-            object.__setattr__(value, "_scope_name", name)
+            value._set_scope_name(name)
         else:
             object.__setattr__(self, name, value)
 
@@ -80,6 +81,10 @@ class Module:
                 del table[name]
                 return
         object.__delattr__(self, name)
+
+    def _set_scope_name(self, name: str) -> None:
+        """The scope this module's nodes are labelled with: the attribute it is stored under."""
+        object.__setattr__(self, "_scope_name", name)
 
     def register_buffer(self, name: str, value: Any) -> None:
         """A non-learned array saved in the state dict (e.g. a positional-encoding table)."""
@@ -180,7 +185,8 @@ class Module:
                 continue
             array = np.asarray(value.numpy() if isinstance(value, Tensor) else value)
             if array.shape != own[key].shape:
-                problems.append(f"key {key!r}: the checkpoint has shape {array.shape}, the model {own[key].shape}")
+                problems.append(
+                    f"key {key!r}: the checkpoint has shape {array.shape}, the model {own[key].shape}")
             arrays[key] = array
         if problems:
             raise KeyError(f"load_state_dict into {type(self).__name__}: " + "; ".join(problems))
@@ -232,4 +238,5 @@ def load_arrays(path: str | os.PathLike) -> dict[str, np.ndarray]:
         with np.load(path, allow_pickle=False) as npz:
             return {k: npz[k] for k in npz.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
-        raise ValueError(f"checkpoint {path!r} is not a readable .npz file ({err}); nothing was loaded") from None
+        raise ValueError(
+            f"checkpoint {path!r} is not a readable .npz file ({err}); nothing was loaded") from None
