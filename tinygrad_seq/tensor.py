@@ -293,7 +293,10 @@ class Tensor:
 
     def transpose(self, *axes: Any) -> Tensor:
         axes = tuple(axes[0]) if len(axes) == 1 and isinstance(axes[0], tuple | list) else axes
-        return ops.Transpose.apply(self, axes=tuple(range(self.ndim))[::-1] if not axes else axes)
+        if not axes:
+            axes = tuple(range(self.ndim))[::-1]
+        # negative axes made non-negative, so that backward's inverse permutation (argsort) is right
+        return ops.Transpose.apply(self, axes=tuple(int(a) % max(self.ndim, 1) for a in axes))
 
     permute = transpose
 
