@@ -7,7 +7,7 @@ engine sums each result back to its input's shape, so no rule here handles broad
     Sub        out = x - y             dx = grad                  dy = -grad
     Mul        out = x * y             dx = grad * y              dy = grad * x
     Div        out = x / y             dx = grad / y              dy = -grad * out / y
-    Pow        out = x ** p            dx = grad * p * x ** (p-1)         (p a constant)
+    Pow        out = x ** p            dx = grad * p * x ** (p-1)         (p a number or array, no grad)
     MatMul     out = x @ y             dx = grad @ y^T            dy = x^T @ grad
     Maximum    out = max(x, y)         dx = grad * [x > y] + grad/2 * [x == y], dy likewise
     Where      out = c ? x : y         dx = c ? grad : 0          dy = c ? 0 : grad
@@ -87,9 +87,11 @@ class Pow(Function):
 
     def backward(self, grad):
         (x,) = self.inputs
-        if self.p == 2:
+        p = self.p
+        if np.ndim(p) == 0 and p == 2:
             return grad * 2 * x
-        return grad * self.p * x ** (self.p - 1)
+        # where p == 0 the gradient is 0 everywhere; p * x**(p-1) would give 0 * inf = NaN at x == 0
+        return grad * p * x ** np.where(np.equal(p, 0), 0, np.subtract(p, 1))
 
 
 class MatMul(Function):

@@ -174,12 +174,15 @@ class Tensor:
         return ops.Div.apply(self._other(other), self)
 
     def __pow__(self, exponent: Any) -> Tensor:
-        if isinstance(exponent, int | float):
-            return ops.Pow.apply(self, exponent=exponent)
-        return (self._other(exponent) * self.log()).exp()  # x ** y = e^(y ln x), for x > 0
+        if isinstance(exponent, Tensor) and exponent.requires_grad:
+            return (exponent * self.log()).exp()  # x ** y = e^(y ln x), for x > 0
+        # a constant exponent (number, array, tensor without grad) works for negative bases too
+        if not isinstance(exponent, int | float | np.generic | np.ndarray):
+            exponent = _to_array(exponent)
+        return ops.Pow.apply(self, exponent=exponent)
 
     def __rpow__(self, base: Any) -> Tensor:
-        return (self * np.log(base)).exp()
+        return (self * self._other(base).log()).exp()  # b ** x = e^(x ln b), for b > 0
 
     def __matmul__(self, other: Any) -> Tensor:
         return matmul(self, self._other(other))
