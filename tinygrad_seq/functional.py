@@ -135,7 +135,8 @@ def layer_norm(
 
 def gelu(x: Tensor) -> Tensor:
     """Gaussian error linear unit, tanh form: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))."""
-    return 0.5 * x * (1 + (np.sqrt(2 / np.pi) * (x + 0.044715 * x**3)).tanh())
+    c = float(np.sqrt(2 / np.pi))  # a Python float: a NumPy float64 scalar would upcast float32 inputs
+    return 0.5 * x * (1 + (c * (x + 0.044715 * x**3)).tanh())
 
 
 def relu(x: Tensor) -> Tensor:
