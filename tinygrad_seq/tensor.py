@@ -308,11 +308,19 @@ class Tensor:
         axes[a], axes[b] = axes[b], axes[a]
         return self.transpose(axes)
 
-    def expand_dims(self, axis: int) -> Tensor:
-        return self.reshape(np.expand_dims(np.empty(self.shape, dtype=bool), axis).shape)
+    def expand_dims(self, axis: Axis) -> Tensor:
+        try:
+            shape = np.expand_dims(np.empty(self.shape, dtype=bool), axis).shape
+        except ValueError as err:
+            raise ShapeError(f"expand_dims: axis {axis} for a tensor of shape {self.shape}: {err}") from None
+        return self.reshape(shape)
 
     def squeeze(self, axis: Axis = None) -> Tensor:
-        return self.reshape(np.squeeze(np.empty(self.shape, dtype=bool), axis).shape)
+        try:
+            shape = np.squeeze(np.empty(self.shape, dtype=bool), axis).shape
+        except ValueError as err:
+            raise ShapeError(f"squeeze: axis {axis} of a tensor of shape {self.shape}: {err}") from None
+        return self.reshape(shape)
 
     def broadcast_to(self, shape: Sequence[int]) -> Tensor:
         shape = tuple(shape)
