@@ -313,7 +313,16 @@ def run_backward(
                 )
             if fn.versions != [x._version for x in fn.inputs]:
                 _raise_modified(fn)
-            grads = _as_tuple(fn.backward(grad), len(fn.inputs), fn)
+            if anomaly:
+                # the ops inside a backward rule are not checked one by one: a NaN there is reported
+                # below as this node's gradient, naming the op the user wrote rather than a helper
+                STATE.anomaly = False
+                try:
+                    grads = _as_tuple(fn.backward(grad), len(fn.inputs), fn)
+                finally:
+                    STATE.anomaly = True
+            else:
+                grads = _as_tuple(fn.backward(grad), len(fn.inputs), fn)
             if not retain_graph:
                 _release(fn)
             for i, (x, g) in enumerate(zip(fn.inputs, grads, strict=True)):
