@@ -10,9 +10,11 @@ from . import init
 from .containers import ModuleList, Sequential
 from .linear import Dropout, Embedding, Identity, LayerNorm, Linear
 from .module import Module, Parameter
+from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
 __all__ = [
     "functional", "init",
     "Module", "Parameter",
     "Linear", "Embedding", "LayerNorm", "Dropout", "Identity", "Sequential", "ModuleList",
+    "RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU",
 ]
