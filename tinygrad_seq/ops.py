@@ -103,7 +103,13 @@ class MatMul(Function):
                 f"matmul: shapes {x.shape} and {y.shape} are not aligned: {x.shape[-1]} != {y.shape[-2]} "
                 "(the last axis of the left operand must equal the second-to-last of the right)"
             )
-        return x @ y
+        try:
+            return x @ y
+        except ValueError:
+            raise ShapeError(
+                f"matmul: shapes {x.shape} and {y.shape} have batch dimensions {x.shape[:-2]} and "
+                f"{y.shape[:-2]} that do not broadcast"
+            ) from None
 
     def backward(self, grad):
         x, y = self.inputs
