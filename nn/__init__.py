@@ -6,15 +6,17 @@
 
 from tinygrad_seq import functional
 
-from . import init
+from . import init, optim, utils
 from .containers import ModuleList, Sequential
 from .linear import Dropout, Embedding, Identity, LayerNorm, Linear
+from .loss import CrossEntropyLoss, MSELoss, NLLLoss
 from .module import Module, Parameter
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
 __all__ = [
-    "functional", "init",
+    "functional", "init", "optim", "utils",
     "Module", "Parameter",
     "Linear", "Embedding", "LayerNorm", "Dropout", "Identity", "Sequential", "ModuleList",
+    "CrossEntropyLoss", "NLLLoss", "MSELoss",
     "RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU",
 ]
