@@ -21,6 +21,7 @@ from .autograd import (  # isort: skip
     scope,
 )
 from . import functional  # noqa: E402
+from .gradcheck import GradcheckReport, gradcheck, gradgradcheck  # noqa: E402
 from .tensor import (  # noqa: E402
     Tensor,
     arange,
@@ -48,4 +49,5 @@ __all__ = [
     "detect_anomaly", "enable_grad", "eye", "full", "full_like", "functional", "grad", "is_grad_enabled",
     "matmul", "maximum", "minimum", "no_grad", "ones", "ones_like", "rand", "randn", "scope", "stack",
     "where", "zeros", "zeros_like",
+    "GradcheckReport", "gradcheck", "gradgradcheck",
 ]

@@ -1,0 +1,333 @@
+"""Check analytic gradients against central finite differences, and say where they disagree.
+
+    >>> import numpy as np
+    >>> from tinygrad_seq import gradcheck
+    >>> bool(gradcheck(lambda x, w: (x @ w).tanh(), [np.ones((2, 3)), np.full((3, 4), 0.1)]))
+    True
+
+Full mode builds the Jacobian J (output elements x input elements) of each checked input twice:
+column by column with central differences, (f(x + eps e_j) - f(x - eps e_j)) / 2 eps, and row by
+row with one vector-Jacobian product per output element. Fast mode compares one random projection
+per input, <u, J v>: analytically as <J^T u, v>, numerically as <f(x + eps v) - f(x - eps v), u> / 2 eps;
+when a projection disagrees it locates the worst element of J^T u by differences along each
+coordinate of that input. An entry passes when |analytic - numeric| <= atol + rtol * |numeric|.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .autograd import enable_grad, grad, no_grad
+from .tensor import Tensor, concatenate
+
+_LOCATE_MAX = 10_000  # fast mode locates a failing element only in inputs up to this many elements
+_NOTHING_CHECKED = "no input is checked: pass float arrays, or Tensors with requires_grad=True"
+
+
+@dataclass
+class InputCheck:
+    """One checked input: its largest errors and the worst entry (`element` None: projection only)."""
+
+    index: int
+    shape: tuple[int, ...]
+    passed: bool
+    max_abs_err: float
+    max_rel_err: float
+    element: tuple[int, ...] | None = None
+    output: str | None = None
+    analytic: float = 0.0
+    numeric: float = 0.0
+    abs_err: float = 0.0
+    tol: float = 0.0
+    projection: tuple[float, float] | None = None  # fast mode: analytic and numeric <u, J v>
+    label: str = ""
+
+    def name(self) -> str:
+        label = f"{self.label}, " if self.label else ""
+        return f"input {self.index} ({label}shape {self.shape})"
+
+    def describe(self) -> str:
+        """One line: which input and element went wrong (or how close the worst one came)."""
+        parts = []
+        if self.projection is not None:
+            parts.append(f"<u, J v> analytic {self.projection[0]:.6g}, numeric {self.projection[1]:.6g}")
+        if self.element is not None:
+            of = " of J^T u" if self.projection is not None else ""
+            output = f" of output {self.output}" if self.output else ""
+            cmp = "<=" if abs(self.abs_err) <= self.tol else ">"
+            parts.append(f"element {self.element}{of}{output}: analytic {self.analytic:.6g}, "
+                         f"numeric {self.numeric:.6g}, abs err {self.abs_err:.2g} {cmp} tol {self.tol:.2g}")
+        return f"{self.name()}, " + "; ".join(parts) if parts else f"{self.name()}: nothing to compare"
+
+
+@dataclass
+class GradcheckReport:
+    """What a gradient check found; truthy when it passes, ``str()`` is a table naming what failed."""
+
+    title: str
+    mode: str
+    eps: float
+    atol: float
+    rtol: float
+    checks: list[InputCheck] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems and all(c.passed for c in self.checks)
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    @property
+    def failures(self) -> list[InputCheck]:
+        return [c for c in self.checks if not c.passed]
+
+    def __str__(self) -> str:
+        mode = "random projections <u, J v>" if self.mode == "fast" else "full Jacobian"
+        lines = [f"{self.title} ({mode}; eps={self.eps:g}, atol={self.atol:g}, rtol={self.rtol:g}): "
+                 + ("passed" if self.passed else "FAILED")]
+        if self.checks:
+            lines.append(f"  {'input':<8}{'shape':<14}{'max abs err':<13}{'max rel err':<13}"
+                         f"{'worst element':<15}{'analytic':<12}{'numeric':<12}result")
+        for c in self.checks:
+            a, n = (c.analytic, c.numeric) if c.element is not None else c.projection or (0.0, 0.0)
+            index = f"{c.index} ({c.label})" if c.label else str(c.index)
+            lines.append(f"  {index:<8}{str(c.shape):<14}{c.max_abs_err:<13.2g}{c.max_rel_err:<13.2g}"
+                         f"{str(c.element if c.element is not None else '-'):<15}{a:<12.4g}{n:<12.4g}"
+                         + ("ok" if c.passed else "FAIL"))
+        lines += [f"  {s}" for s in self.notes]
+        lines += [f"  FAIL {c.describe()}" for c in self.failures]
+        lines += [f"  FAIL {p}" for p in self.problems]
+        return "\n".join(lines)
+
+
+class GradcheckError(AssertionError):
+    """A gradient check failed; ``.report`` is the GradcheckReport and the message is its text."""
+
+    def __init__(self, report: GradcheckReport) -> None:
+        super().__init__(str(report))
+        self.report = report
+
+
+def _prepare(inputs: Sequence[Any]) -> tuple[list[Any], list[str], list[str]]:
+    """float64 copies of floating inputs; kinds "checked", "constant" or "raw" (passed unchanged)."""
+    values, kinds, notes = [], [], []
+    for i, x in enumerate(inputs):
+        if isinstance(x, Tensor):
+            array, wanted = x.data, x.requires_grad
+        elif isinstance(x, np.ndarray | np.generic):
+            array, wanted = np.asarray(x), True
+        else:
+            array, wanted = None, False
+        if array is None or array.dtype.kind != "f":
+            what = type(x).__name__ if array is None else f"dtype {array.dtype}"
+            values.append(x)
+            kinds.append("raw")
+            notes.append(f"input {i}: not checked ({what}, passed unchanged)")
+            continue
+        values.append(np.array(array, dtype=np.float64))
+        kinds.append("checked" if wanted else "constant")
+        if not wanted:
+            notes.append(f"input {i}: constant (a Tensor with requires_grad=False)")
+    return values, kinds, notes
+
+
+def _call(fn: Callable, values: list, kinds: list[str], at: int = -1, value: Any = None) -> tuple:
+    """fn on fresh Tensors made from `values` (with values[at] replaced by `value`): (out, args)."""
+    args = [v if k == "raw" else Tensor((value if i == at else v).copy(), requires_grad=k == "checked")
+            for i, (v, k) in enumerate(zip(values, kinds))]
+    return fn(*args), args
+
+
+def _output_problem(out: Any) -> str | None:
+    if not isinstance(out, Tensor):
+        return f"fn must return a Tensor, but it returned {type(out).__name__}"
+    if out.dtype != np.float64:
+        return (f"fn returned dtype {out.dtype}, but finite differences need float64; it probably mixes in "
+                "float32 constants (Python floats and lists become float32: pass dtype=np.float64)")
+    if not np.all(np.isfinite(out.data)):
+        return "fn's output holds NaN or Inf at the given point"
+    return None
+
+
+def _compare(analytic: np.ndarray, numeric: np.ndarray, atol: float, rtol: float) -> tuple:
+    """(passed, max abs err, max rel err, flat index of the worst entry, its abs err and tol)."""
+    err = np.abs(analytic - numeric)
+    tol = atol + rtol * np.abs(numeric)
+    with np.errstate(divide="ignore", invalid="ignore"):  # the worst entry is the one nearest failing
+        ratio = np.where(err == 0, 0.0, err / tol)
+    worst = int(np.argmax(np.where(np.isnan(ratio), np.inf, ratio)))
+    rel = err / np.maximum(np.abs(numeric), max(atol, np.finfo(np.float64).tiny))
+    return bool(np.all(err <= tol)), float(err.max()), float(rel.max()), worst, float(err.flat[worst]), \
+        float(tol.flat[worst])
+
+
+def _difference(fn: Callable, values: list, kinds: list[str], i: int, direction: np.ndarray, eps: float):
+    """(f(x + eps d) - f(x - eps d)) / 2 eps, flattened, with x = values[i]."""
+    plus, _ = _call(fn, values, kinds, i, values[i] + eps * direction)
+    minus, _ = _call(fn, values, kinds, i, values[i] - eps * direction)
+    return (plus.data - minus.data).reshape(-1) / (2 * eps)
+
+
+def _unit(shape: tuple[int, ...], j: int) -> np.ndarray:
+    e = np.zeros(shape)
+    e.flat[j] = 1.0
+    return e
+
+
+def _full(fn: Callable, values: list, kinds: list[str], i: int, jacobian: np.ndarray, eps: float,
+          atol: float, rtol: float, name_output: Callable[[int], str], n_out: int) -> InputCheck:
+    """Compare input i's analytic Jacobian with one built column by column from central differences."""
+    x = values[i]
+    numeric = np.zeros_like(jacobian)
+    for j in range(x.size):
+        numeric[:, j] = _difference(fn, values, kinds, i, _unit(x.shape, j), eps)
+    if numeric.size == 0:
+        return InputCheck(i, x.shape, True, 0.0, 0.0)
+    ok, max_abs, max_rel, worst, err, tol = _compare(jacobian, numeric, atol, rtol)
+    r, j = divmod(worst, x.size)
+    return InputCheck(i, x.shape, ok, max_abs, max_rel, _element(j, x.shape),
+                      name_output(r) if n_out > 1 else None, float(jacobian[r, j]), float(numeric[r, j]),
+                      err, tol)
+
+
+def _fast(fn: Callable, values: list, kinds: list[str], i: int, vjp: np.ndarray, u: np.ndarray,
+          v: np.ndarray, eps: float, atol: float, rtol: float) -> InputCheck:
+    """Compare <J^T u, v> with the directional difference along v; on failure find the worst element."""
+    x, u = values[i], u.reshape(-1)
+    a = float(np.sum(vjp * v))
+    n = float(_difference(fn, values, kinds, i, v, eps) @ u)
+    ok, max_abs, max_rel, _, err, tol = _compare(np.array(a), np.array(n), atol, rtol)
+    check = InputCheck(i, x.shape, ok, max_abs, max_rel, None, None, a, n, err, tol, projection=(a, n))
+    if not ok and 0 < x.size <= _LOCATE_MAX:
+        analytic = vjp.reshape(-1)
+        numeric = np.array([_difference(fn, values, kinds, i, _unit(x.shape, j), eps) @ u
+                            for j in range(x.size)])
+        _, _, _, j, check.abs_err, check.tol = _compare(analytic, numeric, atol, rtol)
+        check.element = _element(j, x.shape)
+        check.analytic, check.numeric = float(analytic[j]), float(numeric[j])
+    return check
+
+
+def _element(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(int(e) for e in np.unravel_index(flat, shape))
+
+
+def _check(fn: Callable, inputs: Sequence[Any], eps: float, atol: float, rtol: float, fast: bool, seed: int,
+           title: str = "gradcheck", labels: dict[int, str] | None = None,
+           name_output: Callable[[int], str] | None = None) -> GradcheckReport:
+    values, kinds, notes = _prepare(inputs)
+    report = GradcheckReport(title, "fast" if fast else "full", eps, atol, rtol, notes=notes)
+    checked = [i for i, k in enumerate(kinds) if k == "checked"]
+    if not checked:
+        report.problems.append(_NOTHING_CHECKED)
+        return report
+    with enable_grad():
+        out, args = _call(fn, values, kinds)
+    problem = _output_problem(out)
+    with no_grad():
+        again, _ = _call(fn, values, kinds)
+    if problem is None and not np.array_equal(out.data, again.data):
+        diff = np.max(np.abs(out.data - again.data)) if again.shape == out.shape else np.inf
+        problem = (f"fn is not deterministic: two calls at the same point differ (by up to {diff:.3g}); "
+                   "seed its randomness (e.g. dropout with a fixed Generator) or switch it off")
+    if problem is not None:
+        report.problems.append(problem)
+        return report
+    targets = [args[i] for i in checked]
+    name_output = name_output or (lambda r: str(_element(r, out.shape)))
+    if fast:
+        rng = np.random.default_rng(seed)
+        u = rng.standard_normal(out.shape)
+        vjps = grad(out, targets, grad_outputs=Tensor(u), retain_graph=True)
+        with no_grad():
+            report.checks = [_fast(fn, values, kinds, i, vjp.data, u, rng.standard_normal(values[i].shape),
+                                   eps, atol, rtol) for i, vjp in zip(checked, vjps)]
+    else:
+        jacobians = [np.zeros((out.size, values[i].size)) for i in checked]
+        for r in range(out.size):
+            rows = grad(out, targets, grad_outputs=Tensor(_unit(out.shape, r)), retain_graph=True)
+            for jacobian, row in zip(jacobians, rows):
+                jacobian[r] = row.data.reshape(-1)
+        with no_grad():
+            report.checks = [_full(fn, values, kinds, i, jacobian, eps, atol, rtol, name_output, out.size)
+                             for i, jacobian in zip(checked, jacobians)]
+    for check in report.checks:
+        check.label = (labels or {}).get(check.index, "")
+    return report
+
+
+def _finish(report: GradcheckReport, raise_exception: bool) -> GradcheckReport:
+    if raise_exception and not report:
+        raise GradcheckError(report)
+    return report
+
+
+def gradcheck(fn: Callable[..., Tensor], inputs: Any, *, eps: float = 1e-6, atol: float = 1e-5,
+              rtol: float = 1e-3, fast: bool = False, raise_exception: bool = True,
+              seed: int = 0) -> GradcheckReport:
+    """Compare fn's analytic gradients with central finite differences, in float64.
+
+    Inputs (a list of Tensors or arrays) are copied to float64; float arrays and Tensors with
+    requires_grad=True are checked, float Tensors without it are constants, anything else (integer
+    indices, Python values) is passed unchanged. ``fast=True`` compares one random projection
+    <u, J v> per input instead of the whole Jacobian. Raises GradcheckError on failure unless
+    ``raise_exception=False``; returns a GradcheckReport (truthy when it passes).
+
+    Example: ``gradcheck(lambda x: x.softmax(axis=-1), [np.random.default_rng(0).normal(size=(2, 3))])``
+    """
+    inputs = [inputs] if isinstance(inputs, Tensor | np.ndarray) else list(inputs)
+    return _finish(_check(fn, inputs, eps, atol, rtol, fast, seed), raise_exception)
+
+
+def gradgradcheck(fn: Callable[..., Tensor], inputs: Any, grad_outputs: Any = None, *, eps: float = 1e-6,
+                  atol: float = 1e-5, rtol: float = 1e-3, fast: bool = False, raise_exception: bool = True,
+                  seed: int = 0) -> GradcheckReport:
+    """Gradcheck the gradient: g(inputs, v) = grad(fn(inputs), inputs, grad_outputs=v, create_graph=True).
+
+    `v` (``grad_outputs``, random from `seed` when not given) is an extra checked input, the last
+    one. The output of g is the checked inputs' gradients, flattened and concatenated.
+
+    Example: ``gradgradcheck(lambda x: (x * x).tanh(), [np.array([0.3, -1.2])])``
+    """
+    inputs = [inputs] if isinstance(inputs, Tensor | np.ndarray) else list(inputs)
+    values, kinds, _ = _prepare(inputs)
+    checked = [i for i, k in enumerate(kinds) if k == "checked"]
+    report = GradcheckReport("gradgradcheck", "fast" if fast else "full", eps, atol, rtol)
+    with no_grad():
+        out, _ = _call(fn, values, kinds) if checked else (None, None)
+    problem = _output_problem(out) if checked else _NOTHING_CHECKED
+    if problem is not None:
+        report.problems.append(problem)
+        return _finish(report, raise_exception)
+    if grad_outputs is None:
+        v = np.random.default_rng(seed).standard_normal(out.shape)
+    else:
+        v = np.array(grad_outputs.data if isinstance(grad_outputs, Tensor) else grad_outputs, np.float64)
+        if v.shape != out.shape:
+            raise ValueError(f"gradgradcheck: grad_outputs has shape {v.shape}, fn's output {out.shape}")
+    starts = np.cumsum([0] + [values[i].size for i in checked])
+
+    def gradient_of_fn(*args: Any) -> Tensor:
+        with enable_grad():
+            y = fn(*args[:-1])
+            grads = grad(y, [args[i] for i in checked], grad_outputs=args[-1], create_graph=True)
+        return concatenate([g.reshape(-1) for g in grads])
+
+    def name_output(r: int) -> str:
+        k = int(np.searchsorted(starts, r, side="right")) - 1
+        element = _element(r - starts[k], values[checked[k]].shape)
+        return f"{r} (gradient of input {checked[k]}, element {element})"
+
+    wrapped = [v_ if k == "raw" else Tensor(v_, requires_grad=k == "checked") for v_, k in zip(values, kinds)]
+    report = _check(gradient_of_fn, [*wrapped, Tensor(v, requires_grad=True)], eps, atol, rtol, fast, seed,
+                    "gradgradcheck", {len(values): "v"}, name_output)
+    report.notes.append(f"checked function: the gradients of inputs {checked} (flattened, concatenated) "
+                        f"given grad_outputs v = input {len(values)}")
+    return _finish(report, raise_exception)
