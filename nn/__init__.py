@@ -7,6 +7,7 @@
 from tinygrad_seq import functional
 
 from . import init, optim, utils
+from .attention import MultiheadAttention, scaled_dot_product_attention
 from .containers import ModuleList, Sequential
 from .linear import Dropout, Embedding, Identity, LayerNorm, Linear
 from .loss import CrossEntropyLoss, MSELoss, NLLLoss
@@ -19,4 +20,5 @@ __all__ = [
     "Linear", "Embedding", "LayerNorm", "Dropout", "Identity", "Sequential", "ModuleList",
     "CrossEntropyLoss", "NLLLoss", "MSELoss",
     "RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU",
+    "MultiheadAttention", "scaled_dot_product_attention",
 ]
