@@ -11,12 +11,12 @@ from .attention import MultiheadAttention, scaled_dot_product_attention
 from .containers import ModuleList, Sequential
 from .linear import Dropout, Embedding, Identity, LayerNorm, Linear
 from .loss import CrossEntropyLoss, MSELoss, NLLLoss
-from .module import Module, Parameter
+from .module import Module, Parameter, StateDictError, functional_call
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
 __all__ = [
     "functional", "init", "optim", "utils",
-    "Module", "Parameter",
+    "Module", "Parameter", "StateDictError", "functional_call",
     "Linear", "Embedding", "LayerNorm", "Dropout", "Identity", "Sequential", "ModuleList",
     "CrossEntropyLoss", "NLLLoss", "MSELoss",
     "RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU",

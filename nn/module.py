@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -12,6 +13,13 @@ import numpy as np
 
 from tinygrad_seq.autograd import scope
 from tinygrad_seq.tensor import Tensor
+
+
+class StateDictError(KeyError):
+    """A state dict that does not fit: missing, unexpected or wrongly shaped keys, all named at once."""
+
+    def __str__(self) -> str:  # KeyError would print the message as a quoted repr
+        return str(self.args[0]) if self.args else ""
 
 
 class Parameter(Tensor):
@@ -58,15 +66,24 @@ class Module:
         if "_parameters" not in self.__dict__:
             raise AttributeError(
                 f"{type(self).__name__}.__init__ must call super().__init__() before setting {name!r}")
-        for table in (self._parameters, self._modules, self._buffers):
-            table.pop(name, None)
         if isinstance(value, Parameter):
-            self._parameters[name] = value
+            home = self._parameters
         elif isinstance(value, Module):
-            self._modules[name] = value
+            home = self._modules
             value._set_scope_name(name)
+        elif isinstance(value, Tensor) and name in self._buffers:
+            home = self._buffers
         else:
+            home = None
+        # Replacing a parameter (or module, or buffer) keeps its place, so names keep their order.
+        for table in (self._parameters, self._modules, self._buffers):
+            if table is not home:
+                table.pop(name, None)
+        if home is None:
             object.__setattr__(self, name, value)
+        else:
+            self.__dict__.pop(name, None)  # a plain attribute of that name (e.g. bias = None) would shadow it
+            home[name] = value
 
     def __getattr__(self, name: str) -> Any:
         for table in ("_parameters", "_modules", "_buffers"):
@@ -189,7 +206,7 @@ class Module:
                     f"key {key!r}: the checkpoint has shape {array.shape}, the model {own[key].shape}")
             arrays[key] = array
         if problems:
-            raise KeyError(f"load_state_dict into {type(self).__name__}: " + "; ".join(problems))
+            raise StateDictError(f"load_state_dict into {type(self).__name__}: " + "; ".join(problems))
         for key, array in arrays.items():
             own[key].data = array.astype(own[key].dtype)
 
@@ -211,9 +228,49 @@ class Module:
         return ""
 
 
-def save_arrays(path: str | os.PathLike, arrays: Mapping[str, np.ndarray]) -> None:
-    """Write named arrays as .npz through a temporary file in the same folder, then rename it."""
+def functional_call(module: Module, tensors: Mapping[str, Tensor], *args: Any, **kwargs: Any) -> Any:
+    """Call `module` with some parameters or buffers swapped for `tensors` (by dotted name), then restore.
+
+    The replacements can be any Tensors, e.g. the float64 copies gradcheck makes, so a layer's
+    gradient with respect to its own weights can be checked against finite differences:
+
+        >>> lin = Linear(3, 2)
+        >>> gradcheck(lambda x, w, b: functional_call(lin, {"weight": w, "bias": b}, x),
+        ...           [x, lin.weight.numpy(), lin.bias.numpy()])
+
+    A parameter shared by several submodules is swapped everywhere it is used.
+    """
+    own = dict(module.named_parameters()) | dict(module.named_buffers())
+    unknown = [name for name in tensors if name not in own]
+    if unknown:
+        raise StateDictError(
+            f"functional_call: {type(module).__name__} has no parameter or buffer {unknown[0]!r}")
+    by_id = {id(own[name]): tensor for name, tensor in tensors.items()}
+    saved = []  # (table, key, original) for every slot that holds a swapped tensor
+    for sub in module.modules():
+        for table in (sub._parameters, sub._buffers):
+            for key, value in table.items():
+                if id(value) in by_id:
+                    saved.append((table, key, value))
+    try:
+        for table, key, original in saved:
+            table[key] = by_id[id(original)]
+        return module(*args, **kwargs)
+    finally:
+        for table, key, original in saved:
+            table[key] = original
+
+
+def save_arrays(path: str | os.PathLike, arrays: Mapping[str, Any]) -> None:
+    """Write named arrays (or numbers) as .npz through a temporary file in the same folder, then rename it.
+
+    Object arrays are refused: the file must load without pickle.
+    """
     path = os.fspath(path)
+    arrays = {name: np.asarray(value) for name, value in arrays.items()}
+    for name, array in arrays.items():
+        if array.dtype.hasobject:
+            raise TypeError(f"save_arrays: {name!r} is an object array; .npz cannot hold it without pickle")
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".npz")
@@ -237,6 +294,6 @@ def load_arrays(path: str | os.PathLike) -> dict[str, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as npz:
             return {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, zlib.error, KeyError) as err:
         raise ValueError(
             f"checkpoint {path!r} is not a readable .npz file ({err}); nothing was loaded") from None

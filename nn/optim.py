@@ -28,6 +28,8 @@ import numpy as np
 
 from tinygrad_seq.tensor import Tensor
 
+from .module import StateDictError
+
 __all__ = ["SGD", "Adam", "AdamW", "CosineWithWarmup", "Optimizer", "StepLR"]
 
 
@@ -97,7 +99,7 @@ class Optimizer:
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Restore what `state_dict` returned (or an .npz of it); checks everything before changing anything.
 
-        A missing, extra or wrongly shaped key raises a KeyError naming it (and both shapes).
+        A missing, extra or wrongly shaped key raises StateDictError (a KeyError) naming it and both shapes.
         """
         name = type(self).__name__
         problems = []
@@ -131,7 +133,7 @@ class Optimizer:
                 missing = [f"state.{i}.{f}" for f in self.state_fields if f not in state]
                 problems += [f"missing key {k!r}" for k in missing]
         if problems:
-            raise KeyError(f"{name}.load_state_dict: " + "; ".join(problems))
+            raise StateDictError(f"{name}.load_state_dict: " + "; ".join(problems))
         for hyper in self.hyperparameters:
             value = np.asarray(state_dict[hyper])
             setattr(self, hyper, tuple(float(v) for v in value) if value.ndim else _number(value))
