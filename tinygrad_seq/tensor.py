@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,7 +37,11 @@ class Tensor:
         Tensor([2. 4. 6.])
     """
 
-    __slots__ = ("_data", "grad", "requires_grad", "grad_fn", "_version", "_retains_grad", "__weakref__")
+    # _detached_from: set only by detach(), read only by the graph renderer (never in the hot path)
+    __slots__ = (
+        "_data", "grad", "requires_grad", "grad_fn", "_version", "_retains_grad", "_detached_from",
+        "__weakref__",
+    )
     __array_ufunc__ = None  # `ndarray + Tensor` calls Tensor.__radd__ instead of NumPy's loop
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
@@ -130,7 +135,12 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """The same values, cut from the graph: no gradient flows back through the result."""
-        return Tensor._wrap(self._data, False)
+        out = Tensor._wrap(self._data, False)
+        if self.requires_grad:
+            # a weak reference, so that the graph renderer can draw the cut without keeping the old
+            # graph (and every array it saved) alive after truncated BPTT moves on
+            out._detached_from = weakref.ref(self)
+        return out
 
     def backward(self, grad: Any = None, retain_graph: bool = False, create_graph: bool = False) -> None:
         """Accumulate d(self)/d(leaf) into the `.grad` of every leaf that requires grad."""
