@@ -13,6 +13,12 @@ from .linear import Dropout, Embedding, Identity, LayerNorm, Linear
 from .loss import CrossEntropyLoss, MSELoss, NLLLoss
 from .module import Module, Parameter, StateDictError, functional_call
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from .transformer import (
+    LearnedPositionalEncoding,
+    SinusoidalPositionalEncoding,
+    TransformerDecoderLayer,
+    TransformerEncoderLayer,
+)
 
 __all__ = [
     "functional", "init", "optim", "utils",
@@ -21,4 +27,6 @@ __all__ = [
     "CrossEntropyLoss", "NLLLoss", "MSELoss",
     "RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU",
     "MultiheadAttention", "scaled_dot_product_attention",
+    "TransformerEncoderLayer", "TransformerDecoderLayer",
+    "SinusoidalPositionalEncoding", "LearnedPositionalEncoding",
 ]

@@ -92,22 +92,6 @@ def np_mha(mha, query, key, value, key_padding_mask=None, attn_mask=None, causal
     return out, weights
 
 
-def call_with(module: nn.Module, names: list[str], tensors: list[Tensor], fn):
-    """Run fn() with the module's named parameters replaced by `tensors` (for gradcheck)."""
-    owners = dict(module.named_modules())
-    saved = []
-    for name, t in zip(names, tensors):
-        prefix, _, leaf = name.rpartition(".")
-        owner = owners[prefix]
-        saved.append((owner, leaf, owner._parameters[leaf]))
-        owner._parameters[leaf] = t
-    try:
-        return fn()
-    finally:
-        for owner, leaf, p in saved:
-            owner._parameters[leaf] = p
-
-
 def rng_of(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed)
 
@@ -346,10 +330,10 @@ def test_mha_gradcheck_self_attention():
     query = rng_of(8).standard_normal((3, 2, 4))  # (L, B, E)
 
     def output(q, *params):
-        return call_with(mha, names, params, lambda: mha(q, q, q, is_causal=True)[0])
+        return nn.functional_call(mha, dict(zip(names, params)), q, q, q, is_causal=True)[0]
 
     def weights(q, *params):
-        return call_with(mha, names, params, lambda: mha(q, q, q, average_attn_weights=False)[1])
+        return nn.functional_call(mha, dict(zip(names, params)), q, q, q, average_attn_weights=False)[1]
 
     for fn in (output, weights):
         assert gradcheck(fn, [query] + [p.numpy() for p in mha.parameters()], fast=True)
@@ -363,7 +347,7 @@ def test_mha_gradcheck_cross_attention_with_padding():
     pad = np.array([[False, True, False, False, False], [False, False, False, True, True]])
 
     def output(q, k, v, *params):
-        return call_with(mha, names, params, lambda: mha(q, k, v, key_padding_mask=pad)[0])
+        return nn.functional_call(mha, dict(zip(names, params)), q, k, v, key_padding_mask=pad)[0]
 
     assert gradcheck(output, [query, key, value] + [p.numpy() for p in mha.parameters()], fast=True)
 
