@@ -374,6 +374,10 @@ def _index(index: Any) -> Any:
         i = _plain(i)
         if isinstance(i, list):
             i = np.asarray(i)
+        if isinstance(i, bool | np.bool_) or isinstance(i, np.ndarray) and i.dtype == bool and i.ndim == 0:
+            # NumPy reads x[True] as x[None] (not x[1]); say so rather than silently pick element 1
+            raise IndexError("getitem: a single True/False is not a supported index; use x[None] to add an "
+                             "axis, or a boolean mask with at least one dimension")
         if isinstance(i, np.ndarray) and i.dtype == bool:
             out.extend(np.nonzero(i))
         else:
