@@ -359,12 +359,14 @@ class _RecurrentBase(Module):
             layout = "(batch, seq, input)" if self.batch_first else "(seq, batch, input)"
             raise ShapeError(f"{name}: input must be {layout} or (seq, input) with input = "
                              f"{self.input_size}, got {x.shape}")
-        batched = x.ndim == 3
+        input_shape, batched = x.shape, x.ndim == 3
         if not batched:
             x = x.expand_dims(1)  # (T, I) -> (T, 1, I)
         elif self.batch_first:
             x = x.swapaxes(0, 1)  # (B, T, I) -> (T, B, I)
         T, B = x.shape[0], x.shape[1]
+        if T == 0:
+            raise ShapeError(f"{name}: the input sequence is empty (shape {input_shape})")
         lengths = self._check_lengths(lengths, T, B)
         n_states = self.num_layers * self.num_directions
         if hx is None:
