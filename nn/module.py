@@ -176,7 +176,10 @@ class Module:
     def astype(self, dtype: Any) -> Module:
         """Convert every parameter in place (e.g. to float64 for gradient checking)."""
         for p in self.parameters():
-            p.data = p.data.astype(dtype)
+            if p.dtype != np.dtype(dtype):
+                # not `p.data = ...`: the data setter keeps the tensor's dtype, so swap the array itself
+                p._data = p._data.astype(dtype)
+                p._version += 1
         return self
 
     # ------------------------------------------------------------------ state
