@@ -5,8 +5,7 @@ Everything runs in float64. Layer-sized gradient checks use gradcheck's fast mod
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -68,40 +67,28 @@ def n_states(kind: str) -> int:
     return 2 if kind == "lstm" else 1
 
 
-@contextlib.contextmanager
-def substituted(module: nn.Module, tensors: list[Tensor]) -> Iterator[None]:
-    """Run the module with `tensors` in place of its parameters (in named_parameters order)."""
-    owners = []
-    for name, _ in module.named_parameters():
-        *path, leaf = name.split(".")
-        owner = module
-        for part in path:
-            owner = owner._modules[part]
-        owners.append((owner, leaf))
-    saved = [owner._parameters[leaf] for owner, leaf in owners]
-    try:
-        for (owner, leaf), t in zip(owners, tensors):
-            owner._parameters[leaf] = t
-        yield
-    finally:
-        for (owner, leaf), p in zip(owners, saved):
-            owner._parameters[leaf] = p
-
-
 def flat(*tensors: Tensor) -> Tensor:
     """Every output in one vector, so that one gradient check covers them all."""
     return ts.concatenate([t.reshape(-1) for t in tensors])
 
 
 def gradcheck_module(module: nn.Module, call: Callable[..., Tensor], inputs: list, fast: bool) -> None:
-    """gradcheck `call(*inputs)` with respect to the inputs and every parameter of `module`."""
-    params = [p.data for p in module.parameters()]
+    """gradcheck `call(run, *inputs)` with respect to the inputs and every parameter of `module`.
+
+    `run` calls the module with gradcheck's float64 copies in place of its parameters.
+    """
+    names = [name for name, _ in module.named_parameters()]
     n = len(inputs)
 
     def fn(*args):
-        with substituted(module, list(args[n:])):
-            return call(*args[:n])
+        swapped = dict(zip(names, args[n:]))
+        return call(lambda *a, **k: nn.functional_call(module, swapped, *a, **k), *args[:n])
 
+    params = [p.data for p in module.parameters()]
+    # the check means something only if the swapped tensors are the ones the module computes with
+    args = [v if isinstance(v, Tensor) else Tensor(v, requires_grad=True) for v in list(inputs) + params]
+    used = {id(x) for node in toposort([fn(*args)]) for x in node.inputs}
+    assert all(id(a) in used for a in args[n:]), "functional_call did not swap every parameter in"
     report = ts.gradcheck(fn, list(inputs) + params, fast=fast, raise_exception=False)
     assert report, str(report)
 
@@ -159,8 +146,8 @@ def test_cell_gradcheck(kind, B, I, H, seed):
     x = rng.normal(size=(B, I))
     states = [rng.normal(size=(B, H)) for _ in range(n_states(kind))]
 
-    def call(x, *state):
-        out = cell(x, tuple(state) if kind == "lstm" else state[0])
+    def call(run, x, *state):
+        out = run(x, tuple(state) if kind == "lstm" else state[0])
         return flat(*out) if kind == "lstm" else out
 
     gradcheck_module(cell, call, [x, *states], fast=False)
@@ -216,9 +203,9 @@ def test_layer_gradcheck(kind, config):
     if c["initial_state"]:
         states = [rng.normal(size=(c["num_layers"] * D, c["B"], c["H"])) for _ in range(n_states(kind))]
 
-    def call(x, *state):
+    def call(run, x, *state):
         hx = None if not state else tuple(state) if kind == "lstm" else state[0]
-        return flat(*layer_outputs(kind, layer(x, hx, lengths=c["lengths"])))
+        return flat(*layer_outputs(kind, run(x, hx, lengths=c["lengths"])))
 
     gradcheck_module(layer, call, [x, *states], fast=True)
 
@@ -341,7 +328,7 @@ def test_truncated_bptt_gradient_equals_finite_differences_of_the_truncated_obje
     x = rng.normal(size=(6, 2, 2))
     _, (h, c) = layer(Tensor(x[:3]))
     carried = [Tensor(h.numpy()), Tensor(c.numpy())]  # constants: the truncated objective holds them fixed
-    gradcheck_module(layer, lambda x2, h, c: layer(x2, (h, c))[0], [x[3:], *carried], fast=False)
+    gradcheck_module(layer, lambda run, x2, h, c: run(x2, (h, c))[0], [x[3:], *carried], fast=False)
 
 
 @pytest.mark.parametrize("kind", KINDS)
