@@ -174,12 +174,19 @@ class Module:
         return self.train(False)
 
     def astype(self, dtype: Any) -> Module:
-        """Convert every parameter in place (e.g. to float64 for gradient checking)."""
-        for p in self.parameters():
-            if p.dtype != np.dtype(dtype):
-                # not `p.data = ...`: the data setter keeps the tensor's dtype, so swap the array itself
-                p._data = p._data.astype(dtype)
-                p._version += 1
+        """Convert every parameter, its gradient and every float buffer in place (e.g. to float64).
+
+        Integer buffers (masks, counts) keep their dtype.
+        """
+        dtype = np.dtype(dtype)
+        floats = [b for _, b in self.named_buffers() if b.dtype.kind == "f"]
+        for t in [*self.parameters(), *floats]:
+            if t.dtype != dtype:
+                # not `t.data = ...`: the data setter keeps the tensor's dtype, so swap the array itself
+                t._data = t._data.astype(dtype)
+                t._version += 1
+            if t.grad is not None and t.grad.dtype != dtype:
+                t.grad = Tensor(t.grad.numpy().astype(dtype))
         return self
 
     # ------------------------------------------------------------------ state

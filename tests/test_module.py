@@ -158,6 +158,17 @@ def test_train_and_eval_reach_every_submodule():
     assert not np.array_equal(net(IDS).numpy(), first)
 
 
+def test_astype_converts_parameters_gradients_and_float_buffers():
+    net = Net()
+    net.register_buffer("table", np.ones(3, dtype=np.float32))
+    net.register_buffer("counts", np.arange(3))
+    net(IDS).sum().backward()
+    assert net.astype(np.float64) is net
+    assert all(p.dtype == np.float64 and p.grad.dtype == np.float64 for p in net.parameters())
+    assert net.table.dtype == np.float64 and net.counts.dtype == np.arange(3).dtype
+    assert net.eval()(IDS).dtype == np.float64
+
+
 def test_zero_grad_clears_every_gradient():
     net = Net()
     net(IDS).sum().backward()
