@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_attention import np_mha, rng_of
 
@@ -201,7 +201,7 @@ def test_unbatched_input_equals_a_batch_of_one():
 
 def test_dropout_acts_in_training_mode_only():
     layer = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.3, batch_first=True, rng=rng_of(4))
-    layer.astype(np.float64)
+    assert {p.dtype for p in layer.astype(np.float64).parameters()} == {np.dtype(np.float64)}
     x = Tensor(rng_of(5).standard_normal((2, 5, 8)))
     first, second = layer(x).numpy(), layer(x).numpy()
     assert not np.allclose(first, second)  # fresh masks on every call
@@ -225,6 +225,7 @@ def test_layer_graph_is_scoped_by_sublayer():
 # ----------------------------------------------------------------------------------- gradients
 
 
+@settings(max_examples=12)  # each example gradchecks a whole layer's parameters
 @given(st.booleans(), st.booleans(), st.sampled_from(["relu", "gelu"]), st.integers(0, 2**16))
 def test_encoder_layer_gradcheck(norm_first, batch_first, activation, seed):
     layer = randomise(nn.TransformerEncoderLayer(4, 2, 6, activation=activation, norm_first=norm_first,
@@ -241,6 +242,7 @@ def test_encoder_layer_gradcheck(norm_first, batch_first, activation, seed):
     assert gradcheck(fn, [x, *values], fast=True, seed=seed)
 
 
+@settings(max_examples=12)  # each example gradchecks a whole layer's parameters
 @given(st.booleans(), st.integers(0, 2**16))
 def test_decoder_layer_gradcheck(norm_first, seed):
     layer = randomise(nn.TransformerDecoderLayer(4, 2, 5, activation="gelu", norm_first=norm_first,
