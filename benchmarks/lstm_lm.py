@@ -8,7 +8,9 @@ vocabulary; batch 32, T=64; mean softmax cross-entropy over all T*B positions; o
 version is the forward pass, backpropagation through time and the Adam update written out by hand
 (the input projection done for all steps at once in both). Before timing, both run in float64 from the
 same weights at small sizes and must agree on the loss, every gradient and every updated weight.
-Times are float32.
+Times are float32. Both sides use the same BLAS; on a machine busy with other work, threaded BLAS
+oversubscribes the cores and makes both times (the NumPy one most) erratic, so run with
+``OPENBLAS_NUM_THREADS=1`` (or OMP_NUM_THREADS / MKL_NUM_THREADS for other BLAS builds).
 """
 
 from __future__ import annotations
