@@ -250,15 +250,16 @@ def _kept_shape(shape: tuple[int, ...], axis: tuple[int, ...] | None) -> tuple[i
     return tuple(1 if i in axis else n for i, n in enumerate(shape))
 
 
-def normalize_axis(axis: Any, ndim: int) -> tuple[int, ...] | None:
-    """None stays None; an int or tuple becomes a sorted tuple of non-negative axes."""
+def normalize_axis(axis: Any, ndim: int, op: str = "reduce") -> tuple[int, ...] | None:
+    """None stays None; an int or tuple becomes a sorted tuple of non-negative axes (`op` names the
+    caller in the error message)."""
     if axis is None:
         return None
     axes = (axis,) if isinstance(axis, int | np.integer) else tuple(axis)
     out = []
     for a in axes:
         if not -ndim <= a < max(ndim, 1):
-            raise ShapeError(f"axis {a} is out of bounds for a tensor with {ndim} dimensions")
+            raise ShapeError(f"{op}: axis {a} is out of bounds for a tensor with {ndim} dimensions")
         out.append(int(a) % max(ndim, 1))
     return tuple(sorted(out))
 

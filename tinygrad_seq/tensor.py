@@ -261,27 +261,28 @@ class Tensor:
     # ------------------------------------------------------------------ reductions
 
     def sum(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
-        return ops.Sum.apply(self, axis=ops.normalize_axis(axis, self.ndim), keepdims=keepdims)
+        return ops.Sum.apply(self, axis=ops.normalize_axis(axis, self.ndim, "sum"), keepdims=keepdims)
 
     def mean(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
-        axes = ops.normalize_axis(axis, self.ndim)
+        axes = ops.normalize_axis(axis, self.ndim, "mean")
         count = self.size if axes is None else int(np.prod([self.shape[a] for a in axes]))
         return self.sum(axes, keepdims) / count
 
     def var(self, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
-        axes = ops.normalize_axis(axis, self.ndim)
+        axes = ops.normalize_axis(axis, self.ndim, "var")
         count = self.size if axes is None else int(np.prod([self.shape[a] for a in axes]))
         centred = self - self.mean(axes, keepdims=True)
         return (centred * centred).sum(axes, keepdims) / (count - ddof)
 
     def max(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
-        return ops.Max.apply(self, axis=ops.normalize_axis(axis, self.ndim), keepdims=keepdims)
+        return ops.Max.apply(self, axis=ops.normalize_axis(axis, self.ndim, "max"), keepdims=keepdims)
 
     def min(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
         return -(-self).max(axis, keepdims)
 
     def logsumexp(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
-        return ops.LogSumExp.apply(self, axis=ops.normalize_axis(axis, self.ndim), keepdims=keepdims)
+        return ops.LogSumExp.apply(self, axis=ops.normalize_axis(axis, self.ndim, "logsumexp"),
+                                   keepdims=keepdims)
 
     def softmax(self, axis: int = -1) -> Tensor:
         return self.log_softmax(axis).exp()
@@ -334,7 +335,15 @@ class Tensor:
 
     def broadcast_to(self, shape: Sequence[int]) -> Tensor:
         shape = tuple(shape)
-        return self if shape == self.shape else ops.BroadcastTo.apply(self, shape=shape)
+        if shape == self.shape:
+            return self
+        try:
+            fits = np.broadcast_shapes(self.shape, shape) == shape
+        except ValueError:
+            fits = False
+        if not fits:
+            raise ShapeError(f"broadcast_to: cannot broadcast a tensor of shape {self.shape} to {shape}")
+        return ops.BroadcastTo.apply(self, shape=shape)
 
     def flip(self, axis: Axis = None) -> Tensor:
         return ops.Flip.apply(self, axis=axis)
