@@ -43,16 +43,21 @@ def nll_loss(log_probs: Tensor, targets: Any, ignore_index: int = -100, reductio
     (C,) with a scalar target: the class axis is axis 1 (axis 0 for a single example).
     Targets equal to `ignore_index` contribute nothing, and the mean is over the others.
     """
+    return _nll_loss(log_probs, targets, ignore_index, reduction, "nll_loss")
+
+
+def _nll_loss(log_probs: Tensor, targets: Any, ignore_index: int, reduction: str, op: str) -> Tensor:
+    """nll_loss, with `op` (the function the user called) naming it in error messages."""
     targets = np.asarray(targets.numpy() if isinstance(targets, Tensor) else targets)
     if targets.dtype.kind not in "iu":
-        raise TypeError(f"nll_loss: targets must be integer class indices, got dtype {targets.dtype}")
+        raise TypeError(f"{op}: targets must be integer class indices, got dtype {targets.dtype}")
     if log_probs.ndim == 1:
         log_probs, targets = log_probs.reshape(1, -1), targets.reshape(1)
     classes = log_probs.shape[1]
     expected = (log_probs.shape[0],) + log_probs.shape[2:]
     if targets.shape != expected:
         raise ShapeError(
-            f"nll_loss: input of shape {log_probs.shape} needs targets of shape {expected} "
+            f"{op}: input of shape {log_probs.shape} needs targets of shape {expected} "
             f"(the class axis is axis 1), got {targets.shape}"
         )
     if log_probs.ndim > 2:  # (N, C, d1, ...) -> (N, d1, ..., C) -> (N * d1 * ..., C)
@@ -61,7 +66,7 @@ def nll_loss(log_probs: Tensor, targets: Any, ignore_index: int = -100, reductio
     keep = targets != ignore_index
     bad = targets[keep][(targets[keep] < 0) | (targets[keep] >= classes)]
     if bad.size:
-        raise IndexError(f"nll_loss: target {bad[0]} is out of range for {classes} classes")
+        raise IndexError(f"{op}: target {bad[0]} is out of range for {classes} classes")
     safe = np.where(keep, targets, 0)
     picked = log_probs[np.arange(len(safe)), safe]  # (N,)
     losses = -(picked * keep.astype(log_probs.dtype)) if not keep.all() else -picked
@@ -79,7 +84,7 @@ def cross_entropy(logits: Tensor, targets: Any, ignore_index: int = -100, reduct
     Example: ``cross_entropy(Tensor([[2.0, 0.0]]), np.array([0]))`` is ``log(1 + e^-2)``.
     """
     axis = 0 if logits.ndim == 1 else 1
-    return nll_loss(logits.log_softmax(axis), targets, ignore_index=ignore_index, reduction=reduction)
+    return _nll_loss(logits.log_softmax(axis), targets, ignore_index, reduction, "cross_entropy")
 
 
 def mse_loss(x: Tensor, y: Any, reduction: str = "mean") -> Tensor:
@@ -109,13 +114,26 @@ def one_hot(indices: Any, num_classes: int, dtype: Any = np.float32) -> Tensor:
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """x @ weight.T + bias, with weight of shape (out_features, in_features)."""
+    if x.ndim == 0 or weight.ndim != 2 or x.shape[-1] != weight.shape[1]:
+        raise ShapeError(
+            f"linear: input of shape {x.shape} does not fit weight of shape {weight.shape}: the weight is "
+            "(out_features, in_features) and in_features must equal the input's last axis"
+        )
     out = x @ weight.T
     return out if bias is None else out + bias
 
 
 def embedding(indices: Any, weight: Tensor) -> Tensor:
     """Rows of `weight` (num_embeddings, dim) picked by integer `indices` (…,) -> (…, dim)."""
-    return weight.take(indices, axis=0)
+    ids = np.asarray(indices.numpy() if isinstance(indices, Tensor) else indices)
+    if ids.dtype.kind not in "iu":
+        raise TypeError(f"embedding: indices must be integers, got dtype {ids.dtype}")
+    n = weight.shape[0]
+    if ids.size and (ids.min() < 0 or ids.max() >= n):
+        bad = ids.min() if ids.min() < 0 else ids.max()
+        raise IndexError(f"embedding: index {bad} is out of range for {n} embeddings (weight of shape "
+                         f"{weight.shape})")
+    return weight.take(ids, axis=0)
 
 
 def layer_norm(

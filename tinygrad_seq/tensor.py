@@ -12,6 +12,12 @@ from . import autograd
 from .autograd import STATE, ShapeError
 
 Axis = int | tuple[int, ...] | None
+# Arrays whose values detach() took out of a graph: id(array owning the memory) -> (weak reference to that
+# array, weak reference to the tensor detached). The graph renderer looks a leaf's memory up here to draw
+# a truncation point as a cut edge, also when a layer indexes the detached state (h.detach()[0] is a
+# view). Only weak references: no old graph is kept alive, and an entry leaves with its array.
+DETACHED: dict[int, tuple[weakref.ref, weakref.ref]] = {}
+
 _new = object.__new__
 
 
@@ -37,11 +43,7 @@ class Tensor:
         Tensor([2. 4. 6.])
     """
 
-    # _detached_from: set only by detach(), read only by the graph renderer (never in the hot path)
-    __slots__ = (
-        "_data", "grad", "requires_grad", "grad_fn", "_version", "_retains_grad", "_detached_from",
-        "__weakref__",
-    )
+    __slots__ = ("_data", "grad", "requires_grad", "grad_fn", "_version", "_retains_grad", "__weakref__")
     __array_ufunc__ = None  # `ndarray + Tensor` calls Tensor.__radd__ instead of NumPy's loop
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
@@ -135,12 +137,12 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """The same values, cut from the graph: no gradient flows back through the result."""
-        out = Tensor._wrap(self._data, False)
-        if self.requires_grad:
-            # a weak reference, so that the graph renderer can draw the cut without keeping the old
-            # graph (and every array it saved) alive after truncated BPTT moves on
-            out._detached_from = weakref.ref(self)
-        return out
+        if self.requires_grad:  # remembered for the graph renderer (see DETACHED); detach is rare, so cheap
+            owner = self._data.base if isinstance(self._data.base, np.ndarray) else self._data
+            key = id(owner)
+            forget = lambda _, key=key: DETACHED.pop(key, None)  # noqa: E731
+            DETACHED[key] = (weakref.ref(owner, forget), weakref.ref(self))
+        return Tensor._wrap(self._data, False)
 
     def backward(self, grad: Any = None, retain_graph: bool = False, create_graph: bool = False) -> None:
         """Accumulate d(self)/d(leaf) into the `.grad` of every leaf that requires grad."""
