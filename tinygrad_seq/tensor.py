@@ -290,7 +290,12 @@ class Tensor:
         return self.log_softmax(axis).exp()
 
     def log_softmax(self, axis: int = -1) -> Tensor:
-        return self - self.logsumexp(axis, keepdims=True)
+        # NOTE: shift by the row max first, as a constant (log_softmax does not change under a shift, so
+        # no gradient is lost): x - max is exact, whereas x - logsumexp(x) subtracts two large numbers
+        # and loses the low digits (softmax of three logits of -1e4 in float32 was off by 2e-5)
+        m = np.max(self._data, axis=axis, keepdims=True)
+        shifted = self - Tensor._wrap(np.where(np.isfinite(m), m, 0).astype(self.dtype, copy=False), False)
+        return shifted - shifted.logsumexp(axis, keepdims=True)
 
     def argmax(self, axis: int | None = None) -> Tensor:
         return Tensor(np.argmax(self._data, axis=axis))
