@@ -280,20 +280,50 @@ def run_backward(
     wanted_leaves = None if wanted is None else {id(t) for t in wanted if t.grad_fn is None}
     result: list[tuple[Tensor, Tensor]] = []
 
-    def deposit(x: Tensor, g: Tensor) -> None:
+    # Gradient arrays this pass allocated itself and that nothing else refers to yet: further
+    # contributions are added into them in place instead of allocating a new sum each time.
+    owned: set[int] = set()
+
+    def current(x: Tensor) -> Tensor | None:
         if x.grad_fn is None:
-            if x.requires_grad and (wanted_leaves is None or id(x) in wanted_leaves):
-                entry = leaf_grads.get(id(x))
-                if entry is None:
-                    leaf_grads[id(x)] = [x, g]
-                else:
-                    entry[1] = entry[1] + g
+            entry = leaf_grads.get(id(x))
+            return None if entry is None else entry[1]
+        return node_grads.get(id(x.grad_fn))
+
+    def store(x: Tensor, g: Tensor) -> None:
+        if x.grad_fn is None:
+            leaf_grads[id(x)] = [x, g]
             return
-        key = id(x.grad_fn)
-        old = node_grads.get(key)
-        node_grads[key] = g if old is None else old + g
+        node_grads[id(x.grad_fn)] = g
         if wanted is None and x._retains_grad:
-            watched[key] = x
+            watched[id(x.grad_fn)] = x
+
+    def deposit(x: Tensor, g: Tensor) -> None:
+        if x.grad_fn is None and not (x.requires_grad and (wanted_leaves is None or id(x) in wanted_leaves)):
+            return
+        old = current(x)
+        if old is None:
+            store(x, g)
+        elif id(old) in owned:
+            old._data += g._data
+        else:
+            total = old + g
+            if not create_graph:
+                owned.add(id(total))
+            store(x, total)
+
+    def deposit_scatter(x: Tensor, fn: Function, grad: Tensor) -> None:
+        """NOTE: speed. x[index]'s gradient is added into x's buffer in place, instead of a full-size
+        array of zeros per indexing op (a loop over x[t] would otherwise cost O(T^2))."""
+        if x.grad_fn is None and not (x.requires_grad and (wanted_leaves is None or id(x) in wanted_leaves)):
+            return
+        old = current(x)
+        if old is None or id(old) not in owned:
+            buffer = np.zeros(x.shape, dtype=x.dtype) if old is None else old._data.astype(x.dtype, copy=True)
+            old = Tensor._wrap(buffer, False)
+            owned.add(id(old))
+            store(x, old)
+        fn.scatter_into(old._data, grad._data)
 
     anomaly = STATE.anomaly
     with _GradMode(create_graph):
@@ -303,6 +333,7 @@ def run_backward(
             grad = node_grads.pop(id(fn), None)
             if grad is None:
                 continue
+            owned.discard(id(grad))  # from here on it may be shared (e.g. Add passes it on twice)
             if id(fn) in watched:
                 result.append((watched[id(fn)], grad))
             if fn.released:
@@ -313,6 +344,11 @@ def run_backward(
                 )
             if fn.versions != [x._version for x in fn.inputs]:
                 _raise_modified(fn)
+            if not create_graph and hasattr(fn, "scatter_into"):
+                deposit_scatter(fn.inputs[0], fn, grad)
+                if not retain_graph:
+                    _release(fn)
+                continue
             if anomaly:
                 # the ops inside a backward rule are not checked one by one: a NaN there is reported
                 # below as this node's gradient, naming the op the user wrote rather than a helper

@@ -103,6 +103,8 @@ class MatMul(Function):
                 f"matmul: shapes {x.shape} and {y.shape} are not aligned: {x.shape[-1]} != {y.shape[-2]} "
                 "(the last axis of the left operand must equal the second-to-last of the right)"
             )
+        if y.ndim == 2 and x.ndim > 2:  # NOTE: speed: (..., K) @ (K, N) as one (M, K) @ (K, N) product
+            return (x.reshape(-1, x.shape[-1]) @ y).reshape(*x.shape[:-1], y.shape[-1])
         try:
             return x @ y
         except ValueError:
@@ -113,7 +115,11 @@ class MatMul(Function):
 
     def backward(self, grad):
         x, y = self.inputs
-        return grad @ y.swapaxes(-1, -2), x.swapaxes(-1, -2) @ grad
+        if y.ndim == 2 and x.ndim > 2:  # NOTE: speed: fold the batch axes, (M, K)^T @ (M, N) -> (K, N)
+            gy = x.reshape(-1, x.shape[-1]).T @ grad.reshape(-1, grad.shape[-1])
+        else:
+            gy = x.swapaxes(-1, -2) @ grad
+        return grad @ y.swapaxes(-1, -2), gy
 
 
 class Maximum(Function):
@@ -201,9 +207,10 @@ class Tanh(Function):
 
 class Sigmoid(Function):
     def forward(self, x):
-        # NOTE: a primitive for stability: exp(-x) overflows for x << 0, so use e^x / (1 + e^x) there
+        # NOTE: a primitive for stability: 1 / (1 + e^-x) overflows for x << 0, so with e = e^-|x|
+        # use 1 / (1 + e) for x >= 0 and e / (1 + e) below (accurate in both tails)
         e = np.exp(-np.abs(x))
-        self.out = np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+        self.out = np.where(x >= 0, 1.0, e) / (1 + e)
         return self.out
 
     def backward(self, grad):
@@ -358,6 +365,14 @@ def _is_basic(index: tuple) -> bool:
     return all(isinstance(i, int | slice | type(None) | type(Ellipsis) | np.integer) for i in index)
 
 
+def _scatter_add(out: np.ndarray, index: tuple, values: np.ndarray) -> None:
+    """out[index] += values in place; repeated indices accumulate."""
+    if _is_basic(index):
+        out[index] += values
+    else:
+        np.add.at(out, index, values)
+
+
 class GetItem(Function):
     def forward(self, x, index):
         self.index = index
@@ -366,15 +381,16 @@ class GetItem(Function):
     def backward(self, grad):
         return ScatterAdd.apply(grad, index=self.index, shape=self.inputs[0].shape)
 
+    def scatter_into(self, out: np.ndarray, grad: np.ndarray) -> None:
+        """The first-order backward done in place: out[index] += grad (the engine's fast path)."""
+        _scatter_add(out, self.index, grad)
+
 
 class ScatterAdd(Function):
     def forward(self, x, index, shape):
         self.index = index
         out = np.zeros(shape, dtype=x.dtype)
-        if _is_basic(index):
-            out[index] = x
-        else:
-            np.add.at(out, index, x)  # repeated indices accumulate
+        _scatter_add(out, index, x)
         return out
 
     def backward(self, grad):
