@@ -16,11 +16,10 @@ oversubscribes the cores and makes both times (the NumPy one most) erratic, so r
 from __future__ import annotations
 
 import argparse
-import cProfile
-import pstats
-import statistics
-import time
 
+from timing import compare, profile  # sets BLAS's thread count: before NumPy loads
+
+# isort: split
 import numpy as np
 
 from tinygrad_seq import Tensor, nn
@@ -179,16 +178,6 @@ def check_agreement(tol: float = 1e-4) -> float:
     return worst
 
 
-def median_seconds(step, repeats: int) -> float:
-    step()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=10, help="timed steps per implementation")
@@ -196,29 +185,25 @@ def main() -> None:
     args = parser.parse_args()
 
     gap = check_agreement()
-    print(f"float64 check (vocab {VOCAB}, embed 8, hidden 16, T=6, B=3, two Adam steps): "
-          f"loss, gradients and updated weights agree, largest difference {gap:.1e}")
+    print(
+        f"float64 check (vocab {VOCAB}, embed 8, hidden 16, T=6, B=3, two Adam steps): "
+        f"loss, gradients and updated weights agree, largest difference {gap:.1e}"
+    )
 
     rng = np.random.default_rng(1)
     model = LSTMLM(VOCAB, EMBED, HIDDEN, rng)
     ref = NumpyLSTMLM(model.state_dict())
     opt = nn.optim.Adam(model.parameters(), lr=LR, betas=BETAS, eps=EPS)
     ids, targets = rng.integers(0, VOCAB, (T, BATCH)), rng.integers(0, VOCAB, (T, BATCH))
-    t_engine = median_seconds(lambda: engine_step(model, opt, ids, targets), args.repeats)
-    t_numpy = median_seconds(lambda: ref.step(ids, targets), args.repeats)
-    print(f"LSTM LM step (vocab {VOCAB}, embed {EMBED}, hidden {HIDDEN}, batch {BATCH}, T={T}, Adam, "
-          "float32), "
-          f"median of {args.repeats}:")
-    print(f"  tinygrad_seq {t_engine * 1e3:8.1f} ms   numpy {t_numpy * 1e3:8.1f} ms   "
-          f"ratio {t_engine / t_numpy:.2f}x")
-
+    label = (
+        f"LSTM LM step (vocab {VOCAB}, embed {EMBED}, hidden {HIDDEN}, batch {BATCH}, T={T}, Adam, "
+        f"float32), median of {args.repeats}:"
+    )
+    compare(
+        label, lambda: engine_step(model, opt, ids, targets), lambda: ref.step(ids, targets), args.repeats
+    )
     if args.profile:
-        profiler = cProfile.Profile()
-        profiler.enable()
-        for _ in range(args.repeats):
-            engine_step(model, opt, ids, targets)
-        profiler.disable()
-        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+        profile(lambda: engine_step(model, opt, ids, targets), args.repeats)
 
 
 if __name__ == "__main__":

@@ -9,9 +9,9 @@ Both implementations first run in float64 and must agree on the loss and every g
 
 from __future__ import annotations
 
-import statistics
-import time
+from timing import compare as compare_steps  # sets BLAS's thread count: before NumPy loads
 
+# isort: split
 import numpy as np
 
 import tinygrad_seq as ts
@@ -96,16 +96,6 @@ def check_agreement(vocab: int, hidden: int, T: int, B: int) -> None:
         assert np.allclose(g_ts[k], g_np[k], atol=1e-9), k
 
 
-def median_seconds(step, repeats: int) -> float:
-    step()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def compare(name: str, vocab: int, hidden: int, T: int, B: int, repeats: int) -> float:
     check_agreement(vocab, min(hidden, 16), min(T, 6), min(B, 3))
     rng = np.random.default_rng(1)
@@ -114,10 +104,13 @@ def compare(name: str, vocab: int, hidden: int, T: int, B: int, repeats: int) ->
     inputs = rng.integers(0, vocab, (T, B))
     targets = rng.integers(0, vocab, (T, B))
     h0 = np.zeros((B, hidden), np.float32)
-    t_ts = median_seconds(lambda: tinygrad_step(params, inputs, targets, h0), repeats)
-    t_np = median_seconds(lambda: numpy_step(raw, inputs, targets, h0), repeats)
-    ratio = t_ts / t_np
-    print(f"{name:<34} tinygrad_seq {t_ts * 1e3:8.2f} ms   numpy {t_np * 1e3:8.2f} ms   ratio {ratio:5.2f}x")
+    label = f"tanh RNN step, {name}"
+    ratio = compare_steps(
+        label,
+        lambda: tinygrad_step(params, inputs, targets, h0),
+        lambda: numpy_step(raw, inputs, targets, h0),
+        repeats,
+    )
     return ratio
 
 

@@ -15,22 +15,16 @@ sizes threads add little, and on a busy machine their contention swamps what is 
 
 from __future__ import annotations
 
-import os
+import argparse
+import math
 
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")  # before NumPy is imported, or it has no effect
+from timing import compare, profile  # sets BLAS's thread count: before NumPy loads
 
-import argparse  # noqa: E402
-import cProfile  # noqa: E402
-import math  # noqa: E402
-import pstats  # noqa: E402
-import statistics  # noqa: E402
-import time  # noqa: E402
+# isort: split
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from tinygrad_seq import Tensor, nn  # noqa: E402
-from tinygrad_seq.functional import cross_entropy  # noqa: E402
+from tinygrad_seq import Tensor, nn
+from tinygrad_seq.functional import cross_entropy
 
 VOCAB, N_EMBD, HEADS, BLOCK, BATCH, LAYERS, LR = 65, 64, 4, 64, 16, 2, 1e-3
 GELU_K = math.sqrt(2 / math.pi)
@@ -39,14 +33,23 @@ GELU_K = math.sqrt(2 / math.pi)
 class TransformerLM(nn.Module):
     """tokens (B, T) -> logits (B, T, vocab)."""
 
-    def __init__(self, vocab: int, n_embd: int, heads: int, block: int, layers: int,
-                 rng: np.random.Generator) -> None:
+    def __init__(
+        self, vocab: int, n_embd: int, heads: int, block: int, layers: int, rng: np.random.Generator
+    ) -> None:
         super().__init__()
         self.tok = nn.Embedding(vocab, n_embd, rng=rng)
         self.pos = nn.LearnedPositionalEncoding(block, n_embd, rng=rng, batch_first=True)
         self.layers = nn.ModuleList(
-            nn.TransformerEncoderLayer(n_embd, heads, 4 * n_embd, dropout=0.0, activation="gelu",
-                                       batch_first=True, norm_first=True, rng=rng)
+            nn.TransformerEncoderLayer(
+                n_embd,
+                heads,
+                4 * n_embd,
+                dropout=0.0,
+                activation="gelu",
+                batch_first=True,
+                norm_first=True,
+                rng=rng,
+            )
             for _ in range(layers)
         )
         self.norm = nn.LayerNorm(n_embd)
@@ -206,22 +209,14 @@ def check_agreement() -> float:
         loss_engine = engine_step(model, opt, ids, targets)
         loss_numpy = numpy_step(params, adam, ids, targets)
         named = dict(model.named_parameters())
-        worst = max([worst, abs(loss_engine - loss_numpy)]
-                    + [np.abs(named[k].grad.numpy() - grads[k]).max() for k in grads]
-                    + [np.abs(named[k].numpy() - params[k]).max() for k in params])
+        worst = max(
+            [worst, abs(loss_engine - loss_numpy)]
+            + [np.abs(named[k].grad.numpy() - grads[k]).max() for k in grads]
+            + [np.abs(named[k].numpy() - params[k]).max() for k in params]
+        )
     if worst > 1e-9:
         raise AssertionError(f"tinygrad_seq and the NumPy reference disagree by {worst:.3g}")
     return worst
-
-
-def median_seconds(step, repeats: int) -> float:
-    step()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -230,24 +225,20 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="print tinygrad_seq's top functions by time")
     args = parser.parse_args()
     worst = check_agreement()
-    print(f"float64 check: loss, gradients and Adam updates agree with the NumPy reference "
-          f"(max diff {worst:.1e})")
+    print(
+        f"float64 check: loss, gradients and Adam updates agree with the NumPy reference "
+        f"(max diff {worst:.1e})"
+    )
     model, opt, params, adam = build(np.float32)
     ids, targets = data(np.random.default_rng(2), BATCH, BLOCK)
-    t_engine = median_seconds(lambda: engine_step(model, opt, ids, targets), args.repeats)
-    t_numpy = median_seconds(lambda: numpy_step(params, adam, ids, targets), args.repeats)
-    print(f"causal Transformer LM training step (vocab {VOCAB}, n_embd {N_EMBD}, {HEADS} heads, {LAYERS} "
-          f"layers, block {BLOCK}, batch {BATCH}, Adam), float32, median of {args.repeats}, "
-          f"BLAS threads {os.environ['OPENBLAS_NUM_THREADS']}:")
-    print(f"  tinygrad_seq {t_engine * 1e3:8.1f} ms   hand-written NumPy forward+backward+Adam "
-          f"{t_numpy * 1e3:8.1f} ms   ratio {t_engine / t_numpy:5.2f}x")
+    label = (
+        f"causal Transformer LM training step (vocab {VOCAB}, n_embd {N_EMBD}, {HEADS} heads, {LAYERS} "
+        f"layers, block {BLOCK}, batch {BATCH}, Adam), float32, median of {args.repeats}:"
+    )
+    step = lambda: engine_step(model, opt, ids, targets)  # noqa: E731
+    compare(label, step, lambda: numpy_step(params, adam, ids, targets), args.repeats)
     if args.profile:
-        profiler = cProfile.Profile()
-        profiler.enable()
-        for _ in range(args.repeats):
-            engine_step(model, opt, ids, targets)
-        profiler.disable()
-        pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
+        profile(step, args.repeats, top=15)
 
 
 if __name__ == "__main__":

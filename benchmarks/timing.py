@@ -1,0 +1,51 @@
+"""What every benchmark shares: one BLAS thread, median timing, a profile, the ratio line.
+
+Import this module before NumPy: BLAS reads its thread count once, when NumPy loads. One thread
+unless OPENBLAS_NUM_THREADS (or OMP_/MKL_NUM_THREADS) is already set, because on a busy 2-core
+machine threaded BLAS oversubscribes the cores and makes both sides' times erratic; ratios are what
+these scripts report, measured in one process, never absolute times.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import cProfile  # noqa: E402
+import pstats  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+
+
+def median_seconds(step: Callable[[], object], repeats: int) -> float:
+    """Median wall time of `repeats` calls of `step`, after one warm-up call."""
+    step()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def compare(label: str, engine: Callable[[], object], numpy: Callable[[], object], repeats: int) -> float:
+    """Time both steps, print one line with both medians and their ratio, return the ratio."""
+    t_engine = median_seconds(engine, repeats)
+    t_numpy = median_seconds(numpy, repeats)
+    ratio = t_engine / t_numpy
+    print(label)
+    print(f"  tinygrad_seq {t_engine * 1e3:8.2f} ms   numpy {t_numpy * 1e3:8.2f} ms   ratio {ratio:5.2f}x")
+    return ratio
+
+
+def profile(step: Callable[[], object], repeats: int, top: int = 25) -> None:
+    """Run `step` under cProfile and print the `top` functions by own time."""
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(repeats):
+        step()
+    profiler.disable()
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(top)
