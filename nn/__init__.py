@@ -6,12 +6,14 @@
 
 from tinygrad_seq import functional
 
-from . import init, optim, utils
+from . import checkpoint, init, lm, ngram, optim, training, utils
 from .attention import MultiheadAttention, scaled_dot_product_attention
 from .containers import ModuleList, Sequential
 from .linear import Dropout, Embedding, Identity, LayerNorm, Linear
+from .lm import LMConfig, RecurrentLM, TransformerLM
 from .loss import CrossEntropyLoss, MSELoss, NLLLoss
 from .module import Module, Parameter, StateDictError, functional_call
+from .ngram import NGramLM
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .transformer import (
     LearnedPositionalEncoding,
@@ -29,4 +31,5 @@ __all__ = [
     "MultiheadAttention", "scaled_dot_product_attention",
     "TransformerEncoderLayer", "TransformerDecoderLayer",
     "SinusoidalPositionalEncoding", "LearnedPositionalEncoding",
+    "checkpoint", "lm", "ngram", "training", "LMConfig", "RecurrentLM", "TransformerLM", "NGramLM",
 ]

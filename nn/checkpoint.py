@@ -1,0 +1,152 @@
+"""Language-model checkpoints: one .npz holding everything needed to sample from a model or resume training.
+
+Arrays (written atomically through ``nn.module.save_arrays``: a temporary file, then a rename):
+
+    model.<name>    the model's state dict (weights, buffers)
+    optim.<key>     the optimizer's state dict (hyperparameters, step counts, moment estimates)
+    carry.<i>       the recurrent state carried into the next training chunk (h, or h and c)
+    meta            one JSON string: format, config, vocab, step, the states of the random generators,
+                    the training settings, the schedule, where in the data training stands, the history
+
+No pickle anywhere: ``np.load(path, allow_pickle=False)`` reads it all.
+
+    >>> save_checkpoint("out/checkpoint.npz", model, vocab, meta={"step": 100})
+    >>> model, vocab, ckpt = load_model("out/checkpoint.npz")
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tinygrad_seq.tensor import Tensor
+
+from .lm import LMConfig, RecurrentLM, TransformerLM, build_model
+from .module import Module, load_arrays, save_arrays
+from .text import Vocab
+
+__all__ = [
+    "FORMAT", "Checkpoint", "CheckpointError", "generator_states", "generators", "load_checkpoint",
+    "load_model", "restore_carry", "save_checkpoint", "set_generator_states",
+]
+
+FORMAT = "tinygrad_seq.lm/1"
+
+
+class CheckpointError(Exception):
+    """A file that is not a readable language-model checkpoint, or one that does not fit the model."""
+
+
+@dataclass
+class Checkpoint:
+    """What `load_checkpoint` read: the model's config and vocabulary, its arrays, and the metadata."""
+
+    path: str
+    config: LMConfig
+    vocab: Vocab
+    model_state: dict[str, np.ndarray]
+    optim_state: dict[str, np.ndarray] = field(default_factory=dict)
+    carry: list[np.ndarray] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def step(self) -> int:
+        return int(self.meta.get("step", 0))
+
+
+def generators(model: Module) -> list[np.random.Generator]:
+    """Every random Generator the model's modules hold (dropout masks), each once, in module order."""
+    found: dict[int, np.random.Generator] = {}
+    for module in model.modules():
+        for value in vars(module).values():
+            if isinstance(value, np.random.Generator):
+                found.setdefault(id(value), value)
+    return list(found.values())
+
+
+def generator_states(model: Module) -> list[dict[str, Any]]:
+    """The bit-generator states of `generators(model)`: plain JSON (dicts of ints and strings)."""
+    return [g.bit_generator.state for g in generators(model)]
+
+
+def set_generator_states(model: Module, states: list[dict[str, Any]]) -> None:
+    """Put back what `generator_states` saved, so dropout draws the same masks as before."""
+    gens = generators(model)
+    if len(gens) != len(states):
+        raise CheckpointError(f"the model holds {len(gens)} random generators, the checkpoint {len(states)}")
+    for g, state in zip(gens, states):
+        g.bit_generator.state = state
+
+
+def save_checkpoint(path: str | os.PathLike, model: RecurrentLM | TransformerLM, vocab: Vocab,
+                    optimizer: Any = None, carry: Any = None, meta: Mapping[str, Any] | None = None) -> None:
+    """Write model, vocabulary, config, optimizer state, carried state and `meta` to one .npz, atomically.
+
+    If writing fails (disk full, Ctrl-C) the previous file at `path` is left as it was.
+    """
+    info = dict(meta or {})
+    info |= {"format": FORMAT, "config": model.config.to_dict(), "vocab": vocab.to_dict(),
+             "generators": generator_states(model)}
+    arrays: dict[str, np.ndarray] = {f"model.{k}": v for k, v in model.state_dict().items()}
+    if optimizer is not None:
+        arrays |= {f"optim.{k}": np.asarray(v) for k, v in optimizer.state_dict().items()}
+    carried = [] if carry is None else [carry] if isinstance(carry, Tensor) else list(carry)
+    info["carry"] = "none" if carry is None else "tensor" if isinstance(carry, Tensor) else "tuple"
+    arrays |= {f"carry.{i}": t.numpy() for i, t in enumerate(carried)}
+    arrays["meta"] = np.array(json.dumps(info))
+    save_arrays(path, arrays)
+
+
+def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
+    """Read a checkpoint written by `save_checkpoint`; a clear CheckpointError for anything else."""
+    path = os.fspath(path)
+    try:
+        arrays = load_arrays(path)
+    except (FileNotFoundError, ValueError) as error:
+        raise CheckpointError(str(error)) from None
+    if "meta" not in arrays:
+        raise CheckpointError(f"{path!r} is an .npz file but not a language-model checkpoint (no metadata; "
+                              "it was not written by `tinygrad-seq train`)")
+    try:
+        meta = json.loads(str(arrays.pop("meta")))
+        if meta.get("format") != FORMAT:
+            raise CheckpointError(
+                f"{path!r} has format {meta.get('format')!r}; this version reads {FORMAT!r}")
+        config = LMConfig.from_dict(meta["config"])
+        vocab = Vocab.from_dict(meta["vocab"])
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+        raise CheckpointError(f"{path!r} has unreadable metadata ({error})") from None
+    part = lambda prefix: {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+    carry = part("carry.")
+    return Checkpoint(path, config, vocab, part("model."), part("optim."),
+                      [carry[str(i)] for i in range(len(carry))], meta)
+
+
+def restore_carry(ckpt: Checkpoint) -> Any:
+    """The carried state as the model returns it: None, a Tensor, or a tuple of Tensors."""
+    kind = ckpt.meta.get("carry", "none")
+    tensors = [Tensor(a) for a in ckpt.carry]
+    if kind == "none" or not tensors:
+        return None
+    return tensors[0] if kind == "tensor" else tuple(tensors)
+
+
+def load_model(path: str | os.PathLike) -> tuple[RecurrentLM | TransformerLM, Vocab, Checkpoint]:
+    """(model with the checkpoint's weights, in eval mode; its vocabulary; the checkpoint itself)."""
+    ckpt = load_checkpoint(path)
+    model = build_model(ckpt.config, rng=0)
+    try:
+        model.load_state_dict(ckpt.model_state)
+    except KeyError as error:
+        raise CheckpointError(f"{ckpt.path!r}: the weights do not fit a {ckpt.config.model} model "
+                              f"({error.args[0]})") from None
+    if len(ckpt.vocab) != ckpt.config.vocab_size:
+        raise CheckpointError(f"{ckpt.path!r}: the vocabulary has {len(ckpt.vocab)} tokens but the model "
+                              f"{ckpt.config.vocab_size}")
+    model.eval()
+    return model, ckpt.vocab, ckpt

@@ -1,0 +1,412 @@
+"""The `tinygrad-seq` command (also `python -m tinygrad_seq`): train, eval, sample, score, graph, gradcheck.
+
+    tinygrad-seq train --corpus pydoc --model lstm --minutes 5 --out runs/lstm
+    tinygrad-seq eval runs/lstm --json
+    tinygrad-seq sample runs/lstm --prompt "The " --temperature 0.8
+    tinygrad-seq score runs/lstm "the apple and pear salad" "the apple and pair salad"
+    tinygrad-seq graph runs/lstm --steps 6 -o lstm.svg
+    tinygrad-seq gradcheck --layer all
+
+Bad input (a missing file, an empty corpus, a checkpoint from another model, a prompt with unknown
+characters) gets one line on stderr and exit code 2, never a traceback. Ctrl-C during training saves
+a checkpoint and exits with code 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from tinygrad_seq.gradcheck import GradcheckReport, gradcheck
+
+from .checkpoint import CheckpointError, load_checkpoint, load_model
+from .lm import MODELS, Evaluation, LMConfig, baselines, build_model, chunk_loss, evaluate, generate, score
+from .text import CorpusError, UnknownCharacterError, load_corpus
+from .training import CHECKPOINT, TrainConfig, Trainer, TrainingError, fingerprint, prepare_data
+
+__all__ = ["UsageError", "main"]
+
+PROG = "tinygrad-seq"
+# Model and data options: None means "not given", so a resumed run can tell a clash from a default.
+MODEL_DEFAULTS = {"model": "lstm", "hidden": 256, "layers": 1, "dropout": 0.0, "embed": None,
+                  "tie_weights": False, "heads": 4}
+TRAIN_DEFAULTS = {"corpus": "pydoc", "level": "char", "seq_len": 64, "batch_size": 32, "lr": 2e-3,
+                  "clip": 5.0, "warmup": 50, "schedule": "cosine", "eval_every": 100, "seed": 0,
+                  "valid_fraction": 0.1, "min_freq": 1, "max_vocab": None, "lower": False}
+
+
+class UsageError(Exception):
+    """Input the command cannot work with; the message is printed as one line, exit code 2."""
+
+
+def _checkpoint_path(directory: str) -> str:
+    """DIR/checkpoint.npz (or the .npz file itself); a clear error if there is none."""
+    path = directory if directory.endswith(".npz") else os.path.join(directory, CHECKPOINT)
+    if not os.path.exists(path):
+        exists = os.path.isdir(directory)
+        where = f"{directory!r} has no {CHECKPOINT}" if exists else f"{directory!r} does not exist"
+        raise UsageError(f"{where}; train a model first: {PROG} train --out {directory}")
+    return path
+
+
+# -------------------------------------------------------------------------------------------- train
+
+
+def _train(args: argparse.Namespace) -> int:
+    given_model = {k: getattr(args, k) for k in MODEL_DEFAULTS if getattr(args, k) is not None}
+    given_train = {k: getattr(args, k) for k in TRAIN_DEFAULTS if getattr(args, k) is not None}
+    path = os.path.join(args.out, CHECKPOINT)
+    if args.resume:
+        trainer = _resume(args, path, given_model, given_train)
+    else:
+        if os.path.exists(path):
+            raise UsageError(f"{args.out!r} already holds a checkpoint (step {load_checkpoint(path).step}); "
+                             "pass --resume to continue it, or choose another --out")
+        trainer = _fresh(args, given_model, given_train)
+    model, cfg = trainer.model, trainer.config
+    c = model.config
+    say = lambda text="": print(text, flush=True)
+    say(f"{c.model} language model: {c.hidden} hidden x {c.layers} layer(s), {model.num_parameters():,} "
+        f"parameters; {cfg.level} level, vocabulary {len(trainer.vocab)}")
+    say(f"corpus {cfg.corpus!r}: {len(trainer.train_ids):,} training / {len(trainer.valid_ids):,} validation "
+        f"tokens; batches of {cfg.batch_size} streams x {cfg.seq_len} steps")
+    if trainer.step:
+        say(f"resuming at step {trainer.step} (epoch {trainer.epoch})")
+    say(f"trigram baseline on validation: {trainer.trigram():.3f} nats/token\n")
+    result = trainer.run(steps=args.steps, minutes=args.minutes, sample_length=0)
+    if result.interrupted:
+        print(f"interrupted at step {result.step}: checkpoint saved to {result.checkpoint}\n"
+              f"continue with: {PROG} train --out {args.out} --resume", file=sys.stderr, flush=True)
+        return 130
+    if result.evaluation is not None:
+        say(f"\nafter {result.step} steps ({trainer.seconds / 60:.1f} minutes of training, "
+            f"{trainer.tokens / max(trainer.seconds, 1e-9):,.0f} tokens/s):")
+        say(_table(result.evaluation, result.baselines, c.model))
+    say("\nsamples (temperature 0.8):")
+    for text in _samples(model, trainer.vocab, 3, 200, temperature=0.8, top_k=None, seed=0, prompt=""):
+        say("  " + text.replace("\n", "\n  "))
+        say("  ---")
+    say(f"\ncheckpoint: {result.checkpoint}\nloss curve: {result.curve}")
+    return 0
+
+
+def _fresh(args: argparse.Namespace, given_model: dict, given_train: dict) -> Trainer:
+    train_cfg = TrainConfig(**(TRAIN_DEFAULTS | given_train))
+    text = load_corpus(train_cfg.corpus)
+    vocab, train_ids, valid_ids = prepare_data(text, train_cfg)
+    m = MODEL_DEFAULTS | given_model
+    try:
+        config = LMConfig(model=m["model"], vocab_size=len(vocab), hidden=m["hidden"], layers=m["layers"],
+                          dropout=m["dropout"], embed=m["embed"], tie_weights=m["tie_weights"],
+                          heads=m["heads"], context=train_cfg.seq_len)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    model = build_model(config, rng=np.random.default_rng(train_cfg.seed))
+    return Trainer(model, vocab, train_ids, valid_ids, train_cfg, args.out,
+                   corpus_fingerprint=fingerprint(text))
+
+
+def _resume(args: argparse.Namespace, path: str, given_model: dict, given_train: dict) -> Trainer:
+    if not os.path.exists(path):
+        raise UsageError(
+            f"--resume: {args.out!r} has no {CHECKPOINT} to resume; drop --resume to start a new run")
+    model, vocab, ckpt = load_model(path)
+    saved_model = ckpt.config.to_dict()
+    saved_train = ckpt.meta.get("train", {})
+    clashes = [f"--{k.replace('_', '-')} {v} (the checkpoint has {saved_model[k]})"
+               for k, v in given_model.items() if saved_model.get(k) != v]
+    clashes += [f"--{k.replace('_', '-')} {v} (the checkpoint has {saved_train.get(k)})"
+                for k, v in given_train.items() if saved_train.get(k) != v]
+    if clashes:
+        raise UsageError(f"--resume continues the run saved in {args.out!r} with its own settings; these "
+                         "differ: " + "; ".join(clashes) + ". Drop them, or train anew in another --out")
+    train_cfg = TrainConfig.from_dict(saved_train)
+    text = load_corpus(train_cfg.corpus)
+    vocab_now, train_ids, valid_ids = prepare_data(text, train_cfg)
+    if vocab_now != vocab:
+        raise UsageError(f"the corpus {train_cfg.corpus!r} no longer gives the checkpoint's vocabulary; "
+                         "it changed since training began")
+    model.train()
+    return Trainer.resume(ckpt, model, train_ids, valid_ids, args.out, corpus_fingerprint=fingerprint(text))
+
+
+# ---------------------------------------------------------------------------------- eval, sample, score
+
+
+def _table(model_eval: Evaluation, base: dict[str, Evaluation], name: str) -> str:
+    rows = [(f"model ({name})", model_eval)] + [(f"{k} baseline" if k == "uniform" else
+                                                  f"{k} (Kneser-Ney)" if k in ("bigram", "trigram") else k, e)
+                                                 for k, e in base.items()]
+    lines = [f"  {'':<24}{'nats/token':>11}{'bits/token':>12}{'perplexity':>12}"]
+    lines += [f"  {label:<24}{e.loss:>11.3f}{e.bits_per_token:>12.3f}{e.perplexity:>12.2f}"
+              for label, e in rows]
+    lines.append(f"  ({model_eval.tokens:,} tokens predicted)")
+    return "\n".join(lines)
+
+
+def _eval(args: argparse.Namespace) -> int:
+    model, vocab, ckpt = load_model(_checkpoint_path(args.dir))
+    train_cfg = TrainConfig.from_dict(ckpt.meta.get("train", {}))
+    train_ids = None
+    try:
+        _, train_ids, valid_ids = prepare_data(load_corpus(train_cfg.corpus), train_cfg)
+        split = "validation split"
+    except (CorpusError, TrainingError):
+        if args.corpus is None:
+            raise
+        split = "file"
+    if args.corpus is not None:
+        valid_ids, split = vocab.encode(load_corpus(args.corpus)), args.corpus
+    batch = args.batch_size or train_cfg.eval_batch
+    seq_len = model.config.context if model.config.model == "transformer" else train_cfg.seq_len
+    result = evaluate(model, valid_ids, batch_size=batch, seq_len=seq_len)
+    base = baselines(train_ids, valid_ids, len(vocab), batch) if train_ids is not None else {}
+    if args.json:
+        out = result.to_dict() | {"baselines": {k: e.to_dict() for k, e in base.items()}, "split": split,
+                                  "step": ckpt.step, "model": ckpt.config.to_dict()}
+        print(json.dumps(out))
+        return 0
+    print(f"{ckpt.config.model} model at step {ckpt.step}, on the {split} of {train_cfg.corpus!r}"
+          if split == "validation split" else f"{ckpt.config.model} model at step {ckpt.step}, on {split}")
+    print(_table(result, base, ckpt.config.model))
+    if not base:
+        print("  (no baselines: the training corpus could not be loaded)")
+    return 0
+
+
+def _samples(model: Any, vocab: Any, n: int, length: int, temperature: float, top_k: int | None, seed: int,
+             prompt: str) -> list[str]:
+    return [prompt + generate(model, vocab, prompt, length, temperature, top_k, seed + i) for i in range(n)]
+
+
+def _sample(args: argparse.Namespace) -> int:
+    model, vocab, _ = load_model(_checkpoint_path(args.dir))
+    texts = _samples(model, vocab, args.num, args.length, args.temperature, args.top_k, args.seed,
+                     args.prompt)
+    print("\n---\n".join(texts))
+    return 0
+
+
+def _score(args: argparse.Namespace) -> int:
+    model, vocab, _ = load_model(_checkpoint_path(args.dir))
+    scores = sorted((score(model, vocab, s) for s in args.sentences), key=lambda s: -s.total)
+    print(f"{'rank':<6}{'log P (nats)':>13}{'per token':>11}{'tokens':>8}  sentence")
+    for rank, s in enumerate(scores, 1):
+        print(f"{rank:<6}{s.total:>13.3f}{s.per_token:>11.3f}{len(s.tokens):>8}  {s.text}")
+    if len(scores) > 1:
+        gap = scores[0].total - scores[1].total
+        print(f"\nthe first is e^{gap:.2f} = {np.exp(min(gap, 700)):.3g} times as likely as the second")
+    if args.per_token:
+        for s in scores:
+            print(f"\n{s.text}")
+            print("  " + "  ".join(f"{tok!r} {lp:.2f}" for tok, lp in s.tokens))
+    return 0
+
+
+# ----------------------------------------------------------------------------------- graph, gradcheck
+
+
+def _graph(args: argparse.Namespace) -> int:
+    from tinygrad_seq import graph
+
+    if args.dir is not None:
+        model, vocab, ckpt = load_model(_checkpoint_path(args.dir))
+        train_cfg = TrainConfig.from_dict(ckpt.meta.get("train", {}))
+        try:
+            text = load_corpus(train_cfg.corpus)
+            ids = vocab.encode(text[: 4 * args.steps + 200])
+        except (CorpusError, UnknownCharacterError):
+            ids = np.random.default_rng(0).integers(0, len(vocab), 4 * args.steps + 2)
+        what = f"the trained {ckpt.config.model} model in {args.dir}"
+    else:
+        kind = args.model or "lstm"
+        text = "the quick brown fox jumps over the lazy dog\n"
+        from .text import Vocab
+
+        vocab = Vocab.chars(text)
+        model = build_model(LMConfig(kind, len(vocab), hidden=args.hidden, context=max(args.steps, 1)), rng=0)
+        ids = vocab.encode(text * (1 + args.steps // len(text)))
+        what = f"an untrained {kind} model (hidden {args.hidden})"
+    if len(ids) < args.steps + 1:
+        raise UsageError(f"--steps {args.steps}: the text is too short for that many steps")
+    x, y = ids[: args.steps, None], ids[1 : args.steps + 1, None]  # (T, 1)
+    model.eval()
+    loss, _ = chunk_loss(model, x, y)
+    collapse = None if args.expand else ["*.t=*"]
+    try:
+        written = graph.render(loss, path=args.output, collapse=collapse, max_steps=args.max_steps,
+                               params=model)
+    except graph.GraphvizNotFound as error:
+        print(f"{PROG} graph: {error}", file=sys.stderr)
+        return 1
+    print(f"wrote {written}: {what}, unrolled over {args.steps} steps, loss {loss.item():.3f}, "
+          "ops coloured by gradient norm")
+    return 0
+
+
+def _gradcheck_layer(kind: str, rng: np.random.Generator) -> GradcheckReport:
+    """Gradcheck a small float64 layer (2 deep if recurrent) with respect to its input and parameters."""
+    from . import GRU, LSTM, RNN, MultiheadAttention, functional_call
+
+    T, B, I, H = 4, 2, 3, 4
+    if kind == "mha":
+        I = 4
+        layer = MultiheadAttention(I, 2, rng=rng).astype(np.float64)
+        forward = lambda x, w: functional_call(layer, w, x, x, x, need_weights=False, is_causal=True)[0]
+    else:
+        layer = {"rnn": RNN, "lstm": LSTM, "gru": GRU}[kind](I, H, num_layers=2, rng=rng).astype(np.float64)
+        forward = lambda x, w: functional_call(layer, w, x)[0]
+    names = [name for name, _ in layer.named_parameters()]
+    x = rng.standard_normal((T, B, I))
+    fn = lambda x_, *ps: forward(x_, dict(zip(names, ps)))
+    report = gradcheck(fn, [x, *[p.numpy() for p in layer.parameters()]], raise_exception=False)
+    report.title = f"{kind} (T={T}, B={B}, input {I}): gradcheck of the input and {len(names)} parameters"
+    report.notes.append("inputs: " + ", ".join(f"{i} = {n}" for i, n in enumerate(["x", *names])))
+    return report
+
+
+def _gradcheck(args: argparse.Namespace) -> int:
+    kinds = ["rnn", "lstm", "gru", "mha"] if args.layer == "all" else [args.layer]
+    rng = np.random.default_rng(args.seed)
+    reports = [_gradcheck_layer(kind, rng) for kind in kinds]
+    for report in reports:
+        print(str(report) + "\n")
+    failed = [k for k, r in zip(kinds, reports) if not r]
+    print("all gradients match finite differences" if not failed else f"FAILED: {', '.join(failed)}")
+    return 1 if failed else 0
+
+
+# ------------------------------------------------------------------------------------------ parser
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Train toy language models from scratch, look at their graphs, and check "
+        "their gradients (tinygrad_seq).")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    ckpt_help = "a training directory (or a checkpoint .npz)"
+
+    def command(name: str, summary: str, description: str, run: Any) -> argparse.ArgumentParser:
+        # train writes its defaults as [value]: its options default to None, meaning "not given"
+        formatter = argparse.HelpFormatter if name == "train" else argparse.ArgumentDefaultsHelpFormatter
+        p = sub.add_parser(name, help=summary, description=description, formatter_class=formatter)
+        p.set_defaults(run=run)
+        return p
+
+    t = command("train", "train a language model",
+                "Train a char- or word-level RNN/LSTM/GRU/Transformer LM with truncated BPTT. Writes "
+                "DIR/checkpoint.npz and DIR/loss_curve.png; Ctrl-C saves a checkpoint and stops.", _train)
+    add = t.add_argument
+    default = lambda key: f" [{(TRAIN_DEFAULTS | MODEL_DEFAULTS)[key]}]"
+    add("--corpus", help="pydoc (built in), tinyshakespeare (downloaded once) or a file" + default("corpus"))
+    add("--level", choices=["char", "word"], help="tokens" + default("level"))
+    add("--model", choices=MODELS, help="architecture" + default("model"))
+    add("--hidden", type=_positive_int, help="hidden size (d_model of the transformer)" + default("hidden"))
+    add("--layers", type=_positive_int, help="stacked layers" + default("layers"))
+    add("--embed", type=_positive_int, help="embedding size [= hidden]")
+    add("--tie-weights", action="store_true", default=None, help="share embedding and output weights")
+    add("--heads", type=_positive_int, help="attention heads (transformer)" + default("heads"))
+    add("--dropout", type=float, help="dropout probability" + default("dropout"))
+    add("--seq-len", type=_positive_int, help="BPTT length T (transformer: context)" + default("seq_len"))
+    add("--batch-size", type=_positive_int, help="parallel streams B" + default("batch_size"))
+    add("--lr", type=_positive_float, help="peak learning rate of Adam" + default("lr"))
+    add("--clip", type=_positive_float, help="max global gradient norm" + default("clip"))
+    add("--warmup", type=int, help="warm-up steps (at most a tenth of the run)" + default("warmup"))
+    add("--schedule", choices=["cosine", "constant"], help="lr after warm-up" + default("schedule"))
+    add("--eval-every", type=_positive_int, help="validate, checkpoint every N steps" + default("eval_every"))
+    add("--valid-fraction", type=float, help="held-out share of the corpus" + default("valid_fraction"))
+    add("--min-freq", type=_positive_int, help="word level: rarer words become <unk>" + default("min_freq"))
+    add("--max-vocab", type=_positive_int, help="word level: keep at most this many tokens")
+    add("--lower", action="store_true", default=None, help="word level: lower-case the text")
+    add("--seed", type=int, help="seed for the weights and dropout" + default("seed"))
+    stop = t.add_argument_group("when to stop (default: 1000 steps)")
+    stop.add_argument("--steps", type=_positive_int, help="train until this step (a total, also on resume)")
+    stop.add_argument("--minutes", type=_positive_float, help="train for this long (this session)")
+    add("--out", required=True, metavar="DIR", help="where the checkpoint and loss curve go")
+    add("--resume", action="store_true", help="continue the run saved in DIR exactly where it stopped")
+
+    e = command("eval", "loss, bits/token, perplexity next to count baselines",
+                "Evaluate a trained model on its validation split (or a whole file), next to uniform, "
+                "unigram, bigram and trigram baselines fit on its training split.", _eval)
+    e.add_argument("dir", metavar="DIR", help=ckpt_help)
+    e.add_argument("--corpus", metavar="PATH", help="evaluate on this whole file instead")
+    e.add_argument("--batch-size", type=_positive_int, help="parallel streams [as in training]")
+    e.add_argument("--json", action="store_true", help="print one JSON object")
+
+    s = command("sample", "generate text",
+                "Sample text from a trained model (never <unk>; word level stops at <eos>).", _sample)
+    s.add_argument("dir", metavar="DIR", help=ckpt_help)
+    s.add_argument("--prompt", default="", help="text to continue")
+    s.add_argument("--length", type=_positive_int, default=300, help="tokens to generate at most")
+    s.add_argument("--temperature", type=float, default=0.8, help="0 = greedy; higher = more random")
+    s.add_argument("--top-k", type=_positive_int, default=None, help="sample among the k likeliest tokens")
+    s.add_argument("--num", type=_positive_int, default=1, help="how many samples")
+    s.add_argument("--seed", type=int, default=0, help="random seed")
+
+    c = command("score", "log-probabilities of sentences, ranked",
+                "Score sentences side by side: log P in nats, each read as the start of a line.", _score)
+    c.add_argument("dir", metavar="DIR", help=ckpt_help)
+    c.add_argument("sentences", metavar="SENTENCE", nargs="+", help="sentences to score")
+    c.add_argument("--per-token", action="store_true", help="also show each token's log-probability")
+
+    g = command("graph", "draw a model's unrolled BPTT graph",
+                "Render the computation graph of a model's loss over T steps, ops coloured by gradient "
+                "norm: of a trained model (DIR) or of a fresh small one (--model).", _graph)
+    g.add_argument("dir", metavar="DIR", nargs="?", help=ckpt_help)
+    g.add_argument("--model", choices=MODELS, help="draw an untrained model of this kind instead")
+    g.add_argument("--hidden", type=_positive_int, default=8, help="hidden size of the untrained model")
+    g.add_argument("--steps", type=_positive_int, default=6, help="time steps to unroll")
+    g.add_argument("--max-steps", type=_positive_int, default=None, help="elide the middle of longer unrolls")
+    g.add_argument("--expand", action="store_true", help="draw every op (default: one box per time step)")
+    g.add_argument("-o", "--output", required=True, metavar="FILE", help="picture: .svg, .png, .pdf or .dot")
+
+    k = command("gradcheck", "check layer gradients against finite differences",
+                "Gradcheck small float64 layers (input and every parameter) and print the reports; "
+                "exit code 1 if any fails.", _gradcheck)
+    k.add_argument("--layer", choices=["rnn", "lstm", "gru", "mha", "all"], default="all", help="which layer")
+    k.add_argument("--seed", type=int, default=0, help="random seed of the layers and inputs")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; returns the exit code (0 ok, 1 a check failed, 2 bad input, 130 Ctrl-C)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "graph" and args.dir is not None and args.model is not None:
+        parser.error("give a training directory or --model, not both")
+    try:
+        return args.run(args)
+    except (UsageError, CorpusError, CheckpointError, TrainingError, UnknownCharacterError) as error:
+        print(f"{PROG} {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"{PROG} {args.command}: error: {error.strerror or error}: {error.filename or ''}".rstrip(": "),
+              file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"\n{PROG} {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

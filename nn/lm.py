@@ -1,0 +1,424 @@
+"""Language models over token ids, and what a learner does with one: evaluate, generate, score.
+
+Two kinds of model, both mapping ids (T, B) to next-token logits (T, B, V) and a state to carry:
+
+    RecurrentLM      Embedding -> RNN | LSTM | GRU (layers, dropout) -> Dropout -> Linear decoder;
+                     the state (h, or (h, c)) carries over to the next chunk of the same streams
+    TransformerLM    token + learned position embeddings -> N causal pre-norm encoder layers (GELU)
+                     -> LayerNorm -> Linear head; its context is the chunk, so its state is None
+
+    >>> config = LMConfig(model="lstm", vocab_size=len(vocab), hidden=128)
+    >>> model = build_model(config, rng=np.random.default_rng(0))
+    >>> logits, state = model(ids[:, None])                       # (T, 1) -> (T, 1, V)
+    >>> evaluate(model, valid_ids).perplexity
+    >>> generate(model, vocab, prompt="The ", length=200, temperature=0.8, top_k=20, seed=0)
+    >>> score(model, vocab, "the apple and pear salad").total     # log-probability in nats
+
+Losses are in nats per token; bits per token = nats / ln 2; perplexity = e^nats.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import numpy as np
+
+from tinygrad_seq import functional as F
+from tinygrad_seq.autograd import no_grad
+from tinygrad_seq.tensor import Tensor
+
+from . import init
+from .containers import ModuleList
+from .linear import Dropout, Embedding, LayerNorm, Linear
+from .module import Module
+from .ngram import NGramLM
+from .recurrent import GRU, LSTM, RNN
+from .text import Vocab, batchify, bptt_chunks
+from .transformer import LearnedPositionalEncoding, TransformerEncoderLayer
+
+__all__ = [
+    "MODELS", "Evaluation", "LMConfig", "RecurrentLM", "Score", "TransformerLM", "baselines", "build_model",
+    "chunk_loss", "detach_state", "eval_streams", "evaluate", "generate", "score",
+]
+
+MODELS = ("rnn", "lstm", "gru", "transformer")
+
+State = Any  # None, a Tensor (RNN, GRU) or a tuple (h, c) (LSTM)
+
+
+@dataclass
+class LMConfig:
+    """The shape of a language model; saved as JSON in its checkpoint, so a model can be rebuilt from it.
+
+    ``embed`` defaults to ``hidden`` (it must equal it to tie weights); ``heads``, ``ff`` (default
+    4 * hidden) and ``context`` (the longest input, for the learned positions) concern the Transformer.
+    """
+
+    model: str = "lstm"
+    vocab_size: int = 0
+    hidden: int = 256
+    layers: int = 1
+    dropout: float = 0.0
+    embed: int | None = None
+    tie_weights: bool = False
+    heads: int = 4
+    ff: int | None = None
+    context: int = 64
+
+    def __post_init__(self) -> None:
+        if self.model not in MODELS:
+            raise ValueError(f"LMConfig: model must be one of {', '.join(MODELS)}, got {self.model!r}")
+        if self.vocab_size < 1 or self.hidden < 1 or self.layers < 1 or self.context < 1:
+            raise ValueError(f"LMConfig: vocab_size, hidden, layers and context must be positive, got "
+                             f"{self.vocab_size}, {self.hidden}, {self.layers}, {self.context}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"LMConfig: dropout must be in [0, 1), got {self.dropout}")
+        if self.embed is None:
+            self.embed = self.hidden
+        if self.tie_weights and self.model != "transformer" and self.embed != self.hidden:
+            raise ValueError(
+                f"LMConfig: tied weights need embed == hidden, got {self.embed} and {self.hidden}")
+        if self.model == "transformer" and self.hidden % self.heads:
+            raise ValueError(f"LMConfig: hidden {self.hidden} must be divisible by heads {self.heads}")
+        if self.ff is None:
+            self.ff = 4 * self.hidden
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> LMConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"LMConfig.from_dict: unknown keys {unknown}")
+        return cls(**d)
+
+
+class RecurrentLM(Module):
+    """Embedding -> RNN | LSTM | GRU -> Dropout -> Linear: ids (T, B) -> logits (T, B, V), new state.
+
+    The LSTM's forget-gate bias starts at 1 (remember by default). Embedding rows start from
+    U(-0.1, 0.1), small enough that tied weights (``decoder.weight is embedding.weight``) start with
+    logits near zero. Dropout applies between recurrent layers and to the last layer's output.
+
+    Example::
+
+        >>> lm = RecurrentLM(LMConfig("gru", vocab_size=10, hidden=16), rng=np.random.default_rng(0))
+        >>> logits, h = lm(np.zeros((5, 2), dtype=np.int64))
+        >>> logits.shape, h.shape
+        ((5, 2, 10), (1, 2, 16))
+    """
+
+    def __init__(self, config: LMConfig, rng: np.random.Generator | None = None) -> None:
+        super().__init__()
+        rng = np.random.default_rng(rng)
+        self.config = config
+        V, E, H = config.vocab_size, config.embed, config.hidden
+        self.embedding = Embedding(V, E, rng=rng)
+        init.uniform_(self.embedding.weight, -0.1, 0.1, rng)
+        kwargs = dict(num_layers=config.layers, dropout=config.dropout if config.layers > 1 else 0.0, rng=rng)
+        if config.model == "lstm":
+            self.rnn = LSTM(E, H, forget_bias=1.0, **kwargs)
+        elif config.model == "gru":
+            self.rnn = GRU(E, H, **kwargs)
+        elif config.model == "rnn":
+            self.rnn = RNN(E, H, **kwargs)
+        else:
+            raise ValueError(f"RecurrentLM: model must be rnn, lstm or gru, got {config.model!r}")
+        self.dropout = Dropout(config.dropout, rng=rng)
+        self.decoder = Linear(H, V, rng=rng)
+        init.zeros_(self.decoder.bias)
+        if config.tie_weights:
+            self.decoder.weight = self.embedding.weight  # one Parameter, listed once by parameters()
+
+    def forward(self, ids: Any, state: State = None) -> tuple[Tensor, State]:
+        x = self.embedding(ids)  # (T, B) -> (T, B, E)
+        out, state = self.rnn(x, state)  # (T, B, E) -> (T, B, H)
+        return self.decoder(self.dropout(out)), state  # (T, B, H) -> (T, B, V)
+
+    def extra_repr(self) -> str:
+        return f"{self.config.model}, vocab={self.config.vocab_size}, tied={self.config.tie_weights}"
+
+
+class TransformerLM(Module):
+    """A small causal Transformer: ids (T, B) -> logits (T, B, V), with T <= ``config.context``.
+
+    Token and learned position embeddings (from N(0, 0.02)), ``config.layers`` pre-norm encoder layers
+    with GELU and a causal mask, a final LayerNorm and a Linear head. It sees only the chunk it is given,
+    so the state it returns is always None (the argument exists so that both models train alike).
+    """
+
+    def __init__(self, config: LMConfig, rng: np.random.Generator | None = None) -> None:
+        super().__init__()
+        rng = np.random.default_rng(rng)
+        self.config = config
+        V, d = config.vocab_size, config.hidden
+        self.embedding = Embedding(V, d, rng=rng)
+        init.normal_(self.embedding.weight, 0.0, 0.02, rng)
+        self.position = LearnedPositionalEncoding(config.context, d, rng=rng)
+        init.normal_(self.position.weight, 0.0, 0.02, rng)
+        self.layers = ModuleList(
+            TransformerEncoderLayer(d, config.heads, config.ff, config.dropout, activation="gelu",
+                                    norm_first=True, rng=rng)
+            for _ in range(config.layers)
+        )
+        self.norm = LayerNorm(d)
+        self.head = Linear(d, V, rng=rng)
+        init.zeros_(self.head.bias)
+        if config.tie_weights:
+            self.head.weight = self.embedding.weight
+
+    def forward(self, ids: Any, state: State = None) -> tuple[Tensor, State]:
+        T = np.shape(ids)[0]
+        if T > self.config.context:
+            raise ValueError(f"TransformerLM: {T} positions exceed its context of {self.config.context}")
+        x = self.position(self.embedding(ids))  # (T, B) -> (T, B, d)
+        for layer in self.layers:
+            x = layer(x, is_causal=True)  # (T, B, d)
+        return self.head(self.norm(x)), None  # (T, B, d) -> (T, B, V)
+
+    def extra_repr(self) -> str:
+        c = self.config
+        return f"vocab={c.vocab_size}, d={c.hidden}, heads={c.heads}, context={c.context}"
+
+
+def build_model(config: LMConfig,
+                rng: np.random.Generator | int | None = None) -> RecurrentLM | TransformerLM:
+    """The model that `config` describes, initialised from `rng` (a Generator or a seed)."""
+    cls = TransformerLM if config.model == "transformer" else RecurrentLM
+    return cls(config, rng=np.random.default_rng(rng))
+
+
+def detach_state(state: State) -> State:
+    """The same state cut from its graph: the next chunk starts from its values, not its history."""
+    if state is None:
+        return None
+    if isinstance(state, Tensor):
+        return state.detach()
+    return tuple(detach_state(s) for s in state)
+
+
+def chunk_loss(model: Module, inputs: np.ndarray, targets: np.ndarray, state: State = None,
+               reduction: str = "mean") -> tuple[Tensor, State]:
+    """Cross-entropy of the model's predictions for one (T, B) chunk, and the state after it."""
+    logits, state = model(inputs, state)  # (T, B, V)
+    V = logits.shape[-1]
+    loss = F.cross_entropy(logits.reshape(-1, V), targets.reshape(-1), reduction=reduction)  # (T*B, V)
+    return loss, state
+
+
+# ------------------------------------------------------------------------------------------- evaluate
+
+
+@dataclass
+class Evaluation:
+    """Average cross-entropy over ``tokens`` predictions, in nats per token."""
+
+    loss: float
+    tokens: int
+
+    @property
+    def bits_per_token(self) -> float:
+        return self.loss / math.log(2)
+
+    @property
+    def perplexity(self) -> float:
+        return math.exp(min(self.loss, 700.0))
+
+    def to_dict(self) -> dict[str, float | int]:
+        return {"loss": self.loss, "bits_per_token": self.bits_per_token, "perplexity": self.perplexity,
+                "tokens": self.tokens}
+
+
+def eval_streams(ids: np.ndarray, batch_size: int = 16) -> np.ndarray:
+    """(N,) -> (n, B) streams to evaluate on, B <= batch_size so that each stream has >= 2 tokens.
+
+    Models and count baselines read the same streams, each from a fresh start, so they predict
+    exactly the same tokens from the same contexts.
+    """
+    ids = np.asarray(ids)
+    if len(ids) < 2:
+        raise ValueError(
+            f"evaluate: need at least 2 tokens (one to predict from, one to predict), got {len(ids)}")
+    return batchify(ids, max(1, min(batch_size, len(ids) // 2)))
+
+
+def evaluate(model: Module, ids: np.ndarray, batch_size: int = 16, seq_len: int | None = None) -> Evaluation:
+    """Loss (nats/token), bits per token and perplexity of `model` on the token stream `ids`.
+
+    The stream is cut into `batch_size` contiguous streams (see `eval_streams`) read in chunks of
+    `seq_len` (default: the model's context for a Transformer, 64 otherwise), state carried across
+    chunks; no graph is recorded and dropout is off. The model's train/eval mode is restored after.
+    """
+    data = eval_streams(ids, batch_size)
+    if seq_len is None:
+        seq_len = model.config.context if isinstance(model, TransformerLM) else 64
+    was_training = model.training
+    model.eval()
+    total, count, state = 0.0, 0, None
+    try:
+        with no_grad():
+            for inputs, targets in bptt_chunks(data, seq_len):
+                loss, state = chunk_loss(model, inputs, targets, state, reduction="sum")
+                total += float(loss.item())
+                count += targets.size
+    finally:
+        model.train(was_training)
+    return Evaluation(total / count, count)
+
+
+def baselines(train_ids: np.ndarray, ids: np.ndarray, vocab_size: int,
+              batch_size: int = 16) -> dict[str, Evaluation]:
+    """Count models fit on `train_ids`, scored on the streams that `evaluate(model, ids, batch_size)` reads.
+
+    ``uniform`` (loss log V), ``unigram``, ``bigram`` and ``trigram`` (interpolated Kneser-Ney; see
+    `nn.ngram`). A model that learned something beats all of them.
+    """
+    data = eval_streams(ids, batch_size)
+    results = {"uniform": Evaluation(math.log(vocab_size), (data.shape[0] - 1) * data.shape[1])}
+    for order, name in ((1, "unigram"), (2, "bigram"), (3, "trigram")):
+        total, count = NGramLM(order, vocab_size).fit(train_ids).nll(data)
+        results[name] = Evaluation(total / count, count)
+    return results
+
+
+# ------------------------------------------------------------------------------------- sample, score
+
+
+def _context(model: Module, ids: np.ndarray) -> np.ndarray:
+    """The tail of `ids` that the model can read at once (a Transformer's context; everything otherwise)."""
+    return ids[-model.config.context:] if isinstance(model, TransformerLM) else ids
+
+
+def _start_id(vocab: Vocab) -> int | None:
+    """The token that precedes a text: ``<eos>`` (a line just ended) or "\\n"; None if there is neither."""
+    return vocab.eos_id if vocab.eos_id is not None else vocab.stoi.get("\n")
+
+
+def _prime(model: Module, vocab: Vocab, prompt: str) -> tuple[np.ndarray, np.ndarray]:
+    """(ids the model reads first, ids of the prompt itself): the prompt after a start token."""
+    prompt_ids = vocab.encode(prompt) if prompt else np.zeros(0, dtype=np.int64)
+    if vocab.level == "word" and prompt_ids.size and prompt_ids[-1] == vocab.eos_id and \
+            not prompt.endswith("\n"):
+        prompt_ids = prompt_ids[:-1]  # a prompt is an unfinished line: no <eos> after it
+    start = _start_id(vocab)
+    head = np.array([start] if start is not None else [], dtype=np.int64)
+    read = np.concatenate([head, prompt_ids])
+    if read.size == 0:
+        raise ValueError(
+            "generate: this vocabulary has no start token (<eos> or a line break): give a prompt")
+    return read, prompt_ids
+
+
+def _next_logits(model: Module, ids: np.ndarray, state: State) -> tuple[np.ndarray, State]:
+    """The logits (V,) after reading `ids` (a 1-D stream) from `state`, and the state after it."""
+    logits, state = model(ids[:, None], state)  # (T, 1) -> (T, 1, V)
+    return logits.numpy()[-1, 0].astype(np.float64), state
+
+
+def generate(model: Module, vocab: Vocab, prompt: str = "", length: int = 200, temperature: float = 1.0,
+             top_k: int | None = None, seed: int | None = None) -> str:
+    """Sample up to `length` tokens after `prompt`; returns the new text (without the prompt).
+
+    Each token is drawn from softmax(logits / temperature) restricted to the `top_k` most likely
+    tokens; temperature 0 takes the most likely token (greedy). ``<unk>`` is masked out before
+    sampling, so it is never emitted, and at the word level generation stops at ``<eos>`` (the end of
+    the line, not included). The same seed gives the same text. An empty prompt starts a new line.
+    """
+    if temperature < 0:
+        raise ValueError(f"generate: temperature must be >= 0, got {temperature}")
+    if top_k is not None and top_k < 1:
+        raise ValueError(f"generate: top_k must be >= 1, got {top_k}")
+    if length < 0:
+        raise ValueError(f"generate: length must be >= 0, got {length}")
+    rng = np.random.default_rng(seed)
+    read, prompt_ids = _prime(model, vocab, prompt)
+    history = read
+    was_training = model.training
+    model.eval()
+    out: list[int] = []
+    try:
+        with no_grad():
+            recurrent = not isinstance(model, TransformerLM)
+            logits, state = _next_logits(model, _context(model, read), None)
+            for _ in range(length):
+                token = _pick(logits, vocab, temperature, top_k, rng)
+                if token == vocab.eos_id:
+                    break
+                out.append(token)
+                history = np.append(history, token)
+                if recurrent:
+                    logits, state = _next_logits(model, history[-1:], state)
+                else:
+                    logits, _ = _next_logits(model, _context(model, history), None)
+    finally:
+        model.train(was_training)
+    return vocab.decode(np.array(out, dtype=np.int64))
+
+
+def _pick(logits: np.ndarray, vocab: Vocab, temperature: float, top_k: int | None,
+          rng: np.random.Generator) -> int:
+    """One token id from (V,) logits: <unk> masked, top-k kept, then greedy or sampled at `temperature`."""
+    logits = logits.copy()
+    if vocab.unk_id is not None:
+        logits[vocab.unk_id] = -np.inf
+    if top_k is not None and top_k < len(logits):
+        kth = np.partition(logits, -top_k)[-top_k]
+        logits[logits < kth] = -np.inf
+    if temperature == 0:
+        return int(np.argmax(logits))
+    z = logits / temperature
+    p = np.exp(z - z.max())
+    p /= p.sum()
+    return int(rng.choice(len(p), p=p))
+
+
+@dataclass
+class Score:
+    """A text's log-probability under a model: ``total`` nats, and (token, log p) for each token."""
+
+    text: str
+    total: float
+    tokens: list[tuple[str, float]]
+
+    @property
+    def per_token(self) -> float:
+        return self.total / max(1, len(self.tokens))
+
+    @property
+    def perplexity(self) -> float:
+        return math.exp(min(-self.per_token, 700.0))
+
+
+def score(model: Module, vocab: Vocab, sentence: str) -> Score:
+    """log P(sentence) in nats, token by token, as the start of a new line.
+
+    Every token is predicted from those before it and from the start token (``<eos>`` at the word
+    level, "\\n" at the character level if the vocabulary has it; otherwise the first character is
+    given, not scored). At the word level the line's closing ``<eos>`` is scored too, so a sentence
+    that ends well scores higher. Unknown words score as ``<unk>``; unknown characters raise
+    ``UnknownCharacterError``.
+    """
+    ids = vocab.encode(sentence)
+    start = _start_id(vocab)
+    stream = np.concatenate([[start], ids]).astype(np.int64) if start is not None else ids
+    if len(stream) < 2:
+        raise ValueError(f"score: {sentence!r} has no token to score")
+    if isinstance(model, TransformerLM) and len(stream) - 1 > model.config.context:
+        raise ValueError(f"score: {len(stream) - 1} tokens exceed the Transformer's context of "
+                         f"{model.config.context}")
+    was_training = model.training
+    model.eval()
+    try:
+        with no_grad():
+            logits, _ = model(stream[:-1, None])  # (T, 1) -> (T, 1, V)
+            logp = logits.log_softmax(axis=-1).numpy()[:, 0]  # (T, V)
+    finally:
+        model.train(was_training)
+    targets = stream[1:]
+    values = logp[np.arange(len(targets)), targets].astype(np.float64)
+    tokens = [(vocab.itos[t], float(v)) for t, v in zip(targets, values)]
+    return Score(sentence, float(values.sum()), tokens)

@@ -1,0 +1,482 @@
+"""Training a language model: truncated BPTT, Adam, clipping, a schedule, progress, checkpoints, resume.
+
+    >>> vocab, train_ids, valid_ids = prepare_data(load_corpus("pydoc"), TrainConfig())
+    >>> model = build_model(LMConfig("lstm", len(vocab), hidden=256), rng=0)
+    >>> trainer = Trainer(model, vocab, train_ids, valid_ids, TrainConfig(), out_dir="out")
+    >>> result = trainer.run(minutes=5)        # progress bar; Ctrl-C saves and stops cleanly
+
+One step reads the next (T, B) chunk of the B contiguous training streams, starting from the state the
+previous chunk left (detached: gradients flow back at most T steps), takes the mean cross-entropy,
+back-propagates, clips the global gradient norm (the norm before clipping is recorded), and lets Adam
+update the weights with the learning rate of a warm-up + cosine schedule. Every ``eval_every`` steps the
+validation loss is measured and a checkpoint and the loss-curve PNG are written to ``out_dir``.
+
+Resuming restores the weights, the optimizer's moments, the schedule, the position in the data, the
+carried state and every random generator's state, so an interrupted run continues exactly as if it had
+never stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import signal
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, TextIO
+
+import numpy as np
+
+from .checkpoint import Checkpoint, CheckpointError, restore_carry, save_checkpoint, set_generator_states
+from .curves import plot_history
+from .lm import Evaluation, TransformerLM, baselines, chunk_loss, detach_state, evaluate, generate
+from .module import Module
+from .optim import Adam, CosineWithWarmup
+from .text import Vocab, batchify
+from .utils import clip_grad_norm_
+
+__all__ = ["TrainConfig", "TrainResult", "Trainer", "TrainingError", "prepare_data"]
+
+CHECKPOINT = "checkpoint.npz"
+CURVE = "loss_curve.png"
+
+
+class TrainingError(Exception):
+    """Training cannot start or continue: bad settings, a corpus too small, a mismatched checkpoint."""
+
+
+@dataclass
+class TrainConfig:
+    """How to train: data, optimisation, schedule, validation. Saved in the checkpoint's metadata."""
+
+    corpus: str = "pydoc"
+    level: str = "char"
+    seq_len: int = 64
+    batch_size: int = 32
+    lr: float = 2e-3
+    clip: float = 5.0
+    warmup: int = 50
+    schedule: str = "cosine"  # "cosine": warm-up, then down to min_lr_ratio * lr; "constant": warm-up only
+    min_lr_ratio: float = 0.1
+    valid_fraction: float = 0.1
+    eval_every: int = 100
+    eval_tokens: int | None = 20_000  # validate on this many tokens during training (all at the end)
+    eval_batch: int = 64
+    seed: int = 0
+    min_freq: int = 1
+    max_vocab: int | None = None
+    lower: bool = False
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.level in ("char", "word"), f"level must be 'char' or 'word', got {self.level!r}"),
+            (self.schedule in ("cosine", "constant"),
+             f"schedule must be cosine or constant, got {self.schedule!r}"),
+            (self.seq_len >= 1 and self.batch_size >= 1, "seq-len and batch-size must be >= 1"),
+            (self.lr > 0 and self.clip > 0, f"lr and clip must be > 0, got {self.lr} and {self.clip}"),
+            (self.warmup >= 0 and self.eval_every >= 1, "warmup must be >= 0 and eval-every >= 1"),
+            (0 < self.valid_fraction < 1, f"valid-fraction must be in (0, 1), got {self.valid_fraction}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise TrainingError(message)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        return cls(**{k: v for k, v in d.items() if k in {f.name for f in fields(cls)}})
+
+
+def prepare_data(text: str, config: TrainConfig) -> tuple[Vocab, np.ndarray, np.ndarray]:
+    """(vocab, train ids, valid ids): the text cut at a line break, the last ``valid_fraction`` held out.
+
+    Characters: every character of the whole text (so held-out text always encodes). Words: the
+    vocabulary of the training part only (``min_freq``, ``max_vocab``, ``lower``), so held-out words
+    never seen in training are ``<unk>``, as they would be for new text.
+    """
+    cut = int(len(text) * (1 - config.valid_fraction))
+    line_end = text.rfind("\n", 0, cut)
+    if line_end > len(text) // 2:
+        cut = line_end + 1
+    train_text, valid_text = text[:cut], text[cut:]
+    if config.level == "char":
+        vocab = Vocab.chars(text)
+    else:
+        vocab = Vocab.words(train_text, min_freq=config.min_freq, max_size=config.max_vocab,
+                            lower=config.lower)
+    train_ids, valid_ids = vocab.encode(train_text), vocab.encode(valid_text)
+    need = 2 * config.batch_size + 1
+    if len(train_ids) < need or len(valid_ids) < 2:
+        raise TrainingError(
+            f"the corpus is too small: {len(train_ids)} training and {len(valid_ids)} validation tokens; "
+            f"batch size {config.batch_size} needs at least {need} training tokens and 2 validation tokens")
+    return vocab, train_ids, valid_ids
+
+
+def fingerprint(text: str) -> str:
+    """A short hash of the corpus, saved in the checkpoint so a resume can tell if the text changed."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass
+class TrainResult:
+    """How a run ended: its last step, whether Ctrl-C stopped it, where it wrote, and the final numbers."""
+
+    step: int
+    interrupted: bool
+    checkpoint: str
+    curve: str | None
+    history: dict[str, Any]
+    evaluation: Evaluation | None = None
+    baselines: dict[str, Evaluation] = field(default_factory=dict)
+    sample: str = ""
+
+
+class _Interrupts:
+    """Ctrl-C during training: the first asks to stop after the current step, a second stops at once.
+
+    A second Ctrl-C while the optimizer is writing the weights waits until it has finished, so a
+    checkpoint never holds half an update. Only the main thread can receive signals; elsewhere this
+    does nothing (a KeyboardInterrupt raised by other means is still handled by the training loop).
+    """
+
+    def __init__(self, say: Any) -> None:
+        self.count, self.committing, self.say, self.previous = 0, False, say, None
+
+    def __enter__(self) -> _Interrupts:
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.count += 1
+        if self.count == 1:
+            self.say("\nCtrl-C: stopping after this step and saving a checkpoint (press again to stop now)")
+        elif not self.committing:
+            raise KeyboardInterrupt
+
+    def commit_done(self) -> None:
+        self.committing = False
+        if self.count >= 2:
+            raise KeyboardInterrupt
+
+
+class _Progress:
+    """A tqdm bar (steps, loss, tokens/s, ETA) on a terminal; plain periodic lines anywhere else."""
+
+    def __init__(self, stream: TextIO, total: int | None, initial: int, every_seconds: float = 10.0) -> None:
+        self.stream, self.every, self.last_line = stream, every_seconds, -math.inf
+        self.bar = None
+        if getattr(stream, "isatty", lambda: False)():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, initial=initial, file=stream, unit="step", dynamic_ncols=True,
+                            smoothing=0.05,
+                            bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]")
+
+    def set_total(self, total: int) -> None:
+        if self.bar is not None:
+            self.bar.total = total
+            self.bar.refresh()
+
+    def write(self, text: str) -> None:
+        if self.bar is not None:
+            self.bar.write(text, file=self.stream)
+        else:
+            print(text, file=self.stream, flush=True)
+
+    def update(self, step: int, total: int | None, stats: dict[str, float], eta: float | None,
+               force: bool = False) -> None:
+        loss, val, tok_s = stats["loss"], stats.get("val"), stats["tok_s"]
+        if self.bar is not None:
+            self.bar.update(step - self.bar.n)
+            parts = [f"loss {loss:.3f}"] + ([f"val {val:.3f}"] if val is not None else [])
+            parts.append(f"{tok_s:,.0f} tok/s")
+            self.bar.set_postfix_str(", ".join(parts), refresh=False)
+            return
+        now = time.perf_counter()
+        if not force and now - self.last_line < self.every:
+            return
+        self.last_line = now
+        of = f"/{total}" if total else ""
+        line = [f"step {step}{of}", f"loss {loss:.3f}"] + ([f"val {val:.3f}"] if val is not None else [])
+        line += [f"lr {stats['lr']:.2e}", f"|g| {stats['norm']:.2f}", f"{tok_s:,.0f} tok/s"]
+        line += [f"eta {_duration(eta)}"] if eta is not None else []
+        print(" | ".join(line), file=self.stream, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+class Trainer:
+    """Holds one training run: model, optimizer, schedule, data position, carried state, history.
+
+    Build it fresh, or with `Trainer.resume(checkpoint, ...)` from a checkpoint; then `run(steps=...,
+    minutes=...)`. ``out_dir`` receives ``checkpoint.npz`` and ``loss_curve.png``.
+    """
+
+    def __init__(self, model: Module, vocab: Vocab, train_ids: np.ndarray, valid_ids: np.ndarray,
+                 config: TrainConfig, out_dir: str | os.PathLike, stream: TextIO | None = None,
+                 corpus_fingerprint: str = "") -> None:
+        self.model, self.vocab, self.config = model, vocab, config
+        self.valid_ids, self.train_ids = valid_ids, train_ids
+        self.out_dir = os.fspath(out_dir)
+        self.stream = stream if stream is not None else sys.stdout
+        self.fingerprint = corpus_fingerprint
+        T = config.seq_len
+        if isinstance(model, TransformerLM) and T > model.config.context:
+            raise TrainingError(f"seq-len {T} exceeds the Transformer's context {model.config.context}")
+        self.data = batchify(train_ids, config.batch_size)  # (n, B)
+        self.starts = list(range(0, len(self.data) - 1, T))
+        self.params = list(model.parameters())
+        self.optimizer = Adam(self.params, lr=config.lr)
+        self.schedule: CosineWithWarmup | None = None
+        self.warmup, self.planned = 0, 0
+        self.step, self.position, self.epoch, self.carry = 0, 0, 0, None
+        self.seconds, self.tokens = 0.0, 0
+        self.history: dict[str, list[float]] = {k: [] for k in
+                                                ("step", "loss", "grad_norm", "lr", "val_step", "val_loss")}
+        self._trigram: float | None = None
+
+    # ------------------------------------------------------------------------------------ saving
+
+    @property
+    def checkpoint_path(self) -> str:
+        return os.path.join(self.out_dir, CHECKPOINT)
+
+    @property
+    def curve_path(self) -> str:
+        return os.path.join(self.out_dir, CURVE)
+
+    def meta(self) -> dict[str, Any]:
+        return {
+            "step": self.step, "epoch": self.epoch, "position": self.position, "train": asdict(self.config),
+            "schedule": {"warmup": self.warmup, "planned": self.planned,
+                         **(self.schedule.state_dict() if self.schedule else {})},
+            "seconds": self.seconds, "tokens": self.tokens, "history": self.history,
+            "corpus_fingerprint": self.fingerprint, "trigram_valid": self._trigram,
+        }
+
+    def save(self) -> None:
+        """Write the checkpoint (atomically) and the loss-curve PNG."""
+        save_checkpoint(self.checkpoint_path, self.model, self.vocab, self.optimizer, self.carry, self.meta())
+        self.plot()
+
+    def plot(self) -> str | None:
+        if not self.history["step"]:
+            return None
+        c = self.model.config
+        title = (f"{c.model} LM, {c.hidden} hidden x {c.layers}, {self.config.level} level: "
+                 f"{self.config.corpus}")
+        baseline = ("trigram", self._trigram) if self._trigram is not None else None
+        plot_history(self.history, self.curve_path, clip=self.config.clip, baseline=baseline, title=title)
+        return self.curve_path
+
+    @classmethod
+    def resume(cls, ckpt: Checkpoint, model: Module, train_ids: np.ndarray, valid_ids: np.ndarray,
+               out_dir: str | os.PathLike, stream: TextIO | None = None,
+               corpus_fingerprint: str = "") -> Trainer:
+        """A trainer in the state the checkpoint recorded; `model` must already hold its weights."""
+        config = TrainConfig.from_dict(ckpt.meta["train"])
+        self = cls(model, ckpt.vocab, train_ids, valid_ids, config, out_dir, stream, corpus_fingerprint)
+        meta = ckpt.meta
+        saved = meta.get("corpus_fingerprint")
+        if saved and corpus_fingerprint and saved != corpus_fingerprint:
+            raise TrainingError(f"the corpus {config.corpus!r} is not the text this checkpoint was trained "
+                                "on (its contents changed); train a new model in another --out directory")
+        try:
+            self.optimizer.load_state_dict(ckpt.optim_state)
+        except KeyError as error:
+            raise CheckpointError(f"the optimizer state does not fit this model ({error.args[0]})") from None
+        set_generator_states(model, meta["generators"])
+        self.step, self.epoch, self.position = meta["step"], meta["epoch"], meta["position"]
+        self.seconds, self.tokens, self.history = meta["seconds"], meta["tokens"], meta["history"]
+        self._trigram = meta.get("trigram_valid")
+        self.carry = restore_carry(ckpt)
+        sched = meta["schedule"]
+        self.warmup, self.planned = sched["warmup"], sched["planned"]
+        if "last_step" in sched:
+            self._build_schedule(self.planned)
+            self.schedule.load_state_dict(sched)
+        return self
+
+    # ---------------------------------------------------------------------------------- schedule
+
+    def _build_schedule(self, planned: int) -> None:
+        """Warm-up then cosine over `planned` steps (or a constant rate), continuing from `self.step`."""
+        cfg = self.config
+        self.planned = max(planned, self.warmup + 1)
+        self.optimizer.lr = cfg.lr
+        if cfg.schedule == "cosine":
+            self.schedule = CosineWithWarmup(self.optimizer, self.warmup, self.planned,
+                                             cfg.lr * cfg.min_lr_ratio)
+        else:
+            self.schedule = CosineWithWarmup(self.optimizer, self.warmup, self.warmup + 1, cfg.lr)
+        self.schedule.last_step = self.step
+        self.optimizer.lr = self.schedule.get_lr()
+
+    def _probe_seconds(self) -> float:
+        """Seconds for one forward and backward pass of a training chunk (weights left unchanged)."""
+        x, y = self._chunk(self.position)
+        self.model.eval()  # no dropout: the probe must not draw from the generators
+        t0 = time.perf_counter()
+        loss, _ = chunk_loss(self.model, x, y, self.carry)
+        loss.backward()
+        seconds = time.perf_counter() - t0
+        self.model.train()
+        self.optimizer.zero_grad()
+        return seconds
+
+    # ---------------------------------------------------------------------------------- stepping
+
+    def _chunk(self, position: int) -> tuple[np.ndarray, np.ndarray]:
+        start = self.starts[position]
+        T = min(self.config.seq_len, len(self.data) - 1 - start)
+        return self.data[start:start + T], self.data[start + 1:start + 1 + T]  # (T, B) each
+
+    def train_step(self, interrupts: _Interrupts | None = None) -> tuple[float, float]:
+        """One step of truncated BPTT; returns (loss, gradient norm before clipping)."""
+        self.model.train()
+        x, y = self._chunk(self.position)
+        self.optimizer.zero_grad()
+        loss, state = chunk_loss(self.model, x, y, self.carry)
+        loss.backward()
+        norm = clip_grad_norm_(self.params, self.config.clip)
+        lr = self.optimizer.lr
+        if interrupts is not None:
+            interrupts.committing = True
+        self.optimizer.step()
+        self.schedule.step()
+        value = float(loss.item())
+        self.carry = detach_state(state)
+        self.position += 1
+        if self.position == len(self.starts):  # an epoch is over: start the streams again from scratch
+            self.position, self.epoch, self.carry = 0, self.epoch + 1, None
+        self.step += 1
+        self.tokens += x.size
+        for key, v in (("step", self.step), ("loss", value), ("grad_norm", norm), ("lr", lr)):
+            self.history[key].append(v)
+        if interrupts is not None:
+            interrupts.commit_done()
+        return value, norm
+
+    def validate(self, tokens: int | None = None) -> Evaluation:
+        """The model's loss on (the first `tokens` of) the validation split; recorded in the history."""
+        ids = self.valid_ids if tokens is None else self.valid_ids[: max(tokens, 2)]
+        seq_len = self.config.seq_len
+        return evaluate(self.model, ids, batch_size=self.config.eval_batch, seq_len=seq_len)
+
+    def trigram(self) -> float:
+        """The trigram baseline's loss on the validation tokens used during training (computed once)."""
+        if self._trigram is None:
+            ids = self.valid_ids[: self.config.eval_tokens] if self.config.eval_tokens else self.valid_ids
+            found = baselines(self.train_ids, ids, len(self.vocab), self.config.eval_batch)
+            self._trigram = found["trigram"].loss
+        return self._trigram
+
+    # ----------------------------------------------------------------------------------- running
+
+    def run(self, steps: int | None = None, minutes: float | None = None, sample_length: int = 300,
+            progress: bool = True) -> TrainResult:
+        """Train until the step count reaches `steps` (a total), or `minutes` have passed, or Ctrl-C.
+
+        Then measure the whole validation split next to the count baselines, draw a sample, and save
+        the checkpoint and the loss curve. After Ctrl-C only the checkpoint and curve are written.
+        """
+        if steps is None and minutes is None:
+            steps = self.planned or 1000
+        if steps is not None and steps <= self.step:
+            raise TrainingError(
+                f"the checkpoint is already at step {self.step}; ask for more --steps than that")
+        say = lambda text: print(text, file=self.stream, flush=True)
+        began = time.perf_counter()
+        deadline = began + 60 * minutes if minutes is not None else math.inf
+        if self.schedule is None:  # a fresh run: plan the schedule
+            if steps is not None:
+                planned = steps
+            else:
+                planned = max(1, int(60 * minutes / max(self._probe_seconds() * 1.15, 1e-6)))
+            self.warmup = min(self.config.warmup, planned // 10)
+            self._build_schedule(planned)
+        elif steps is not None and steps > self.planned and self.config.schedule == "cosine":
+            say(f"note: the schedule was planned for {self.planned} steps; beyond them the learning rate "
+                f"stays at {self.schedule.lr_at(self.planned + 1):.2g}")
+        self.trigram()
+        total = steps if steps is not None else self.planned
+        bar = _Progress(self.stream, total if progress else None, self.step)
+        interrupts = _Interrupts(bar.write)
+        interrupted, val, first, tok_s, session_steps = False, None, self.step, 0.0, 0
+        if self.history["val_loss"]:
+            val = self.history["val_loss"][-1]
+        try:
+            with interrupts:
+                while (steps is None or self.step < steps) and time.perf_counter() < deadline:
+                    t0 = time.perf_counter()
+                    loss, norm = self.train_step(interrupts)
+                    dt = time.perf_counter() - t0
+                    tok_s = 0.9 * tok_s + 0.1 * self.data.shape[1] * self.config.seq_len / dt if tok_s \
+                        else self.data.shape[1] * self.config.seq_len / dt
+                    session_steps += 1
+                    validating = self.step % self.config.eval_every == 0
+                    if validating:
+                        val = self.validate(self.config.eval_tokens).loss
+                        self.history["val_step"].append(self.step)
+                        self.history["val_loss"].append(val)
+                    elapsed = time.perf_counter() - began
+                    self.seconds += time.perf_counter() - t0
+                    if steps is None and (session_steps == 20 or validating):  # re-plan a timed run
+                        per_step = elapsed / session_steps
+                        self._replan(self.step + int((deadline - time.perf_counter()) / per_step))
+                        bar.set_total(self.planned)
+                    eta = self._eta(steps, deadline, elapsed / session_steps)
+                    stats = {"loss": loss, "val": val, "tok_s": tok_s, "lr": self.optimizer.lr, "norm": norm}
+                    bar.update(self.step, steps or self.planned, stats, eta, force=validating)
+                    if validating and self.step != steps:  # the last step saves after the final evaluation
+                        self.save()
+                    if interrupts.count:
+                        interrupted = True
+                        break
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            bar.close()
+        result = TrainResult(self.step, interrupted, self.checkpoint_path, self.curve_path, self.history)
+        if interrupted or self.step == first:
+            self.save()
+            return result
+        if self.step > first:
+            result.evaluation = self.validate()
+            if self.history["val_step"] and self.history["val_step"][-1] == self.step:
+                self.history["val_loss"][-1] = result.evaluation.loss  # the whole split, not a part
+            else:
+                self.history["val_step"].append(self.step)
+                self.history["val_loss"].append(result.evaluation.loss)
+            result.baselines = baselines(self.train_ids, self.valid_ids, len(self.vocab),
+                                         self.config.eval_batch)
+            self.save()
+        if sample_length:
+            result.sample = generate(self.model, self.vocab, "", sample_length, temperature=0.8, seed=0)
+        return result
+
+    def _replan(self, planned: int) -> None:
+        """Stretch or shrink the cosine to end at `planned` (a timed run learns its speed as it goes)."""
+        if self.config.schedule != "cosine" or planned <= self.warmup + 1 or planned == self.planned:
+            return
+        self._build_schedule(planned)
+
+    def _eta(self, steps: int | None, deadline: float, per_step: float) -> float | None:
+        by_steps = (steps - self.step) * per_step if steps is not None else math.inf
+        left = min(by_steps, deadline - time.perf_counter())
+        return None if math.isinf(left) else left

@@ -1,0 +1,8 @@
+"""`python -m tinygrad_seq ...` runs the `tinygrad-seq` command (see tinygrad_seq.nn.cli)."""
+
+import sys
+
+from tinygrad_seq.nn.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
