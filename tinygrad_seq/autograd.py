@@ -159,7 +159,11 @@ class Function:
     @classmethod
     def apply(cls, *inputs: Any, **params: Any) -> Tensor:
         """Run the op forward on Tensors (or arrays) and record a node when a gradient is needed."""
-        tensors = [x if isinstance(x, Tensor) else Tensor(x) for x in inputs]
+        tensors = inputs
+        for x in inputs:
+            if not isinstance(x, Tensor):
+                tensors = tuple(x if isinstance(x, Tensor) else Tensor(x) for x in inputs)
+                break
         fn = cls()
         try:
             out = fn.forward(*[t._data for t in tensors], **params)
@@ -179,7 +183,7 @@ class Function:
                     result.grad_fn = fn
                     fn.inputs = tensors
                     fn.scope = state.scope
-                    fn.versions = [t._version for t in tensors]
+                    fn.versions = tuple([t._version for t in tensors])
                     fn.released = False
                     fn.where = None
                     break
@@ -342,7 +346,7 @@ def run_backward(
                     "saved arrays were released after the first backward. Pass retain_graph=True to "
                     "the first backward() (or grad()) call if you need to go through it again."
                 )
-            if fn.versions != [x._version for x in fn.inputs]:
+            if fn.versions != tuple([x._version for x in fn.inputs]):
                 _raise_modified(fn)
             if not create_graph and hasattr(fn, "scatter_into"):
                 deposit_scatter(fn.inputs[0], fn, grad)
