@@ -17,6 +17,7 @@ an edge into each step. Gradients are computed from the graph itself with
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
@@ -125,6 +126,7 @@ def _names(params: Any) -> dict[int, str]:
     return {id(t): str(name) for name, t in pairs}
 
 
+@functools.lru_cache(maxsize=4096)  # every op of a step shares one scope tuple
 def _step(scope: tuple[str, ...]) -> tuple[tuple[str, ...], int] | None:
     """(scope of the unrolled layer, k) for the deepest ``t=k`` in `scope`, or None."""
     for j in range(len(scope) - 1, -1, -1):
@@ -134,6 +136,7 @@ def _step(scope: tuple[str, ...]) -> tuple[tuple[str, ...], int] | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)
 def _step_name(scope: tuple[str, ...]) -> str | None:
     """The dotted name of the time step an op ran in ("lstm.l0.t=3"), or None."""
     s = _step(scope)
@@ -440,12 +443,15 @@ def to_dot(
                 if items[src].kind == "box":
                     items[src].outs.setdefault(id(x), x)
     if per_step_grad and grads and not g.released:
+        shared: dict[int, bool] = {}  # id(tensor) -> a parameter, or read in several steps from outside them
         for (_, dst, _), e in edges.items():
             x = e[0]
             readers = g.users.get(id(x), [])
-            steps = {_step_name(u.scope) for u in readers} - {None}
-            outside = x.grad_fn is None or _step(x.grad_fn.scope) is None
-            if (x.grad_fn is None and x.requires_grad) or (outside and len(steps) > 1):
+            if id(x) not in shared:
+                steps = {_step_name(u.scope) for u in readers} - {None}
+                outside = x.grad_fn is None or _step(x.grad_fn.scope) is None
+                shared[id(x)] = (x.grad_fn is None and x.requires_grad) or (outside and len(steps) > 1)
+            if shared[id(x)]:
                 parts = [g.share(u, x, grads) for u in readers if key_of[id(u)] == dst]
                 e[1] = sum(p for p in parts if p is not None)
     cuts = _cuts(g, items, key_of)  # leaf key -> key of the node it was cut from (None: not drawn)
