@@ -237,6 +237,10 @@ def sum_to(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
     if grad.shape == shape:
         return grad
     lead = grad.ndim - len(shape)
+    if lead < 0 or any(n != 1 and n != grad.shape[i + lead] for i, n in enumerate(shape)):
+        # not a broadcast of `shape`: a backward rule is wrong (reshaping would hide it)
+        raise RuntimeError(f"backward: a gradient of shape {grad.shape} cannot be summed to the input's "
+                           f"shape {shape}; the op's backward returned a gradient of the wrong shape")
     axes = tuple(range(lead)) + tuple(
         i + lead for i, n in enumerate(shape) if n == 1 and grad.shape[i + lead] != 1
     )
