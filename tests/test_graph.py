@@ -288,6 +288,19 @@ def test_collapse_and_max_steps_bound_the_node_count_of_a_200_step_unroll():
     assert len(nodes(ops_only)) <= 4 * 6 + 12
 
 
+def test_max_steps_also_elides_the_ops_only_elided_steps_feed():
+    # a layer stacks every step's output after its loop, outside the steps: those ops join the gap
+    counts = []
+    for T in (50, 100):
+        layer = nn.RNN(2, 3, rng=np.random.default_rng(0), dtype=np.float64)
+        out, _ = layer(Tensor(np.random.default_rng(1).normal(size=(T, 1, 2))))
+        dot = graph.to_dot(out.sum(), collapse=["*.t=*"], max_steps=6)
+        counts.append(len(nodes(dot)))
+        assert len([label for label in nodes(dot).values() if label.startswith("Reshape")]) <= 6 + 1
+    assert counts[0] == counts[1] <= 30
+    assert "subgraph" not in graph.to_dot(out.sum(), group=None, collapse=["*.t=*"], max_steps=6)
+
+
 def test_collapse_by_depth_and_the_box_label():
     loss, _ = rnn(3, H=4, B=2)
     per_step = graph.to_dot(loss, collapse=1)

@@ -486,7 +486,9 @@ def to_dot(
     links = [(a, b) for a, b, _ in edges]
     out += _time_order(items, links, number) + _cut_order(items, cuts, links, number)
     if legend:
-        out.append(f"  legend [{_legend(grads, note, per_step_grad, bool(cuts))}];")
+        state = any(e[2] for e in edges.values())
+        shares = any(e[1] is not None for e in edges.values())
+        out.append(f"  legend [{_legend(grads, note, state, shares, bool(cuts))}];")
     out.append("}")
     return "\n".join(out) + "\n"
 
@@ -582,7 +584,7 @@ def _node(it: _Item, names: dict, grads: dict, show_values: bool, cuts: dict, re
             norm = math.sqrt(sum(_norm(a) ** 2 for a in found))
             lines.append(f"‖g‖ {_fmt(norm)}")
     else:
-        lines = [it.fn.name, _shape(t)] + ([_values(t.numpy())] if show_values else [])
+        lines = [it.fn.name, _shape(t)] + ([_values(t.numpy())] if show_values and not it.root else [])
         if norm is not None and not it.root:
             lines.append(f"‖g‖ {_fmt(norm)}")
     if it.root:
@@ -675,7 +677,7 @@ def _cut_order(items: dict[tuple, _Item], cuts: dict, links: list[tuple], number
     return out
 
 
-def _legend(grads: dict, note: str, per_step: bool, cut: bool) -> str:
+def _legend(grads: dict, note: str, state: bool, shares: bool, cut: bool) -> str:
     """One HTML-table node explaining the shapes, the edges and the gradient colour scale."""
 
     def row(swatch: str, text: str, fill: str = "") -> str:
@@ -688,9 +690,10 @@ def _legend(grads: dict, note: str, per_step: bool, cut: bool) -> str:
         row("input", "input or constant (no gradient)", _INPUT),
         row("Op", "an op and the tensor it makes", _OP),
         row("loss", "the root (loss)", _LOSS),
-        row("━━▶", "hidden state passed to the next time step"),
     ]
-    if per_step:
+    if state:
+        rows.append(row("━━▶", "hidden state passed to the next time step"))
+    if shares:
         rows.append(row(f'<FONT COLOR="{_SHARE}">──▶</FONT>', "its share of the gradient; shares add up"))
     if cut:
         rows.append(row(f'<FONT COLOR="{_CUT}">✂ ╌╌▶</FONT>', "detach: no gradient flows back"))
