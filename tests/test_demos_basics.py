@@ -1,0 +1,42 @@
+"""Lessons 1-4 (demos/01_* to demos/04_*) run in --quick mode, write their pictures, and their claims hold."""
+
+from __future__ import annotations
+
+import importlib
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+DEMOS = Path(__file__).resolve().parent.parent / "demos"
+
+pytestmark = pytest.mark.slow
+
+
+def run(name: str, tmp_path: Path) -> dict:
+    """Import demos/<name>.py (it imports demos/common.py, so demos/ goes on the path) and run it quickly."""
+    pytest.importorskip("matplotlib")
+    if str(DEMOS) not in sys.path:
+        sys.path.insert(0, str(DEMOS))
+    return importlib.import_module(name).main(["--quick", "--out", str(tmp_path)])
+
+
+def assert_pngs(folder: Path, *names: str) -> None:
+    for name in names:
+        path = folder / name
+        assert path.is_file(), f"{name} was not written"
+        with open(path, "rb") as f:
+            assert f.read(8) == b"\x89PNG\r\n\x1a\n", f"{name} is not a PNG"
+        assert path.stat().st_size > 1000, f"{name} is almost empty"
+
+
+def test_tiny_char_rnn_learns_both_words(tmp_path: Path) -> None:
+    result = run("01_tiny_char_rnn", tmp_path)
+    assert_pngs(tmp_path, "loss_curves.png", "hello_graph.png")
+    # every next character right, and the loss far below chance (ln 4, ln 6 nats per character)
+    assert result["hello_accuracy"] == 1.0 and result["ybigta_accuracy"] == 1.0
+    assert result["hello_loss"] < 0.2 * math.log(4)
+    assert result["ybigta_loss"] < 0.2 * math.log(6)
+    # "hello" needs memory (l -> l, then l -> o), "ybigta" does not: it is solved later
+    assert result["hello_solved_at"] > result["ybigta_solved_at"]
