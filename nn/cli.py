@@ -30,7 +30,7 @@ from .lm import MODELS, Evaluation, LMConfig, baselines, build_model, chunk_loss
 from .text import CorpusError, UnknownCharacterError, load_corpus
 from .training import CHECKPOINT, TrainConfig, Trainer, TrainingError, fingerprint, prepare_data
 
-__all__ = ["UsageError", "main"]
+__all__ = ["UsageError", "build_parser", "gradcheck_layer", "main"]
 
 PROG = "tinygrad-seq"
 # Model and data options: None means "not given", so a resumed run can tell a clash from a default.
@@ -250,7 +250,7 @@ def _graph(args: argparse.Namespace) -> int:
     return 0
 
 
-def _gradcheck_layer(kind: str, rng: np.random.Generator) -> GradcheckReport:
+def gradcheck_layer(kind: str, rng: np.random.Generator) -> GradcheckReport:
     """Gradcheck a small float64 layer (2 deep if recurrent) with respect to its input and parameters."""
     from . import GRU, LSTM, RNN, MultiheadAttention, functional_call
 
@@ -274,7 +274,7 @@ def _gradcheck_layer(kind: str, rng: np.random.Generator) -> GradcheckReport:
 def _gradcheck(args: argparse.Namespace) -> int:
     kinds = ["rnn", "lstm", "gru", "mha"] if args.layer == "all" else [args.layer]
     rng = np.random.default_rng(args.seed)
-    reports = [_gradcheck_layer(kind, rng) for kind in kinds]
+    reports = [gradcheck_layer(kind, rng) for kind in kinds]
     for report in reports:
         print(str(report) + "\n")
     failed = [k for k, r in zip(kinds, reports) if not r]
