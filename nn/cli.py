@@ -182,7 +182,9 @@ def _eval(args: argparse.Namespace) -> int:
 
 def _samples(model: Any, vocab: Any, n: int, length: int, temperature: float, top_k: int | None, seed: int,
              prompt: str) -> list[str]:
-    return [prompt + generate(model, vocab, prompt, length, temperature, top_k, seed + i) for i in range(n)]
+    texts = [generate(model, vocab, prompt, length, temperature, top_k, seed + i) for i in range(n)]
+    space = " " if vocab.level == "word" and prompt and not prompt.endswith((" ", "\n")) else ""
+    return [prompt + (space if text else "") + text for text in texts]
 
 
 def _sample(args: argparse.Namespace) -> int:

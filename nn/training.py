@@ -204,7 +204,7 @@ class _Progress:
         if not force and now - self.last_line < self.every:
             return
         self.last_line = now
-        of = f"/{total}" if total else ""
+        of = f"/{max(total, step)}" if total else ""  # a timed run's total is an estimate
         line = [f"step {step}{of}", f"loss {loss:.3f}"] + ([f"val {val:.3f}"] if val is not None else [])
         line += [f"lr {stats['lr']:.2e}", f"|g| {stats['norm']:.2f}", f"{tok_s:,.0f} tok/s"]
         line += [f"eta {_duration(eta)}"] if eta is not None else []
