@@ -453,20 +453,23 @@ class Trainer:
         finally:
             bar.close()
         result = TrainResult(self.step, interrupted, self.checkpoint_path, self.curve_path, self.history)
-        if interrupted or self.step == first:
-            self.save()
-            return result
-        if self.step > first:
-            result.evaluation = self.validate()
-            if self.history["val_step"] and self.history["val_step"][-1] == self.step:
-                self.history["val_loss"][-1] = result.evaluation.loss  # the whole split, not a part
+        if not interrupted and self.step > first:
+            try:  # the whole validation split, next to the baselines; Ctrl-C here skips it
+                result.evaluation = self.validate()
+                result.baselines = baselines(self.train_ids, self.valid_ids, len(self.vocab),
+                                             self.config.eval_batch)
+            except KeyboardInterrupt:
+                result.interrupted, result.evaluation = True, None
             else:
-                self.history["val_step"].append(self.step)
-                self.history["val_loss"].append(result.evaluation.loss)
-            result.baselines = baselines(self.train_ids, self.valid_ids, len(self.vocab),
-                                         self.config.eval_batch)
+                if self.history["val_step"] and self.history["val_step"][-1] == self.step:
+                    self.history["val_loss"][-1] = result.evaluation.loss  # the whole split, not a part
+                else:
+                    self.history["val_step"].append(self.step)
+                    self.history["val_loss"].append(result.evaluation.loss)
+        with _Interrupts(bar.write) as last:
+            last.committing = True  # Ctrl-C now waits: the last checkpoint is written whole
             self.save()
-        if sample_length:
+        if sample_length and not result.interrupted:
             result.sample = generate(self.model, self.vocab, "", sample_length, temperature=0.8, seed=0)
         return result
 
