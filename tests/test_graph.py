@@ -256,6 +256,9 @@ def test_per_step_shares_of_a_layer_whose_weight_is_transposed_once_before_the_l
     shares = graph.step_grads(loss, tensor=layer.weight_hh_l0)
     assert list(shares) == [f"LSTM.l0.t={k}" for k in range(5)]
     dot = graph.to_dot(loss, params=layer, per_step_grad=True, collapse=["*.t=*"])
+    # the layer stacks each step's (B, H) output as (1, B, H) after its loop: drawn inside the step's box
+    assert not [label for label in nodes(dot).values() if label.startswith("Reshape\\n(1, 2, 3)")]
+    assert "→ (2, 3), (1, 2, 3) float64" in nodes(dot)[node_with(dot, "t=2")].replace("\\n", "\n")
     transpose = [n for n, label in nodes(dot).items() if label.startswith("Transpose\\n(3, 12)")]
     labels = [NORM.search(attrs).group(1) for a, _, attrs in edges(dot) if a in transpose]
     assert labels == [fmt(np.linalg.norm(shares[f"LSTM.l0.t={k}"])) for k in range(5)]

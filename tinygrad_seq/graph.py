@@ -334,10 +334,12 @@ def _layout(g: _Graph, group: str | None, collapse: Any, max_steps: int | None) 
     for fn in g.order:
         home = scope_home(fn.scope)
         if home is None and id(g.out[id(fn)]) not in root_ids:
-            # an op fed only by elided steps (stacking their outputs, say) is elided with them
+            # an op fed only by elided steps is elided with them; one fed only by a time step's box, in
+            # the layer's scope (the layer stacking that step's output after its loop), joins the box
             srcs = {fn_home[id(x.grad_fn)] for x in fn.inputs if x.grad_fn is not None}
-            if len(srcs) == 1 and next(iter(srcs))[0] == "gap":
-                home = next(iter(srcs))
+            src = next(iter(srcs)) if len(srcs) == 1 else ("op",)
+            if src[0] == "gap" or (src[0] == "box" and fn.scope == src[1][:-1] and _STEP.match(src[1][-1])):
+                home = src
         fn_home[id(fn)] = home or ("op", id(fn))
 
     place = (lambda s: s) if group == "scope" else (lambda s: ())
@@ -410,7 +412,8 @@ def to_dot(
     group : "scope" draws each scope as a cluster (time steps ``t=k`` left to right); None draws none.
     collapse : an int d: scopes deeper than d become one box each; or glob patterns matched against the
         dot-joined scope name (``["*.t=*"]``: each time step of every recurrent layer is one box). A box
-        shows the scope's name, its op count and its output shape.
+        shows the scope's name, its op count and its output shapes; an op just outside it that reads only
+        its output (a layer stacking a time step's output after its loop) is counted in it.
     max_steps : an unroll longer than this shows its first and last ``max_steps/2`` steps and one
         "... N steps ..." node between them.
     show_values, show_grad : add values (small tensors) / gradient norms to the labels. Gradients colour
@@ -578,7 +581,8 @@ def _node(it: _Item, names: dict, grads: dict, show_values: bool, cuts: dict, re
         name = it.key[1][-1] if it.where == it.key[1][:-1] else ".".join(it.key[1])
         lines = [name, f"{it.ops} ops"]
         if outs:
-            lines.append("→ " + ", ".join(dict.fromkeys(_shape(x) for x in outs)))
+            shapes = ", ".join(dict.fromkeys(str(x.shape) if x.shape else "scalar" for x in outs))
+            lines.append(f"→ {shapes} " + "/".join(dict.fromkeys(str(x.dtype) for x in outs)))
         found = [grads[id(x)] for x in outs if id(x) in grads]
         if found and not it.root:
             norm = math.sqrt(sum(_norm(a) ** 2 for a in found))
