@@ -300,6 +300,19 @@ def test_loss_curve_png_and_plain_progress_lines(tmp_path):
     assert result.history["val_step"] == [3] and len(result.history["grad_norm"]) == 3
 
 
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_on_a_terminal(tmp_path):
+    trainer, _, _ = make_run(tmp_path, "run")
+    trainer.stream = Terminal()
+    trainer.run(steps=4, sample_length=0)
+    text = trainer.stream.getvalue()
+    assert "4/4" in text and "100%|" in text and "tok/s" in text and "loss " in text and "\r" in text
+
+
 def test_prepare_data_splits_at_a_line_and_builds_word_vocab_from_training_text():
     text = "".join(f"line {i} says hello\n" for i in range(40)) + "zebra\n" * 4
     vocab, train, valid = prepare_data(text, TrainConfig(level="word", batch_size=2))
