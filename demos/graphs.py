@@ -1,7 +1,7 @@
 """Pictures of backpropagation through time: unrolled graphs, shared weights, vanishing gradients.
 
-    python demos/graphs.py            # every picture, into out/demos/graphs/
-    python demos/graphs.py --quick    # the same pictures from shorter sequences (CI)
+    python demos/graphs.py            # every picture, into out/demos/graphs/ (or --out DIR)
+    python demos/graphs.py --quick    # the same pictures, the long unroll 60 steps instead of 200 (CI)
 
 1. rnn_ops: a 5-step tanh RNN drawn op by op. One cluster per time step, left to right; each weight is
    drawn once with an edge into every step, labelled with that step's share of its gradient (the
@@ -13,13 +13,16 @@
    elided. The hidden-state gradient vanishes along the RNN (dark blue: below 1e-8 after a few dozen
    steps) and survives along the LSTM's cell state (forget gate initialised open).
 
-Every picture is written as PNG and SVG; DOT text too with --dot.
+Every picture is written as PNG and SVG; DOT text too with --dot. ``main(argv) -> dict`` returns the
+paths written and, per layer of picture 4, the norm of W_hh's gradient contributed by step 1 and by the
+last step.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -27,7 +30,6 @@ import tinygrad_seq as ts
 from tinygrad_seq import Tensor, graph, nn
 from tinygrad_seq.functional import mse_loss
 
-OUT = os.path.join("out", "demos", "graphs")
 # each time step one box; the linear heads and the losses too, in the pictures that are not op by op
 STEPS = ["*.t=*", "*_head", "*mse"]
 LAYERS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
@@ -57,19 +59,20 @@ def readout_loss(net: nn.Module, kind: str, x: Tensor, state=None) -> tuple[Tens
         return mse_loss(y, np.ones(y.shape)), last
 
 
-def save(name: str, root: Tensor | tuple[Tensor, ...], dot: bool, **opts) -> None:
-    roots = root if isinstance(root, tuple) else (root,)
-    for fmt in ("png", "svg") + (("dot",) if dot else ()):
-        path = graph.render(*roots, path=os.path.join(OUT, f"{name}.{fmt}"), **opts)
-        print(f"  wrote {path}")
-
-
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="shorter sequences (60 steps instead of 200)")
+    parser.add_argument("--quick", action="store_true", help="the long unroll 60 steps instead of 200")
+    parser.add_argument("--out", default=os.path.join("out", "demos", "graphs"), help="where the pictures go")
     parser.add_argument("--dot", action="store_true", help="also write the DOT text of every picture")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     rng = np.random.default_rng(0)
+    written: list[str] = []
+
+    def save(name: str, root: Tensor | tuple[Tensor, ...], dot: bool, **opts) -> None:
+        roots = root if isinstance(root, tuple) else (root,)
+        for fmt in ("png", "svg") + (("dot",) if dot else ()):
+            written.append(graph.render(*roots, path=os.path.join(args.out, f"{name}.{fmt}"), **opts))
+            print(f"  wrote {written[-1]}")
 
     print("1. a 5-step RNN, op by op")
     net = make_net(["rnn"], input_size=2, hidden_size=3, seed=1)
@@ -99,10 +102,13 @@ def main() -> None:
     rnn_loss, _ = readout_loss(net, "rnn", xs)
     lstm_loss, _ = readout_loss(net, "lstm", xs)
     save("rnn_vs_lstm", (rnn_loss, lstm_loss), args.dot, params=net, collapse=STEPS, max_steps=6)
+    result: dict = {"written": written}
     for kind, loss in (("rnn", rnn_loss), ("lstm", lstm_loss)):
         shares = graph.step_grads(loss, tensor=getattr(net, kind).weight_hh_l0)
-        first, last = (np.linalg.norm(shares[f"{kind}.l0.t={k}"]) for k in (1, steps - 1))
+        first, last = (float(np.linalg.norm(shares[f"{kind}.l0.t={k}"])) for k in (1, steps - 1))
         print(f"  {kind}: weight_hh's gradient from step 1: {first:.1e}, from step {steps - 1}: {last:.1e}")
+        result[kind] = {"first": first, "last": last}
+    return result
 
 if __name__ == "__main__":
     main()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import importlib.util
 import os
 import re
 import shutil
@@ -447,3 +448,20 @@ def test_render_without_dot_writes_the_dot_file_and_says_how_to_install(tmp_path
     assert written.read_text(encoding="utf-8") == graph.to_dot(loss)
     assert not (tmp_path / "out" / "rnn.png").exists()
     assert info.value.__cause__ is None and info.value.__context__ is None  # one error, not a chain
+
+
+@pytest.mark.slow
+def test_the_demo_draws_its_pictures_and_the_rnn_gradient_vanishes_where_the_lstm_does_not(tmp_path):
+    dot_available()
+    demos = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "demos")
+    spec = importlib.util.spec_from_file_location("graphs_demo", os.path.join(demos, "graphs.py"))
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    result = demo.main(["--quick", "--out", str(tmp_path)])
+    names = sorted(os.path.basename(p) for p in result["written"])
+    assert names == sorted(f"{n}.{f}" for n in ("rnn_ops", "lstm_steps", "gru_steps", "lstm_truncated",
+                                                 "rnn_vs_lstm") for f in ("png", "svg"))
+    assert all(os.path.getsize(p) > 10_000 for p in result["written"])
+    # 60 steps back from the loss: the RNN's share of dL/dW_hh from step 1 has vanished, the LSTM's has not
+    assert result["rnn"]["first"] < 1e-8 * result["rnn"]["last"]
+    assert result["lstm"]["first"] > 1e-3 * result["lstm"]["last"]
