@@ -40,3 +40,16 @@ def test_tiny_char_rnn_learns_both_words(tmp_path: Path) -> None:
     assert result["ybigta_loss"] < 0.2 * math.log(6)
     # "hello" needs memory (l -> l, then l -> o), "ybigta" does not: it is solved later
     assert result["hello_solved_at"] > result["ybigta_solved_at"]
+
+
+def test_bptt_is_a_sum_over_time(tmp_path: Path) -> None:
+    result = run("02_bptt_sum", tmp_path)
+    assert_pngs(tmp_path, "bptt_graph.png", "bptt_sums.png")
+    assert result["loss_sum_error"] < 1e-12  # sum of the per-step losses = the total loss
+    assert result["grad_sum_error"] < 1e-12  # sum of the per-step copies' gradients = W_hh.grad
+    assert result["renderer_error"] < 1e-12  # graph.step_grads splits it the same way
+    assert result["column_sum_error"] < 1e-12  # each contribution = the sum over the losses that reach it
+    # a loss term reaches only its own and earlier steps: exactly zero above the diagonal, nonzero below
+    assert result["reach_above_diagonal_max"] == 0.0
+    assert result["reach_on_or_below_min"] > 1e-4
+    assert all(n > 1e-3 for n in result["contribution_norms"])
