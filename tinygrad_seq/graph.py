@@ -7,7 +7,8 @@ detached tensors. Scopes become nested clusters; the time steps of a recurrent l
 an edge into each step. Gradients are computed from the graph itself with
 ``grad(roots, every tensor, retain_graph=True)``, so call `render` before ``backward()`` or use
 ``backward(retain_graph=True)``; after a backward that released the graph only the leaves' ``.grad``
-(and retained gradients) can be shown, and the legend says so.
+(and retained gradients) can be shown, and the legend says so. `step_grads` splits a shared weight's
+gradient into what each time step contributes (the shares add up to the gradient).
 
     >>> from tinygrad_seq import Tensor, graph
     >>> x, w = Tensor([1.0, 2.0]), Tensor([0.5, -1.0], requires_grad=True)
@@ -354,7 +355,7 @@ def _layout(g: _Graph, group: str | None, collapse: Any, max_steps: int | None) 
             if x.grad_fn is None and id(x) not in key_of:
                 readers = g.users[id(x)]
                 their = {fn_home[id(u)] for u in readers}
-                small = x.size == 1 and not x.requires_grad and getattr(x, "_detached_from", None) is None
+                small = x.size == 1 and not x.requires_grad
                 home = next(iter(their))
                 if len(their) == 1 and (home[0] == "gap" or (home[0] == "box" and small)):
                     key_of[id(x)] = home  # a constant inside a box, or anything only elided steps read
@@ -483,7 +484,7 @@ def to_dot(
             attrs.update(color=_SHARE, fontcolor=_SHARE, label=f"‖g‖ {_fmt(_norm(share))}")
         out.append(f"  {number[src]} -> {number[dst]}" + (f" [{_attrs(**attrs)}];" if attrs else ";"))
     for key, skey in cuts.items():
-        if skey is not None:
+        if skey is not None and skey != key:
             style = _attrs(style="dashed", color=_CUT, fontcolor=_CUT, penwidth=1.5, label="✂ detach")
             out.append(f"  {number[skey]} -> {number[key]} [{style}];")
     links = [(a, b) for a, b, _ in edges]
@@ -733,6 +734,9 @@ def render(*roots: Tensor, path: str | os.PathLike, format: str | None = None, *
 
     Without Graphviz's `dot` program the DOT text is written next to `path` (same name, ``.dot``) and
     `GraphvizNotFound` says how to install Graphviz. Returns the path written. Options as in `to_dot`.
+    dot's layout time grows fast with the node count: draw long unrolls with ``collapse=["*.t=*"]``
+    and ``max_steps`` (a 200-step LSTM op by op is 3,400 nodes and takes dot minutes; collapsed with
+    ``max_steps=6``, under a second).
 
     Example: ``render(loss, path="out/rnn.png", collapse=["*.t=*"], max_steps=6)``
     """
