@@ -189,15 +189,21 @@ def _samples(model: Any, vocab: Any, n: int, length: int, temperature: float, to
 
 def _sample(args: argparse.Namespace) -> int:
     model, vocab, _ = load_model(_checkpoint_path(args.dir))
-    texts = _samples(model, vocab, args.num, args.length, args.temperature, args.top_k, args.seed,
-                     args.prompt)
+    try:
+        texts = _samples(model, vocab, args.num, args.length, args.temperature, args.top_k, args.seed,
+                         args.prompt)
+    except ValueError as error:  # an unknown character in the prompt, a negative temperature
+        raise UsageError(str(error)) from None
     print("\n---\n".join(texts))
     return 0
 
 
 def _score(args: argparse.Namespace) -> int:
     model, vocab, _ = load_model(_checkpoint_path(args.dir))
-    scores = sorted((score(model, vocab, s) for s in args.sentences), key=lambda s: -s.total)
+    try:
+        scores = sorted((score(model, vocab, s) for s in args.sentences), key=lambda s: -s.total)
+    except ValueError as error:  # an unknown character, nothing to score, longer than the context
+        raise UsageError(str(error)) from None
     print(f"{'rank':<6}{'log P (nats)':>13}{'per token':>11}{'tokens':>8}  sentence")
     for rank, s in enumerate(scores, 1):
         print(f"{rank:<6}{s.total:>13.3f}{s.per_token:>11.3f}{len(s.tokens):>8}  {s.text}")
@@ -232,11 +238,18 @@ def _graph(args: argparse.Namespace) -> int:
         from .text import Vocab
 
         vocab = Vocab.chars(text)
-        model = build_model(LMConfig(kind, len(vocab), hidden=args.hidden, context=max(args.steps, 1)), rng=0)
+        try:
+            config = LMConfig(kind, len(vocab), hidden=args.hidden, context=args.steps)
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+        model = build_model(config, rng=0)
         ids = vocab.encode(text * (1 + args.steps // len(text)))
         what = f"an untrained {kind} model (hidden {args.hidden})"
     if len(ids) < args.steps + 1:
         raise UsageError(f"--steps {args.steps}: the text is too short for that many steps")
+    if model.config.model == "transformer" and args.steps > model.config.context:
+        raise UsageError(f"--steps {args.steps} is longer than the Transformer's context "
+                         f"({model.config.context})")
     x, y = ids[: args.steps, None], ids[1 : args.steps + 1, None]  # (T, 1)
     model.eval()
     loss, _ = chunk_loss(model, x, y)

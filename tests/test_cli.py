@@ -186,6 +186,15 @@ def test_prompt_with_unknown_characters(trained, capsys):
     assert "'☃'" in err and "not in the vocabulary" in err
 
 
+def test_impossible_values_get_one_line(trained, capsys):
+    _, out_dir = trained
+    assert "temperature must be >= 0" in bad(capsys, "sample", out_dir, "--temperature", "-1")
+    assert "no token to score" in bad(capsys, "score", out_dir, "")
+    graph = ["graph", "--model", "transformer", "--hidden", "6", "-o", "x.svg"]
+    assert "divisible by heads" in bad(capsys, *graph)
+    assert "dropout must be in [0, 1)" in bad(capsys, "train", "--dropout", "1.5", "--out", out_dir / "new")
+
+
 def test_resume_with_other_settings_and_overwriting_a_run(trained, capsys):
     corpus, out_dir = trained
     err = bad(capsys, "train", "--out", out_dir, "--resume", "--model", "gru", "--steps", "20")
