@@ -53,3 +53,24 @@ def test_bptt_is_a_sum_over_time(tmp_path: Path) -> None:
     assert result["reach_above_diagonal_max"] == 0.0
     assert result["reach_on_or_below_min"] > 1e-4
     assert all(n > 1e-3 for n in result["contribution_norms"])
+
+
+def test_vanishing_and_exploding_gradients(tmp_path: Path) -> None:
+    result = run("03_vanishing", tmp_path)
+    assert_pngs(tmp_path, "gradient_norms.png")
+    radii = (0.5, 1.0, 1.5, 2.0)
+    for r in radii:  # W_hh = r * orthogonal: eigvals measures the radius asked for
+        assert abs(result["measured_radii"][r] - r) < 1e-9
+    first = result["rnn_first"]
+    # radius 0.5: ||dL/dh_0|| is more than ten orders of magnitude below ||dL/dh_(T-1)||
+    assert result["rnn_0.5_decades_lost"] > 10
+    # radius 2.0 explodes backwards in time, and the curves at t = 0 are ordered by radius
+    assert result["rnn_2.0_decades_gained"] > 1
+    assert all(first[a] < first[b] for a, b in zip(radii, radii[1:]))
+    assert first[2.0] > 1e15 * first[0.5]
+    # saturated units block the explosion: the same W_hh with large inputs vanishes instead
+    assert result["saturated_2.0_first"] < 1e-6 * first[2.0]
+    # the gated cells lose their gradient more slowly than the 0.5-radius RNN
+    assert result["lstm_first"] > 1e3 * first[0.5]
+    assert result["gru_first"] > 1e3 * first[0.5]
+    assert result["lstm_forget_bias_1_first"] > result["lstm_first"]
