@@ -144,12 +144,12 @@ SCALAR_AND_ONE_2 = (((), ()), ((1,), (1,)))
 
 
 def unary(name: str, fn: Callable, ref: Callable, domain: str = "real", *, min_dims: int = 0,
-          min_side: int = 1, examples: Any = None, **row: Any) -> Op:
-    """A one-input row over shapes with 0..3 axes (at least `min_dims`)."""
+          max_dims: int = 3, min_side: int = 1, examples: Any = None, **row: Any) -> Op:
+    """A one-input row over shapes with min_dims..max_dims axes."""
     if examples is None:  # the smallest shapes allowed: a scalar and shape (1,), or all sides minimal
         examples = SCALAR_AND_ONE if min_dims == min_side - 1 == 0 else (((min_side,) * max(min_dims, 1),),)
-    return Op(name, fn, ref, (domain,), same(1, min_dims=min_dims, min_side=min_side), examples=examples,
-              **row)
+    return Op(name, fn, ref, (domain,), same(1, min_dims=min_dims, max_dims=max_dims, min_side=min_side),
+              examples=examples, **row)
 
 
 def binary(name: str, fn: Callable, ref: Callable, domains: tuple[str, str] = ("real", "real"),
@@ -378,6 +378,10 @@ CATALOGUE: list[Op] = [
     unary("T", lambda x: x.T, lambda a: a.T),
     unary("permute[1,0,2]", lambda x: x.permute(1, 0, 2), lambda a: a.transpose(1, 0, 2), min_dims=3,
           examples=()),
+    unary("permute[1,2,0]", lambda x: x.permute(1, 2, 0), lambda a: a.transpose(1, 2, 0), min_dims=3,
+          max_dims=3, examples=()),  # not its own inverse, unlike swaps and reversal
+    unary("permute[(-1,0,1)]", lambda x: x.permute((-1, 0, 1)), lambda a: a.transpose(-1, 0, 1), min_dims=3,
+          max_dims=3, examples=()),
     unary("transpose[0,-1,1]", lambda x: x.transpose(0, -1, 1), lambda a: a.transpose(0, -1, 1),
           min_dims=3, examples=()),
     unary("swapaxes[0,-1]", lambda x: x.swapaxes(0, -1), lambda a: a.swapaxes(0, -1), min_dims=1),
