@@ -78,7 +78,9 @@ def _train(args: argparse.Namespace) -> int:
         f"tokens; batches of {cfg.batch_size} streams x {cfg.seq_len} steps")
     if trainer.step:
         say(f"resuming at step {trainer.step} (epoch {trainer.epoch})")
-    say(f"trigram baseline on validation: {trainer.trigram():.3f} nats/token\n")
+    n = min(cfg.eval_tokens or len(trainer.valid_ids), len(trainer.valid_ids))
+    say(f"validation every {cfg.eval_every} steps on {n:,} tokens, where the trigram baseline scores "
+        f"{trainer.trigram():.3f} nats/token\n")
     result = trainer.run(steps=args.steps, minutes=args.minutes, sample_length=0)
     if result.interrupted:
         print(f"interrupted at step {result.step}: checkpoint saved to {result.checkpoint}\n"

@@ -29,11 +29,13 @@ def moving_average(values: Sequence[float], window: int) -> np.ndarray:
 
 
 def plot_history(history: Mapping[str, Any], path: str | os.PathLike, clip: float | None = None,
-                 baseline: tuple[str, float] | None = None, title: str = "") -> None:
+                 baseline: tuple[str, float] | None = None, title: str = "",
+                 valid_tokens: int | None = None) -> None:
     """Write a PNG: train loss (raw and smoothed) and validation loss per step, then the gradient norm.
 
     `history` has lists ``step``, ``loss``, ``grad_norm`` and ``val_step``, ``val_loss``. `clip` draws the
-    clipping threshold on the norm panel; `baseline` (name, nats) a dashed line on the loss panel.
+    clipping threshold on the norm panel; `baseline` (name, nats) a dashed line on the loss panel (measured on
+    the same `valid_tokens` validation tokens as the validation curve).
     """
     import matplotlib
 
@@ -51,9 +53,12 @@ def plot_history(history: Mapping[str, Any], path: str | os.PathLike, clip: floa
             top.plot(steps, moving_average(loss, max(1, len(loss) // 50)), color="tab:blue",
                      label="train (moving average)")
         if history.get("val_step"):
-            top.plot(history["val_step"], history["val_loss"], "o-", color="tab:orange", label="validation")
+            on = f" ({valid_tokens:,} tokens)" if valid_tokens else ""
+            top.plot(history["val_step"], history["val_loss"], "o-", color="tab:orange",
+                     label="validation" + on)
         if baseline is not None:
-            top.axhline(baseline[1], color="gray", linestyle="--", label=f"{baseline[0]} baseline")
+            top.axhline(baseline[1], color="gray", linestyle="--",
+                        label=f"{baseline[0]} baseline, same tokens")
         top.set_ylabel("loss (nats / token)")
         top.set_title(title or "training curve")
         top.grid(alpha=0.3)

@@ -281,7 +281,9 @@ class Trainer:
         title = (f"{c.model} LM, {c.hidden} hidden x {c.layers}, {self.config.level} level: "
                  f"{self.config.corpus}")
         baseline = ("trigram", self._trigram) if self._trigram is not None else None
-        plot_history(self.history, self.curve_path, clip=self.config.clip, baseline=baseline, title=title)
+        tokens = min(self.config.eval_tokens or len(self.valid_ids), len(self.valid_ids))
+        plot_history(self.history, self.curve_path, clip=self.config.clip, baseline=baseline, title=title,
+                     valid_tokens=tokens)
         return self.curve_path
 
     @classmethod
@@ -456,16 +458,15 @@ class Trainer:
         if not interrupted and self.step > first:
             try:  # the whole validation split, next to the baselines; Ctrl-C here skips it
                 result.evaluation = self.validate()
+                if self.history["val_step"][-1:] != [self.step]:  # the curve's last point, on its tokens
+                    whole = self.config.eval_tokens is None or self.config.eval_tokens >= len(self.valid_ids)
+                    point = result.evaluation if whole else self.validate(self.config.eval_tokens)
+                    self.history["val_loss"].append(point.loss)
+                    self.history["val_step"].append(self.step)
                 result.baselines = baselines(self.train_ids, self.valid_ids, len(self.vocab),
                                              self.config.eval_batch)
             except KeyboardInterrupt:
                 result.interrupted, result.evaluation = True, None
-            else:
-                if self.history["val_step"] and self.history["val_step"][-1] == self.step:
-                    self.history["val_loss"][-1] = result.evaluation.loss  # the whole split, not a part
-                else:
-                    self.history["val_step"].append(self.step)
-                    self.history["val_loss"].append(result.evaluation.loss)
         with _Interrupts(bar.write) as last:
             last.committing = True  # Ctrl-C now waits: the last checkpoint is written whole
             self.save()
