@@ -30,7 +30,8 @@ import tinygrad_seq as ts
 from tinygrad_seq import Tensor, gradcheck, graph
 from tinygrad_seq.functional import cross_entropy
 from tinygrad_seq.nn.cli import gradcheck_layer
-from tinygrad_seq.nn.lm import LMConfig, build_model, chunk_loss, generate, score
+from tinygrad_seq.nn.lm import LMConfig, build_model, chunk_loss
+from tinygrad_seq.nn.sampling import generate, score
 from tinygrad_seq.nn.text import load_corpus
 from tinygrad_seq.nn.training import TrainConfig, Trainer, fingerprint, prepare_data
 

@@ -6,7 +6,7 @@
 
 from tinygrad_seq import functional
 
-from . import checkpoint, init, lm, ngram, optim, training, utils
+from . import checkpoint, init, lm, ngram, optim, sampling, training, utils
 from .attention import MultiheadAttention, scaled_dot_product_attention
 from .containers import ModuleList, Sequential
 from .linear import Dropout, Embedding, Identity, LayerNorm, Linear
@@ -31,5 +31,6 @@ __all__ = [
     "MultiheadAttention", "scaled_dot_product_attention",
     "TransformerEncoderLayer", "TransformerDecoderLayer",
     "SinusoidalPositionalEncoding", "LearnedPositionalEncoding",
-    "checkpoint", "lm", "ngram", "training", "LMConfig", "RecurrentLM", "TransformerLM", "NGramLM",
+    "checkpoint", "lm", "ngram", "sampling", "training",
+    "LMConfig", "RecurrentLM", "TransformerLM", "NGramLM",
 ]

@@ -26,7 +26,8 @@ import numpy as np
 from tinygrad_seq.gradcheck import GradcheckReport, gradcheck
 
 from .checkpoint import CheckpointError, load_checkpoint, load_model
-from .lm import MODELS, Evaluation, LMConfig, baselines, build_model, chunk_loss, evaluate, generate, score
+from .lm import MODELS, Evaluation, LMConfig, baselines, build_model, chunk_loss, evaluate
+from .sampling import generate, score
 from .text import CorpusError, UnknownCharacterError, load_corpus
 from .training import CHECKPOINT, TrainConfig, Trainer, TrainingError, fingerprint, prepare_data
 

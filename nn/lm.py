@@ -11,10 +11,10 @@ Two kinds of model, both mapping ids (T, B) to next-token logits (T, B, V) and a
     >>> model = build_model(config, rng=np.random.default_rng(0))
     >>> logits, state = model(ids[:, None])                       # (T, 1) -> (T, 1, V)
     >>> evaluate(model, valid_ids).perplexity
-    >>> generate(model, vocab, prompt="The ", length=200, temperature=0.8, top_k=20, seed=0)
-    >>> score(model, vocab, "the apple and pear salad").total     # log-probability in nats
+    >>> baselines(train_ids, valid_ids, len(vocab))["trigram"].loss
 
-Losses are in nats per token; bits per token = nats / ln 2; perplexity = e^nats.
+Losses are in nats per token; bits per token = nats / ln 2; perplexity = e^nats. Sampling and scoring
+sentences live in `nn.sampling`, training in `nn.training`.
 """
 
 from __future__ import annotations
@@ -35,12 +35,12 @@ from .linear import Dropout, Embedding, LayerNorm, Linear
 from .module import Module
 from .ngram import NGramLM
 from .recurrent import GRU, LSTM, RNN
-from .text import Vocab, batchify, bptt_chunks
+from .text import batchify, bptt_chunks
 from .transformer import LearnedPositionalEncoding, TransformerEncoderLayer
 
 __all__ = [
-    "MODELS", "Evaluation", "LMConfig", "RecurrentLM", "Score", "TransformerLM", "baselines", "build_model",
-    "chunk_loss", "detach_state", "eval_streams", "evaluate", "generate", "score",
+    "MODELS", "Evaluation", "LMConfig", "RecurrentLM", "TransformerLM", "baselines", "build_model",
+    "chunk_loss", "detach_state", "eval_streams", "evaluate",
 ]
 
 MODELS = ("rnn", "lstm", "gru", "transformer")
@@ -283,142 +283,3 @@ def baselines(train_ids: np.ndarray, ids: np.ndarray, vocab_size: int,
         total, count = NGramLM(order, vocab_size).fit(train_ids).nll(data)
         results[name] = Evaluation(total / count, count)
     return results
-
-
-# ------------------------------------------------------------------------------------- sample, score
-
-
-def _context(model: Module, ids: np.ndarray) -> np.ndarray:
-    """The tail of `ids` that the model can read at once (a Transformer's context; everything otherwise)."""
-    return ids[-model.config.context:] if isinstance(model, TransformerLM) else ids
-
-
-def _start_id(vocab: Vocab) -> int | None:
-    """The token that precedes a text: ``<eos>`` (a line just ended) or "\\n"; None if there is neither."""
-    return vocab.eos_id if vocab.eos_id is not None else vocab.stoi.get("\n")
-
-
-def _prime(model: Module, vocab: Vocab, prompt: str) -> tuple[np.ndarray, np.ndarray]:
-    """(ids the model reads first, ids of the prompt itself): the prompt after a start token."""
-    prompt_ids = vocab.encode(prompt) if prompt else np.zeros(0, dtype=np.int64)
-    if vocab.level == "word" and prompt_ids.size and prompt_ids[-1] == vocab.eos_id and \
-            not prompt.endswith("\n"):
-        prompt_ids = prompt_ids[:-1]  # a prompt is an unfinished line: no <eos> after it
-    start = _start_id(vocab)
-    head = np.array([start] if start is not None else [], dtype=np.int64)
-    read = np.concatenate([head, prompt_ids])
-    if read.size == 0:
-        raise ValueError(
-            "generate: this vocabulary has no start token (<eos> or a line break): give a prompt")
-    return read, prompt_ids
-
-
-def _next_logits(model: Module, ids: np.ndarray, state: State) -> tuple[np.ndarray, State]:
-    """The logits (V,) after reading `ids` (a 1-D stream) from `state`, and the state after it."""
-    logits, state = model(ids[:, None], state)  # (T, 1) -> (T, 1, V)
-    return logits.numpy()[-1, 0].astype(np.float64), state
-
-
-def generate(model: Module, vocab: Vocab, prompt: str = "", length: int = 200, temperature: float = 1.0,
-             top_k: int | None = None, seed: int | None = None) -> str:
-    """Sample up to `length` tokens after `prompt`; returns the new text (without the prompt).
-
-    Each token is drawn from softmax(logits / temperature) restricted to the `top_k` most likely
-    tokens; temperature 0 takes the most likely token (greedy). ``<unk>`` is masked out before
-    sampling, so it is never emitted, and at the word level generation stops at ``<eos>`` (the end of
-    the line, not included). The same seed gives the same text. An empty prompt starts a new line.
-    """
-    if temperature < 0:
-        raise ValueError(f"generate: temperature must be >= 0, got {temperature}")
-    if top_k is not None and top_k < 1:
-        raise ValueError(f"generate: top_k must be >= 1, got {top_k}")
-    if length < 0:
-        raise ValueError(f"generate: length must be >= 0, got {length}")
-    rng = np.random.default_rng(seed)
-    read, prompt_ids = _prime(model, vocab, prompt)
-    history = read
-    was_training = model.training
-    model.eval()
-    out: list[int] = []
-    try:
-        with no_grad():
-            recurrent = not isinstance(model, TransformerLM)
-            logits, state = _next_logits(model, _context(model, read), None)
-            for _ in range(length):
-                token = _pick(logits, vocab, temperature, top_k, rng)
-                if token == vocab.eos_id:
-                    break
-                out.append(token)
-                history = np.append(history, token)
-                if recurrent:
-                    logits, state = _next_logits(model, history[-1:], state)
-                else:
-                    logits, _ = _next_logits(model, _context(model, history), None)
-    finally:
-        model.train(was_training)
-    return vocab.decode(np.array(out, dtype=np.int64))
-
-
-def _pick(logits: np.ndarray, vocab: Vocab, temperature: float, top_k: int | None,
-          rng: np.random.Generator) -> int:
-    """One token id from (V,) logits: <unk> masked, top-k kept, then greedy or sampled at `temperature`."""
-    logits = logits.copy()
-    if vocab.unk_id is not None:
-        logits[vocab.unk_id] = -np.inf
-    if top_k is not None and top_k < len(logits):
-        kth = np.partition(logits, -top_k)[-top_k]
-        logits[logits < kth] = -np.inf
-    if temperature == 0:
-        return int(np.argmax(logits))
-    z = logits / temperature
-    p = np.exp(z - z.max())
-    p /= p.sum()
-    return int(rng.choice(len(p), p=p))
-
-
-@dataclass
-class Score:
-    """A text's log-probability under a model: ``total`` nats, and (token, log p) for each token."""
-
-    text: str
-    total: float
-    tokens: list[tuple[str, float]]
-
-    @property
-    def per_token(self) -> float:
-        return self.total / max(1, len(self.tokens))
-
-    @property
-    def perplexity(self) -> float:
-        return math.exp(min(-self.per_token, 700.0))
-
-
-def score(model: Module, vocab: Vocab, sentence: str) -> Score:
-    """log P(sentence) in nats, token by token, as the start of a new line.
-
-    Every token is predicted from those before it and from the start token (``<eos>`` at the word
-    level, "\\n" at the character level if the vocabulary has it; otherwise the first character is
-    given, not scored). At the word level the line's closing ``<eos>`` is scored too, so a sentence
-    that ends well scores higher. Unknown words score as ``<unk>``; unknown characters raise
-    ``UnknownCharacterError``.
-    """
-    ids = vocab.encode(sentence)
-    start = _start_id(vocab)
-    stream = np.concatenate([[start], ids]).astype(np.int64) if start is not None else ids
-    if len(stream) < 2:
-        raise ValueError(f"score: {sentence!r} has no token to score")
-    if isinstance(model, TransformerLM) and len(stream) - 1 > model.config.context:
-        raise ValueError(f"score: {len(stream) - 1} tokens exceed the Transformer's context of "
-                         f"{model.config.context}")
-    was_training = model.training
-    model.eval()
-    try:
-        with no_grad():
-            logits, _ = model(stream[:-1, None])  # (T, 1) -> (T, 1, V)
-            logp = logits.log_softmax(axis=-1).numpy()[:, 0]  # (T, V)
-    finally:
-        model.train(was_training)
-    targets = stream[1:]
-    values = logp[np.arange(len(targets)), targets].astype(np.float64)
-    tokens = [(vocab.itos[t], float(v)) for t, v in zip(targets, values)]
-    return Score(sentence, float(values.sum()), tokens)

@@ -21,9 +21,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-import signal
 import sys
-import threading
 import time
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, TextIO
@@ -32,9 +30,11 @@ import numpy as np
 
 from .checkpoint import Checkpoint, CheckpointError, restore_carry, save_checkpoint, set_generator_states
 from .curves import plot_history
-from .lm import Evaluation, TransformerLM, baselines, chunk_loss, detach_state, evaluate, generate
+from .lm import Evaluation, TransformerLM, baselines, chunk_loss, detach_state, evaluate
 from .module import Module
 from .optim import Adam, CosineWithWarmup
+from .progress import Interrupts, Progress
+from .sampling import generate
 from .text import Vocab, batchify
 from .utils import clip_grad_norm_
 
@@ -132,92 +132,6 @@ class TrainResult:
     evaluation: Evaluation | None = None
     baselines: dict[str, Evaluation] = field(default_factory=dict)
     sample: str = ""
-
-
-class _Interrupts:
-    """Ctrl-C during training: the first asks to stop after the current step, a second stops at once.
-
-    A second Ctrl-C while the optimizer is writing the weights waits until it has finished, so a
-    checkpoint never holds half an update. Only the main thread can receive signals; elsewhere this
-    does nothing (a KeyboardInterrupt raised by other means is still handled by the training loop).
-    """
-
-    def __init__(self, say: Any) -> None:
-        self.count, self.committing, self.say, self.previous = 0, False, say, None
-
-    def __enter__(self) -> _Interrupts:
-        if threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        self.count += 1
-        if self.count == 1:
-            self.say("\nCtrl-C: stopping after this step and saving a checkpoint (press again to stop now)")
-        elif not self.committing:
-            raise KeyboardInterrupt
-
-    def commit_done(self) -> None:
-        self.committing = False
-        if self.count >= 2:
-            raise KeyboardInterrupt
-
-
-class _Progress:
-    """A tqdm bar (steps, loss, tokens/s, ETA) on a terminal; plain periodic lines anywhere else."""
-
-    def __init__(self, stream: TextIO, total: int | None, initial: int, every_seconds: float = 10.0) -> None:
-        self.stream, self.every, self.last_line = stream, every_seconds, -math.inf
-        self.bar = None
-        if getattr(stream, "isatty", lambda: False)():
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, initial=initial, file=stream, unit="step", dynamic_ncols=True,
-                            smoothing=0.05,
-                            bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]")
-
-    def set_total(self, total: int) -> None:
-        if self.bar is not None:
-            self.bar.total = total
-            self.bar.refresh()
-
-    def write(self, text: str) -> None:
-        if self.bar is not None:
-            self.bar.write(text, file=self.stream)
-        else:
-            print(text, file=self.stream, flush=True)
-
-    def update(self, step: int, total: int | None, stats: dict[str, float], eta: float | None,
-               force: bool = False) -> None:
-        loss, val, tok_s = stats["loss"], stats.get("val"), stats["tok_s"]
-        if self.bar is not None:
-            self.bar.update(step - self.bar.n)
-            parts = [f"loss {loss:.3f}"] + ([f"val {val:.3f}"] if val is not None else [])
-            parts.append(f"{tok_s:,.0f} tok/s")
-            self.bar.set_postfix_str(", ".join(parts), refresh=False)
-            return
-        now = time.perf_counter()
-        if not force and now - self.last_line < self.every:
-            return
-        self.last_line = now
-        of = f"/{max(total, step)}" if total else ""  # a timed run's total is an estimate
-        line = [f"step {step}{of}", f"loss {loss:.3f}"] + ([f"val {val:.3f}"] if val is not None else [])
-        line += [f"lr {stats['lr']:.2e}", f"|g| {stats['norm']:.2f}", f"{tok_s:,.0f} tok/s"]
-        line += [f"eta {_duration(eta)}"] if eta is not None else []
-        print(" | ".join(line), file=self.stream, flush=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
-def _duration(seconds: float) -> str:
-    seconds = max(0, int(round(seconds)))
-    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
 class Trainer:
@@ -348,7 +262,7 @@ class Trainer:
         T = min(self.config.seq_len, len(self.data) - 1 - start)
         return self.data[start:start + T], self.data[start + 1:start + 1 + T]  # (T, B) each
 
-    def train_step(self, interrupts: _Interrupts | None = None) -> tuple[float, float]:
+    def train_step(self, interrupts: Interrupts | None = None) -> tuple[float, float]:
         """One step of truncated BPTT; returns (loss, gradient norm before clipping)."""
         self.model.train()
         x, y = self._chunk(self.position)
@@ -417,8 +331,8 @@ class Trainer:
                 f"stays at {self.schedule.lr_at(self.planned + 1):.2g}")
         self.trigram()
         total = steps if steps is not None else self.planned
-        bar = _Progress(self.stream, total if progress else None, self.step)
-        interrupts = _Interrupts(bar.write)
+        bar = Progress(self.stream, total if progress else None, self.step)
+        interrupts = Interrupts(bar.write)
         interrupted, val, first, tok_s, session_steps = False, None, self.step, 0.0, 0
         if self.history["val_loss"]:
             val = self.history["val_loss"][-1]
@@ -467,7 +381,7 @@ class Trainer:
                                              self.config.eval_batch)
             except KeyboardInterrupt:
                 result.interrupted, result.evaluation = True, None
-        with _Interrupts(bar.write) as last:
+        with Interrupts(bar.write) as last:
             last.committing = True  # Ctrl-C now waits: the last checkpoint is written whole
             self.save()
         if sample_length and not result.interrupted:

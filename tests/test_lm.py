@@ -1,4 +1,4 @@
-"""nn.lm, nn.ngram, nn.checkpoint, nn.training: models, baselines, checkpoints, resume, sampling, scoring."""
+"""Language models: the models, n-gram baselines, checkpoints, training and resume, sampling, scoring."""
 
 from __future__ import annotations
 
@@ -23,10 +23,9 @@ from tinygrad_seq.nn.lm import (
     chunk_loss,
     detach_state,
     evaluate,
-    generate,
-    score,
 )
 from tinygrad_seq.nn.ngram import NGramLM
+from tinygrad_seq.nn.sampling import generate, score
 from tinygrad_seq.nn.text import Vocab, batchify, bptt_chunks
 from tinygrad_seq.nn.training import TrainConfig, Trainer, TrainingError, prepare_data
 

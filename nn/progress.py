@@ -1,0 +1,103 @@
+"""The console side of training: a progress bar (or plain lines), and Ctrl-C handled in two stages.
+
+    >>> bar = Progress(sys.stdout, total=1000, initial=0)
+    >>> with Interrupts(bar.write) as interrupts:
+    ...     while not interrupts.count:
+    ...         ...; interrupts.committing = True; optimizer.step(); interrupts.commit_done()
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import time
+from typing import Any, TextIO
+
+__all__ = ["Interrupts", "Progress"]
+
+
+class Interrupts:
+    """Ctrl-C during training: the first asks to stop after the current step, a second stops at once.
+
+    A second Ctrl-C while the optimizer is writing the weights waits until it has finished, so a
+    checkpoint never holds half an update. Only the main thread can receive signals; elsewhere this
+    does nothing (a KeyboardInterrupt raised by other means is still handled by the training loop).
+    """
+
+    def __init__(self, say: Any) -> None:
+        self.count, self.committing, self.say, self.previous = 0, False, say, None
+
+    def __enter__(self) -> Interrupts:
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.count += 1
+        if self.count == 1:
+            self.say("\nCtrl-C: stopping after this step and saving a checkpoint (press again to stop now)")
+        elif not self.committing:
+            raise KeyboardInterrupt
+
+    def commit_done(self) -> None:
+        self.committing = False
+        if self.count >= 2:
+            raise KeyboardInterrupt
+
+
+class Progress:
+    """A tqdm bar (steps, loss, tokens/s, ETA) on a terminal; plain periodic lines anywhere else."""
+
+    def __init__(self, stream: TextIO, total: int | None, initial: int, every_seconds: float = 10.0) -> None:
+        self.stream, self.every, self.last_line = stream, every_seconds, -math.inf
+        self.bar = None
+        if getattr(stream, "isatty", lambda: False)():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, initial=initial, file=stream, unit="step", dynamic_ncols=True,
+                            smoothing=0.05,
+                            bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]")
+
+    def set_total(self, total: int) -> None:
+        if self.bar is not None:
+            self.bar.total = total
+            self.bar.refresh()
+
+    def write(self, text: str) -> None:
+        if self.bar is not None:
+            self.bar.write(text, file=self.stream)
+        else:
+            print(text, file=self.stream, flush=True)
+
+    def update(self, step: int, total: int | None, stats: dict[str, float], eta: float | None,
+               force: bool = False) -> None:
+        loss, val, tok_s = stats["loss"], stats.get("val"), stats["tok_s"]
+        if self.bar is not None:
+            self.bar.update(step - self.bar.n)
+            parts = [f"loss {loss:.3f}"] + ([f"val {val:.3f}"] if val is not None else [])
+            parts.append(f"{tok_s:,.0f} tok/s")
+            self.bar.set_postfix_str(", ".join(parts), refresh=False)
+            return
+        now = time.perf_counter()
+        if not force and now - self.last_line < self.every:
+            return
+        self.last_line = now
+        of = f"/{max(total, step)}" if total else ""  # a timed run's total is an estimate
+        line = [f"step {step}{of}", f"loss {loss:.3f}"] + ([f"val {val:.3f}"] if val is not None else [])
+        line += [f"lr {stats['lr']:.2e}", f"|g| {stats['norm']:.2f}", f"{tok_s:,.0f} tok/s"]
+        line += [f"eta {_duration(eta)}"] if eta is not None else []
+        print(" | ".join(line), file=self.stream, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
