@@ -1,0 +1,62 @@
+"""Lessons 9-11 (inside the hidden state, attention, language models) run in --quick mode, write their
+pictures, and their claims hold: each test checks the number the lesson prints."""
+
+from __future__ import annotations
+
+import html
+import importlib
+import os
+import re
+import sys
+
+import numpy as np
+
+DEMOS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "demos")
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def lesson(name: str):
+    """Import demos/<name>.py (its name starts with a digit, so not with an import statement)."""
+    if DEMOS not in sys.path:
+        sys.path.insert(0, DEMOS)
+    return importlib.import_module(name)
+
+
+def assert_png(path) -> None:
+    with open(path, "rb") as f:
+        head = f.read(8)
+    assert head == PNG_MAGIC, f"{path} is not a PNG"
+    assert os.path.getsize(path) > 5000, f"{path} is suspiciously small"
+
+
+def test_hidden_state_quote_unit(tmp_path, capsys):
+    demo = lesson("09_hidden_state")
+    result = demo.main(["--quick", "--out", str(tmp_path)])
+    for name in ("quote_unit.png", "gates.png", "loss_curve.png"):
+        assert_png(tmp_path / name)
+    # the chosen unit is a switch: its mean inside quotes differs from its mean outside by a clear margin
+    difference = result["mean_inside"] - result["mean_outside"]
+    assert abs(difference) > 1.0, result
+    assert abs(difference) > 10 * abs(result["untrained_difference"]), result
+    assert result["valid_loss"] < 3.0  # it learned something (the uniform loss is ln 51 = 3.9 nats)
+    out = capsys.readouterr().out
+    assert f"{result['mean_inside']:+.3f}" in out and f"{result['mean_outside']:+.3f}" in out
+
+    # the page reads back as the text it colours, one coloured span per character
+    page = (tmp_path / "quote_unit.html").read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and "<script" not in page
+    first = re.search(r"<pre>(.*?)</pre>", page, re.S).group(1)
+    fresh = demo.make_corpus(1500, np.random.default_rng(1000))[:1500]
+    assert html.unescape(re.sub(r"<[^>]+>", "", first)) == fresh.replace("\n", "\u21b5\n")
+    assert first.count('<span style="background:rgb(') == len(fresh)
+
+
+def test_hidden_state_helpers():
+    demo = lesson("09_hidden_state")
+    text = 'a "BC" (d [e]) "F"'
+    inside = demo.inside_quotes(text)
+    assert "".join(c for c, i in zip(text, inside) if i) == '"BC"F'  # the state after each opening mark
+    assert demo.bracket_depth(text).tolist() == [0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 2, 2, 1, 0, 0, 0, 0, 0]
+    h = np.array([[1.0, 0.2], [1.0, -0.2], [-1.0, 0.1], [-1.0, 0.0]])
+    unit, m_in, m_out = demo.quote_unit(h, np.array([True, True, False, False]))
+    assert (unit, m_in, m_out) == (0, 1.0, -1.0)
