@@ -1,0 +1,53 @@
+"""Lessons 5-8 (long-range memory, truncated BPTT, RNN shapes, bidirectional): each runs in --quick
+mode, writes its pictures, and its claim holds with numbers."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+
+DEMOS = Path(__file__).resolve().parent.parent / "demos"
+PNG = b"\x89PNG\r\n\x1a\n"
+
+pytest.importorskip("matplotlib")
+
+
+def load(name: str) -> ModuleType:
+    """Import demos/<name>.py (its name starts with a digit, so not with an import statement)."""
+    if str(DEMOS) not in sys.path:
+        sys.path.insert(0, str(DEMOS))  # the lessons import their shared `common` module
+    spec = importlib.util.spec_from_file_location(f"demo_{name}", DEMOS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run(name: str, out: Path) -> dict:
+    return load(name).main(["--quick", "--out", str(out)])
+
+
+def assert_png(path: Path) -> None:
+    assert path.is_file(), f"{path} was not written"
+    assert path.stat().st_size > 1000, f"{path} is nearly empty"
+    assert path.read_bytes()[:8] == PNG, f"{path} is not a PNG"
+
+
+def test_truncated_bptt_memory_grows_and_error_falls(tmp_path: Path) -> None:
+    result = run("06_truncated_bptt", tmp_path)
+    assert_png(tmp_path / "truncation.png")
+    assert_png(tmp_path / "graph_truncated.png")
+    ks, nodes, nbytes, errors = (np.array(result[key]) for key in ("ks", "nodes", "bytes", "errors"))
+    # memory: the same number of nodes per extra step at every k (linear), and more bytes for larger k
+    per_step = np.diff(nodes) / np.diff(ks)
+    assert np.allclose(per_step, per_step[0]) and per_step[0] > 0, per_step
+    assert np.all(np.diff(nbytes) > 0), nbytes
+    assert nbytes[-1] > 0.5 * nbytes[0] * ks[-1], "full BPTT should hold about T times the one-step graph"
+    # gradient error: falls strictly with k, from a large error at k = 1 to exactly 0 at full length
+    assert np.all(np.diff(errors) < 0), errors
+    assert errors[0] > 0.3, errors
+    assert errors[-1] == 0.0, errors
