@@ -106,7 +106,7 @@ def check_layers(rng: np.random.Generator) -> None:
 
 
 def train_lm(quick: bool, out: str) -> Trainer:
-    cfg = TrainConfig(seq_len=32, batch_size=16 if quick else 64, lr=3e-3, eval_every=20 if quick else 100,
+    cfg = TrainConfig(seq_len=32, batch_size=16 if quick else 64, lr=8e-3, eval_every=20 if quick else 100,
                       eval_tokens=3_000 if quick else 20_000, warmup=50)
     text = load_corpus("pydoc")
     if quick:

@@ -54,9 +54,9 @@ class TrainConfig:
 
     corpus: str = "pydoc"
     level: str = "char"
-    seq_len: int = 64
-    batch_size: int = 32
-    lr: float = 2e-3
+    seq_len: int = 32
+    batch_size: int = 64
+    lr: float = 8e-3  # measured best of 2e-3..8e-3 for a 256-unit char LSTM trained 5 minutes
     clip: float = 5.0
     warmup: int = 50
     schedule: str = "cosine"  # "cosine": warm-up, then down to min_lr_ratio * lr; "constant": warm-up only
