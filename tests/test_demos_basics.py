@@ -74,3 +74,19 @@ def test_vanishing_and_exploding_gradients(tmp_path: Path) -> None:
     assert result["lstm_first"] > 1e3 * first[0.5]
     assert result["gru_first"] > 1e3 * first[0.5]
     assert result["lstm_forget_bias_1_first"] > result["lstm_first"]
+
+
+def test_clipping_keeps_an_exploding_rnn_finite(tmp_path: Path) -> None:
+    result = run("04_clipping", tmp_path)
+    assert_pngs(tmp_path, "clipping.png")
+    # without clipping the loss passes 1e6 (or stops being a number), and the run stops there
+    diverged = result["unclipped_diverged_at"]
+    assert diverged is not None and diverged < result["steps"][20.0]
+    assert not math.isfinite(result["unclipped_last_loss"]) or result["unclipped_last_loss"] > 1e6
+    for threshold in (20.0, 5.0):  # the clipped runs stay finite all the way, and did clip
+        assert math.isfinite(result["largest_loss"][threshold]) and result["largest_loss"][threshold] < 1e6
+        assert result["final"][threshold] < math.inf
+        assert result["clipped_steps"][threshold] > 0
+    # the tighter threshold trains: its loss at least halves, and ends below the looser one's
+    assert result["final"][5.0] < 0.5 * result["first"][5.0]
+    assert result["final"][5.0] < result["final"][20.0]
