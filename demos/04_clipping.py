@@ -11,7 +11,10 @@ and plain SGD uses a learning rate of 0.2. The same network, on the same batches
 
 `nn.utils.clip_grad_norm_` returns the norm before clipping, so each run logs its gradient norms and
 counts the steps it clipped. A run whose loss becomes NaN, infinite or larger than 1e6 has diverged and
-stops there.
+stops there. What it shows: the unclipped run diverges within a dozen steps; both clipped runs stay
+finite; and the threshold matters. Clipping caps each step at lr x threshold, and at lr 0.2 the cap of
+4 (threshold 20) still lets the spikes push the units into saturation, where the loss bounces, while
+the cap of 1 (threshold 5) trains steadily.
 
     .venv/bin/python demos/04_clipping.py            # 300 steps, pictures in out/demos/04_clipping/
     .venv/bin/python demos/04_clipping.py --quick    # 60 steps
