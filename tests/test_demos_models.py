@@ -60,3 +60,30 @@ def test_hidden_state_helpers():
     h = np.array([[1.0, 0.2], [1.0, -0.2], [-1.0, 0.1], [-1.0, 0.0]])
     unit, m_in, m_out = demo.quote_unit(h, np.array([True, True, False, False]))
     assert (unit, m_in, m_out) == (0, 1.0, -1.0)
+
+
+def test_attention_claims(tmp_path):
+    demo = lesson("10_attention")
+    result = demo.main(["--quick", "--out", str(tmp_path)])
+    for name in ("retrieval.png", "cross_attention.png", "causal_mask.png", "lm_comparison.png"):
+        assert_png(tmp_path / name)
+    assert result["retrieval_accuracy"] == 1.0 and result["weight_on_match"] > 0.8
+    # the reversing model reads the mirrored position: most cross-attention weight on the anti-diagonal
+    assert result["reverse_accuracy"] > 0.9
+    assert result["anti_diagonal"] > 0.5, result["anti_diagonal_per_head"]
+    # causal outputs do not move at all when the future changes; without the mask they do
+    assert result["causal_change_before"] == 0.0
+    assert result["unmasked_change_before"] > 1e-3
+    assert abs(result["lstm_params"] - result["transformer_params"]) < 0.1 * result["lstm_params"]
+
+
+def test_attention_reverser_weights_are_the_layers():
+    """decoder_weights re-runs the decoder layer step by step; its rows are distributions, causal ones
+    lower-triangular."""
+    demo = lesson("10_attention")
+    model = demo.Reverser(5, 6, d=8, heads=2, rng=np.random.default_rng(0))
+    source = np.random.default_rng(1).integers(0, 5, (3, 6))
+    self_w, cross_w = demo.decoder_weights(model, source, model.shift(source[:, ::-1]))
+    assert self_w.shape == cross_w.shape == (3, 2, 6, 6)
+    np.testing.assert_allclose(cross_w.sum(-1), 1.0, atol=1e-5)
+    assert np.all(self_w[..., np.triu_indices(6, 1)[0], np.triu_indices(6, 1)[1]] == 0.0)
