@@ -51,3 +51,26 @@ def test_truncated_bptt_memory_grows_and_error_falls(tmp_path: Path) -> None:
     assert np.all(np.diff(errors) < 0), errors
     assert errors[0] > 0.3, errors
     assert errors[-1] == 0.0, errors
+
+
+def test_bidirectional_lstm_sees_the_next_symbol(tmp_path: Path) -> None:
+    result = run("08_bidirectional", tmp_path)
+    assert_png(tmp_path / "bidirectional.png")
+    chance = result["chance"]
+    assert result["bilstm_accuracy"] > 0.9, result
+    # the next symbol is independent of the past: reading left to right stays at chance
+    assert abs(result["lstm_accuracy"] - chance) < 0.06, result
+    # and not because it is smaller: the two models have about the same number of parameters
+    assert abs(result["bilstm_params"] - result["lstm_params"]) < 0.05 * result["lstm_params"], result
+
+
+def test_rnn_shapes_each_learns_its_task(tmp_path: Path) -> None:
+    result = run("07_rnn_shapes", tmp_path)
+    for name in ("1_one_to_many", "2_many_to_one", "3_aligned", "4_encoder_decoder"):
+        assert_png(tmp_path / f"{name}.png")
+    assert result["one_to_many_accuracy"] >= 0.9, result  # whole counts generated greedily, all 10 starts
+    assert result["many_to_one_accuracy"] > 0.95, result  # chance: 0.5
+    assert result["aligned_accuracy"] > 0.95, result  # chance: about 0.5
+    # whole reversed strings decoded greedily (chance: 1e-4 for 4 digits), and single digits
+    assert result["encoder_decoder_accuracy"] > 0.9, result
+    assert result["encoder_decoder_token_accuracy"] > 0.95, result
