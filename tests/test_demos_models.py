@@ -87,3 +87,29 @@ def test_attention_reverser_weights_are_the_layers():
     assert self_w.shape == cross_w.shape == (3, 2, 6, 6)
     np.testing.assert_allclose(cross_w.sum(-1), 1.0, atol=1e-5)
     assert np.all(self_w[..., np.triu_indices(6, 1)[0], np.triu_indices(6, 1)[1]] == 0.0)
+
+
+def test_language_model_claims(tmp_path, capsys):
+    demo = lesson("11_language_model")
+    result = demo.main(["--quick", "--out", str(tmp_path)])
+    for name in ("perplexity.png", "temperature.png", "scores.png", "loss_curve.png"):
+        assert_png(tmp_path / name)
+    # the model knows pears go in salads and pairs come in shoes
+    assert result["logp_pear"] > result["logp_pair"] + 2.0, result
+    # perplexity: a die far smaller than the vocabulary, smaller than the unigram counts' die
+    assert result["perplexity"] < result["unigram_perplexity"] / 5 < result["vocab_size"]
+    assert 0 < result["unk_share"] < 0.05  # rare names became <unk>
+    stats = result["temperature_stats"]
+    assert stats[0.5]["valid"] > stats[1.5]["valid"] and stats[0.5]["distinct"] <= stats[1.5]["distinct"]
+    out = capsys.readouterr().out
+    assert f"fair die with {result['perplexity']:.1f} faces" in out
+
+
+def test_language_model_patterns():
+    """The validity check accepts every line the corpus generator writes, and rejects scrambled ones."""
+    demo = lesson("11_language_model")
+    regexes = demo.pattern_regexes()
+    lines = demo.make_corpus(300, np.random.default_rng(3)).splitlines()
+    assert all(demo.follows_a_pattern(line, regexes) for line in lines)
+    assert not demo.follows_a_pattern("the apple and pair salad was sweet", regexes)
+    assert not demo.follows_a_pattern("she bought a pair of", regexes)
