@@ -369,6 +369,11 @@ def main(argv=None) -> dict:
         print(f"   {name:12} {run['params']:>10,} {run['valid']:>16.3f} {run['seconds']:>12.1f}")
     first = next(iter(runs.values()))
     print(f"   (unigram baseline {first['unigram']:.3f}, trigram {first['trigram']:.3f} nats per character)")
+    best, other = sorted(runs, key=lambda name: runs[name]["valid"])
+    ratio = runs[best]["seconds"] / runs[other]["seconds"]
+    print(f"   On this small budget the {best} ends lower ({runs[best]['valid']:.2f} vs "
+          f"{runs[other]['valid']:.2f} nats per character),\n   using {ratio:.1f} times the CPU time of the "
+          f"{other}.")
     save(lm_picture(runs, 64 * 32), args.out, "lm_comparison.png")
     result |= {f"{name.lower()}_valid_loss": run["valid"] for name, run in runs.items()}
     result |= {f"{name.lower()}_params": run["params"] for name, run in runs.items()}
