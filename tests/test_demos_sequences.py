@@ -37,6 +37,23 @@ def assert_png(path: Path) -> None:
     assert path.read_bytes()[:8] == PNG, f"{path} is not a PNG"
 
 
+def test_long_range_gated_cells_remember_where_the_rnn_forgets(tmp_path: Path) -> None:
+    result = run("05_long_range", tmp_path)
+    assert_png(tmp_path / "long_range.png")
+    chance, acc = result["chance"], result["accuracy"]
+    # at the shortest gap every model learns the task: what fails later is memory, not the task
+    assert all(accs[0] > 0.9 for accs in acc.values()), acc
+    # at the longest gap the RNN is near chance and the gated cells are far above it
+    rnn, lstm, gru = result["rnn_accuracy"], result["lstm_accuracy"], result["gru_accuracy"]
+    assert rnn < chance + 0.3, result
+    assert gru > 0.9 and gru > rnn + 0.3, result
+    assert lstm > chance + 0.2 and lstm > rnn + 0.2, result
+    # before training, far more gradient reaches the marked symbol through the LSTM (forget bias 1)
+    reach = result["gradient_reach"]
+    assert reach["LSTM (forget bias 1)"][-1] > 1e3 * reach["RNN"][-1], reach
+    assert all(np.diff(np.log(reach["RNN"])) < 0), "the RNN's gradient should shrink with the gap"
+
+
 def test_truncated_bptt_memory_grows_and_error_falls(tmp_path: Path) -> None:
     result = run("06_truncated_bptt", tmp_path)
     assert_png(tmp_path / "truncation.png")

@@ -1,0 +1,196 @@
+"""Lesson 5: long-range dependencies: an LSTM or GRU learns to remember across k steps, a plain RNN does not.
+
+    .venv/bin/python demos/05_long_range.py           # k = 2, 5, 10, 20, 40; four models
+    .venv/bin/python demos/05_long_range.py --quick   # k = 2 and 40; RNN, LSTM, GRU (CI)
+
+The task: a sequence of random symbols from {a, b, c, d}; the first one carries a marker ("remember
+this", an extra input bit set at step 0). k more random symbols follow, and after the last one the
+network must name the marked symbol: a many-to-one classification whose answer lies k steps back.
+Chance is 1/4. Each network trains on gaps drawn uniformly from 1..k (a few short ones give it a
+foothold, as data of mixed lengths would) and is tested on gaps of exactly k.
+
+Compared at the same hidden size: a tanh RNN, an LSTM with its forget-gate bias started at 1
+(``nn.LSTM(forget_bias=1.0)``), a GRU, and, as a variant, the LSTM with forget bias 0. The RNN's
+memory is a product of k Jacobians diag(1 - h^2) W_hh: the gradient from the answer back to the marked
+symbol shrinks geometrically with k, and the RNN falls to chance at long gaps. The LSTM's cell state
+c_t = f_t * c_(t-1) + i_t * g_t is carried by a gate: with f near 1 and i near 0 the symbol passes
+through unchanged, and so does its gradient (the GRU's h_t = z * h_(t-1) + (1 - z) * n likewise). A
+forget bias of 1 starts f at sigmoid(1) = 0.73 instead of 0.5, so that at initialisation far more
+gradient reaches the marked symbol: the script measures how much, for every model and k.
+
+Pictures: ``long_range.png``: test accuracy against k with chance marked; the training curves at the
+largest k; and the gradient reaching the marked symbol at initialisation, relative to the last symbol's.
+Try ``--seed 1`` (2, 3): the RNN fails at k = 40 every time, the GRU succeeds every time, and the
+LSTM succeeds on most seeds (a slower, noisier learner than the GRU on this task).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from common import parse_args, save
+
+from tinygrad_seq import Tensor, nn, no_grad
+from tinygrad_seq.functional import cross_entropy
+
+SYMBOLS = "abcd"
+C = len(SYMBOLS)
+HIDDEN, BATCH, LR, CLIP = 32, 64, 0.02, 1.0
+MODELS = {  # name -> (layer class, extra arguments)
+    "RNN": (nn.RNN, {}),
+    "LSTM (forget bias 1)": (nn.LSTM, {"forget_bias": 1.0}),
+    "GRU": (nn.GRU, {}),
+    "LSTM (forget bias 0)": (nn.LSTM, {"forget_bias": 0.0}),
+}
+COLOURS = {"RNN": "tab:red", "LSTM (forget bias 1)": "tab:blue", "GRU": "tab:green",
+           "LSTM (forget bias 0)": "tab:cyan"}
+MARKERS = {"RNN": ("o", 7), "LSTM (forget bias 1)": ("o", 10), "GRU": ("s", 6),
+           "LSTM (forget bias 0)": ("^", 5)}
+
+
+class Recall(nn.Module):
+    """A recurrent layer and a linear read-out of its last hidden state: (k+1, B, C+1) -> (B, C)."""
+
+    def __init__(self, layer: type, rng: np.random.Generator, **options) -> None:
+        super().__init__()
+        self.rnn = layer(C + 1, HIDDEN, rng=rng, **options)
+        self.head = nn.Linear(HIDDEN, C, rng=rng)
+
+    def forward(self, x: Tensor) -> Tensor:
+        out, _ = self.rnn(x)  # (T, B, H)
+        return self.head(out[-1])  # the state after the last symbol -> (B, C)
+
+
+def make_batch(rng: np.random.Generator, gap: int, n: int) -> tuple[Tensor, np.ndarray]:
+    """n sequences of 1 + gap symbols, one-hot plus the marker bit (set at step 0), and the first symbols."""
+    seq = rng.integers(0, C, size=(gap + 1, n))
+    x = np.zeros((gap + 1, n, C + 1), dtype=np.float32)
+    x[np.arange(gap + 1)[:, None], np.arange(n), seq] = 1.0  # (T, B, C+1): one-hot symbols
+    x[0, :, C] = 1.0  # the marker: "remember this one"
+    return Tensor(x), seq[0]
+
+
+def accuracy(model: Recall, test: tuple[Tensor, np.ndarray]) -> float:
+    x, answer = test
+    with no_grad():
+        return float((model(x).numpy().argmax(-1) == answer).mean())
+
+
+def gradient_reach(name: str, k: int, seed: int) -> float:
+    """||dL/dx_0|| / ||dL/dx_k|| at initialisation: the gradient at the marked symbol vs at the last one."""
+    layer, options = MODELS[name]
+    model = Recall(layer, np.random.default_rng(seed), **options).astype(np.float64)
+    x, answer = make_batch(np.random.default_rng(2000 + k), k, 256)
+    x = Tensor(x.numpy().astype(np.float64), requires_grad=True)
+    cross_entropy(model(x), answer).backward()
+    g = np.linalg.norm(x.grad.numpy(), axis=(1, 2))  # (T,): one norm per time step
+    return float(g[0] / g[-1])
+
+
+def train(name: str, k: int, steps: int, seed: int, curve: bool = False) -> tuple[float, list]:
+    """Train on gaps 1..k, test on gap k; the test accuracy and (optionally) a training curve."""
+    rng = np.random.default_rng(seed)
+    layer, options = MODELS[name]
+    model = Recall(layer, rng, **options)
+    opt = nn.optim.Adam(model.parameters(), lr=LR)
+    test = make_batch(np.random.default_rng(1000 + k), k, 1000)
+    small = (test[0][:, :250], test[1][:250])  # for the training curve: a quarter of the test set
+    points = []
+    for step in range(1, steps + 1):
+        x, answer = make_batch(rng, int(rng.integers(1, k + 1)), BATCH)
+        loss = cross_entropy(model(x), answer)
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), CLIP)
+        opt.step()
+        if curve and (step % max(1, steps // 20) == 0 or step == steps):
+            points.append((step, accuracy(model, small)))
+    return accuracy(model, test), points
+
+
+def plot(ks: list[int], table: dict, curves: dict, reach: dict, out: str) -> str:
+    import matplotlib.pyplot as plt
+
+    fig, (ax_k, ax_curve, ax_reach) = plt.subplots(1, 3, figsize=(15, 4.5))
+    for name, accs in table.items():
+        style = "--" if "bias 0" in name else "-"
+        marker, size = MARKERS[name]  # different sizes: the gated models overlap at 100%
+        ax_k.plot(ks, accs, style, marker=marker, ms=size, color=COLOURS[name], lw=2, label=name)
+        steps, accs_t = zip(*curves[name])
+        ax_curve.plot(steps, accs_t, style, color=COLOURS[name], lw=2, label=name)
+        ax_reach.semilogy(ks, reach[name], style, marker=marker, ms=size, color=COLOURS[name], lw=2,
+                          label=name)
+    for ax in (ax_k, ax_curve):
+        ax.axhline(1 / C, color="gray", ls=":", lw=1.5)
+        ax.text(ax.get_xlim()[1], 1 / C - 0.03, f"chance (1/{C}) ", color="gray", ha="right", va="top",
+                fontsize=9)
+        ax.set_ylim(0, 1.05)
+    for ax in (ax_k, ax_reach):
+        ax.set_xscale("log")
+        ax.set_xticks(ks, [str(k) for k in ks])
+        ax.minorticks_off()
+        ax.set_xlabel("gap k: symbols after the marked one (log scale)")
+    for ax in (ax_k, ax_curve, ax_reach):
+        ax.grid(True, alpha=0.3)
+    ax_k.set_ylabel("test accuracy at gap k (1000 sequences)")
+    ax_k.set_title("Recall the marked first symbol after k more")
+    ax_k.legend(loc="center left", fontsize=9)
+    ax_curve.set_xlabel("training step (gaps drawn from 1..k)")
+    ax_curve.set_ylabel(f"test accuracy at gap k = {ks[-1]} (250 sequences)")
+    ax_curve.set_title(f"Learning at the longest gap, k = {ks[-1]}")
+    ax_reach.set_ylabel("||dL/dx_0|| / ||dL/dx_k|| (log scale)")
+    ax_reach.set_title("Gradient reaching the marked symbol, untrained")
+    ax_reach.legend(loc="lower left", fontsize=9)
+    return save(fig, out, "long_range.png")
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args("05_long_range", __doc__, argv,
+                      extra=[("--seed", {"type": int, "default": 0, "help": "initial weights and data"})])
+    ks = [2, 40] if args.quick else [2, 5, 10, 20, 40]
+    names = list(MODELS)[:3] if args.quick else list(MODELS)  # --quick leaves out the bias-0 variant
+    steps = 300
+    print("Recall the marked first symbol of a random sequence over {a, b, c, d} after k more symbols.")
+    print(f"Hidden size {HIDDEN}; {steps} steps of Adam on gaps 1..k; tested on 1000 sequences of gap k.\n")
+    print(f"{'k':>4}  " + "  ".join(f"{name:>20}" for name in names))
+    table: dict[str, list[float]] = {name: [] for name in names}
+    reach: dict[str, list[float]] = {name: [] for name in names}
+    curves: dict[str, list] = {}
+    for k in ks:
+        for name in names:
+            acc, points = train(name, k, steps, seed=args.seed, curve=k == ks[-1])
+            table[name].append(acc)
+            reach[name].append(gradient_reach(name, k, seed=args.seed))
+            if points:
+                curves[name] = points
+        print(f"{k:>4}  " + "  ".join(f"{table[name][-1]:>20.1%}" for name in names))
+    print("\nGradient reaching the marked symbol at initialisation, ||dL/dx_0|| / ||dL/dx_k||:")
+    print(f"{'k':>4}  " + "  ".join(f"{name:>20}" for name in names))
+    for i, k in enumerate(ks):
+        print(f"{k:>4}  " + "  ".join(f"{reach[name][i]:>20.1e}" for name in names))
+    last = {name: accs[-1] for name, accs in table.items()}
+    print(f"\nchance: {1 / C:.0%}. At k = {ks[-1]} the RNN gets {last['RNN']:.0%}, the LSTM "
+          f"{last['LSTM (forget bias 1)']:.0%}, the GRU {last['GRU']:.0%}.")
+    print("The RNN's gradient back to the marked symbol is a product of k Jacobians and vanishes")
+    print("geometrically, so long gaps teach it nothing; the gated cells pass the symbol, and its")
+    print("gradient, through a gate that can stay open. A forget bias of 1 starts that gate more open:")
+    k, lstm1, rnn = ks[-1], reach["LSTM (forget bias 1)"][-1], reach["RNN"][-1]
+    against = f"{rnn:.0e} for the RNN"
+    if "LSTM (forget bias 0)" in reach:
+        against = f"{reach['LSTM (forget bias 0)'][-1]:.0e} with bias 0 and " + against
+    print(f"at k = {k}, {lstm1:.0e} of the gradient reaches the marked symbol before training, against")
+    print(f"{against}.")
+    if "LSTM (forget bias 0)" in last:
+        print("With short gaps in the mix to learn from, the bias-0 LSTM got there too here "
+              f"({last['LSTM (forget bias 0)']:.0%});")
+        print("on other seeds either LSTM can stall where the GRU does not (try --seed 1).")
+    plot(ks, table, curves, reach, args.out)
+    result = {"ks": ks, "chance": 1 / C, "accuracy": table, "gradient_reach": reach,
+              "rnn_accuracy": last["RNN"], "lstm_accuracy": last["LSTM (forget bias 1)"],
+              "gru_accuracy": last["GRU"]}
+    if "LSTM (forget bias 0)" in last:
+        result["lstm_bias0_accuracy"] = last["LSTM (forget bias 0)"]
+    return result
+
+
+if __name__ == "__main__":
+    main()
