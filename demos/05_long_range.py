@@ -20,8 +20,8 @@ gradient reaches the marked symbol: the script measures how much, for every mode
 
 Pictures: ``long_range.png``: test accuracy against k with chance marked; the training curves at the
 largest k; and the gradient reaching the marked symbol at initialisation, relative to the last symbol's.
-Try ``--seed 1`` (2, 3): the RNN fails at k = 40 every time, the GRU succeeds every time, and the
-LSTM succeeds on most seeds (a slower, noisier learner than the GRU on this task).
+Seeds 0-3 (``--seed``) at k = 40: the RNN gets 26-50% every time, the GRU 100% every time, the LSTM
+100% on three seeds and 50% on seed 1 (a slower, noisier learner than the GRU on this task).
 """
 
 from __future__ import annotations
