@@ -46,22 +46,28 @@ class Model(nn.Module):
         return self.head(out), state  # (T, B, 1)
 
 
+def owner(a: np.ndarray) -> np.ndarray:
+    """The array whose memory `a` views (a itself if it owns its memory)."""
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a
+
+
 def graph_bytes(root: Tensor, exclude: set[int]) -> int:
     """Bytes of the distinct arrays that the graph behind `root` keeps alive for its backward pass.
 
     Each node holds its inputs and whatever its forward saved on itself (``self.out``, masks, ...).
-    Views of one buffer count once (by the array owning the memory); arrays in `exclude` (the
-    weights, which exist with or without a graph) are not counted.
+    Views of one buffer count once (by the array owning the memory); buffers whose id is in `exclude`
+    (the weights, which exist with or without a graph, and views of them such as W_hh.T) are not counted.
     """
-    owners: dict[int, int] = {}
+    sizes: dict[int, int] = {}
     for fn in toposort([root]):
-        arrays = [x.data for x in fn.inputs if id(x.data) not in exclude]
+        arrays = [x.data for x in fn.inputs]
         arrays += [v for v in getattr(fn, "__dict__", {}).values() if isinstance(v, np.ndarray)]
-        for a in arrays:
-            while isinstance(a.base, np.ndarray):
-                a = a.base
-            owners[id(a)] = a.nbytes
-    return sum(owners.values())
+        for a in map(owner, arrays):
+            if id(a) not in exclude:
+                sizes[id(a)] = a.nbytes
+    return sum(sizes.values())
 
 
 def truncated_gradient(model: Model, x: np.ndarray, y: np.ndarray, k: int) -> tuple[np.ndarray, int, int]:
@@ -72,7 +78,7 @@ def truncated_gradient(model: Model, x: np.ndarray, y: np.ndarray, k: int) -> tu
     """
     T = x.shape[0]
     model.zero_grad()
-    weights = {id(p.data) for p in model.parameters()}
+    weights = {id(owner(p.data)) for p in model.parameters()}
     state, peak_nodes, peak_bytes = None, 0, 0
     for start in range(0, T, k):
         stop = min(start + k, T)
