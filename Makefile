@@ -24,10 +24,11 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
 
+# Two test workers on 2 cores: one BLAS thread each, or they oversubscribe the cores.
 # pytest's exit code goes straight to make: exit 5 (no tests collected) fails the target.
 test: $(VENV)/.installed
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+	OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1} $(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 demo: $(VENV)/.installed
 	$(BIN)/python demos/main.py $(DEMO_ARGS)
