@@ -241,12 +241,12 @@ def sum_to(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
         # not a broadcast of `shape`: a backward rule is wrong (reshaping would hide it)
         raise RuntimeError(f"backward: a gradient of shape {grad.shape} cannot be summed to the input's "
                            f"shape {shape}; the op's backward returned a gradient of the wrong shape")
-    axes = tuple(range(lead)) + tuple(
-        i + lead for i, n in enumerate(shape) if n == 1 and grad.shape[i + lead] != 1
-    )
-    if axes:
-        grad = grad.sum(axis=axes, keepdims=True)
-    return grad.reshape(shape)
+    stretched = tuple(i + lead for i, n in enumerate(shape) if n == 1 and grad.shape[i + lead] != 1)
+    if stretched:
+        grad = grad.sum(axis=stretched, keepdims=True)
+    if lead:
+        grad = grad.sum(axis=tuple(range(lead)))
+    return grad
 
 
 def _as_tuple(grads: Any, n: int, fn: Function) -> tuple:

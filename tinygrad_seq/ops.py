@@ -116,10 +116,16 @@ class MatMul(Function):
     def backward(self, grad):
         x, y = self.inputs
         if y.ndim == 2 and x.ndim > 2:  # NOTE: speed: fold the batch axes, (M, K)^T @ (M, N) -> (K, N)
-            gy = x.reshape(-1, x.shape[-1]).T @ grad.reshape(-1, grad.shape[-1])
+            gy = _swap_last(x.reshape(-1, x.shape[-1])) @ grad.reshape(-1, grad.shape[-1])
         else:
-            gy = x.swapaxes(-1, -2) @ grad
-        return grad @ y.swapaxes(-1, -2), gy
+            gy = _swap_last(x) @ grad
+        return grad @ _swap_last(y), gy
+
+
+def _swap_last(t: Tensor) -> Tensor:
+    """t with its last two axes swapped (the matrix transpose of each batch element)."""
+    n = t.ndim
+    return Transpose.apply(t, axes=(*range(n - 2), n - 1, n - 2))
 
 
 class Maximum(Function):
@@ -324,7 +330,7 @@ class Reshape(Function):
 class Transpose(Function):
     def forward(self, x, axes):
         self.axes = axes
-        return np.transpose(x, axes)
+        return x.transpose(axes)
 
     def backward(self, grad):
         return grad.transpose(tuple(np.argsort(self.axes)))
