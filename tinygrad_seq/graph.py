@@ -4,11 +4,13 @@ One rounded box per op, which also stands for the tensor the op made (op name, s
 norm); one record per leaf tensor: parameters (named from a Module or a dict), inputs, constants and
 detached tensors. Scopes become nested clusters; the time steps of a recurrent layer (scopes named
 ``t=0``, ``t=1``, ...) are laid out left to right, and a tensor they share (a weight) is drawn once with
-an edge into each step. Gradients are computed from the graph itself with
+an edge into each step; a detached tensor gets a dashed edge from the tensor it was cut from.
+Gradients are computed from the graph itself (`tinygrad_seq.graph_analysis`) with
 ``grad(roots, every tensor, retain_graph=True)``, so call `render` before ``backward()`` or use
 ``backward(retain_graph=True)``; after a backward that released the graph only the leaves' ``.grad``
-(and retained gradients) can be shown, and the legend says so. `step_grads` splits a shared weight's
-gradient into what each time step contributes (the shares add up to the gradient).
+(and retained gradients) can be shown, and the legend says so. `step_grads` (from `graph_analysis`,
+re-exported here) splits a shared weight's gradient into what each time step contributes (the shares
+add up to the gradient).
 
     >>> from tinygrad_seq import Tensor, graph
     >>> x, w = Tensor([1.0, 2.0]), Tensor([0.5, -1.0], requires_grad=True)
@@ -18,7 +20,6 @@ gradient into what each time step contributes (the shares add up to the gradient
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 import re
@@ -29,16 +30,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import autograd
-from .autograd import Function, toposort
-from .tensor import DETACHED, Tensor
+from .autograd import Function
+from .graph_analysis import STEP, Graph, detach_sources, step_grads, step_name, time_step
+from .tensor import Tensor
 
 if TYPE_CHECKING:
     import graphviz
 
 __all__ = ["GraphvizNotFound", "draw", "render", "step_grads", "to_dot"]
 
-_STEP = re.compile(r"t=(\d+)$")
 _FORMATS = ("svg", "png", "pdf", "dot")
 _INSTALL = (
     "Install Graphviz and try again: `sudo apt-get install graphviz` (Debian/Ubuntu), "
@@ -80,14 +80,14 @@ def _colour(norm: float) -> str:
     for (x0, c0), (x1, c1) in zip(_SCALE, _SCALE[1:]):
         if x <= x1:
             f = (x - x0) / (x1 - x0)
-            rgb = (round(int(c0[i:i + 2], 16) * (1 - f) + int(c1[i:i + 2], 16) * f) for i in (1, 3, 5))
+            rgb = (round(int(c0[i : i + 2], 16) * (1 - f) + int(c1[i : i + 2], 16) * f) for i in (1, 3, 5))
             return "#" + "".join(f"{v:02x}" for v in rgb)
     return _SCALE[-1][1]
 
 
 def _ink(fill: str) -> str:
     """Black or white text, whichever reads on `fill`."""
-    r, g, b = (int(fill[i:i + 2], 16) / 255 for i in (1, 3, 5))
+    r, g, b = (int(fill[i : i + 2], 16) / 255 for i in (1, 3, 5))
     return "white" if 0.299 * r + 0.587 * g + 0.114 * b < 0.5 else "black"
 
 
@@ -127,23 +127,6 @@ def _names(params: Any) -> dict[int, str]:
     return {id(t): str(name) for name, t in pairs}
 
 
-@functools.lru_cache(maxsize=4096)  # every op of a step shares one scope tuple
-def _step(scope: tuple[str, ...]) -> tuple[tuple[str, ...], int] | None:
-    """(scope of the unrolled layer, k) for the deepest ``t=k`` in `scope`, or None."""
-    for j in range(len(scope) - 1, -1, -1):
-        m = _STEP.match(scope[j])
-        if m:
-            return scope[:j], int(m.group(1))
-    return None
-
-
-@functools.lru_cache(maxsize=4096)
-def _step_name(scope: tuple[str, ...]) -> str | None:
-    """The dotted name of the time step an op ran in ("lstm.l0.t=3"), or None."""
-    s = _step(scope)
-    return None if s is None else ".".join(s[0] + (f"t={s[1]}",))
-
-
 def _common(scopes: list[tuple[str, ...]]) -> tuple[str, ...]:
     """The longest common prefix of some scopes."""
     first = scopes[0] if scopes else ()
@@ -152,132 +135,6 @@ def _common(scopes: list[tuple[str, ...]]) -> tuple[str, ...]:
         n = min(n, len(s))
         n = next((j for j in range(n) if s[j] != first[j]), n)
     return first[:n]
-
-
-# ---------------------------------------------------------------------------------------------
-# the graph and its gradients
-# ---------------------------------------------------------------------------------------------
-
-
-class _Graph:
-    """The ops behind `roots` in topological order, the tensor each op made, the leaves, who reads what."""
-
-    def __init__(self, roots: Sequence[Tensor]) -> None:
-        self.roots = list(roots)
-        self.order: list[Function] = toposort(self.roots)
-        self.pos = {id(fn): i for i, fn in enumerate(self.order)}
-        self.out: dict[int, Tensor] = {id(r.grad_fn): r for r in self.roots if r.grad_fn is not None}
-        self.leaves: dict[int, Tensor] = {}  # in order of first use
-        self.users: dict[int, list[Function]] = {}  # id(tensor) -> the ops that read it, each once
-        for fn in self.order:
-            for x in fn.inputs:
-                if x.grad_fn is not None:
-                    self.out.setdefault(id(x.grad_fn), x)
-                else:
-                    self.leaves.setdefault(id(x), x)
-                users = self.users.setdefault(id(x), [])
-                if not users or users[-1] is not fn:
-                    users.append(fn)
-        for r in self.roots:
-            if r.grad_fn is None:
-                self.leaves.setdefault(id(r), r)
-        self.released = any(fn.released for fn in self.order)
-        self._parts: dict[int, tuple] = {}
-
-    def gradients(self) -> tuple[dict[int, np.ndarray], str]:
-        """id(tensor) -> d(sum of roots)/d(tensor), and a note on where the numbers come from."""
-        if self.released:
-            grads = {id(t): t.grad.numpy() for t in self.leaves.values() if t.grad is not None}
-            grads.update((id(t), t.grad.numpy()) for t in self.out.values() if t.grad is not None)
-            return grads, (
-                "the graph was released by backward(): only .grad of leaves (and retained tensors) is "
-                "shown; render before backward(), or call backward(retain_graph=True)"
-            )
-        outputs = [r for r in self.roots if r.grad_fn is not None]
-        wanted = [self.out[id(fn)] for fn in self.order]
-        wanted += [t for t in self.leaves.values() if t.requires_grad]
-        if not outputs:
-            return {}, "nothing in this graph requires grad"
-        seeds = [np.ones(r.shape, dtype=r.dtype) for r in outputs]
-        try:
-            found = autograd.grad(outputs, wanted, grad_outputs=seeds, retain_graph=True)
-        except (RuntimeError, FloatingPointError) as err:
-            return {}, f"no gradients: {err}"
-        what = "loss" if len(outputs) == 1 and outputs[0].size == 1 else "(sum of the roots)"
-        return {id(t): g.numpy() for t, g in zip(wanted, found)}, f"‖g‖ = norm of d{what} / d(tensor)"
-
-    def share(self, fn: Function, x: Tensor, grads: dict[int, np.ndarray]) -> np.ndarray | None:
-        """The gradient that `fn`'s backward sends to its input `x` (its share of x's gradient)."""
-        if id(fn) not in self._parts:
-            g = grads.get(id(self.out[id(fn)]))
-            if g is None:
-                return None
-            with autograd.no_grad():
-                parts = fn.backward(Tensor(g))
-            self._parts[id(fn)] = parts if isinstance(parts, tuple) else (parts,)
-        total = np.zeros(x.shape, dtype=x.dtype)
-        for y, part in zip(fn.inputs, self._parts[id(fn)]):
-            if y is x and part is not None:
-                total += autograd.sum_to(part if isinstance(part, Tensor) else Tensor(part), x.shape).numpy()
-        return total
-
-
-def step_grads(*roots: Tensor, tensor: Tensor) -> dict[str, np.ndarray]:
-    """Split d(sum of roots)/d(tensor) into what each time step contributes; the parts add up to it.
-
-    This is BPTT's sum over time for a shared weight: ``{"rnn.t=0": dW_0, "rnn.t=1": dW_1, ...}``,
-    keyed by the dotted name of the step's scope. A step's part is the gradient that the ops of that
-    step send back to `tensor`, also through ops outside the steps that prepare it (``W_hh.T``, or an
-    input projection computed once for all steps). Gradient that reaches `tensor` without passing
-    through a time step (an output layer) is keyed by the dotted scope of the op that reads it ("" at
-    the top level). Needs the graph: call it before ``backward()`` or after ``backward(retain_graph=True)``.
-
-    Example: ``sum(step_grads(loss, tensor=w_hh).values())`` equals ``w_hh.grad`` after backward.
-    """
-    g = _Graph(roots)
-    if g.released:
-        raise RuntimeError(
-            "step_grads: the graph was released by backward(); call it before backward(), or call "
-            "backward(retain_graph=True)"
-        )
-    if not tensor.requires_grad:
-        raise ValueError(f"step_grads: the tensor of shape {tensor.shape} does not require grad")
-    grads, _ = g.gradients()
-    reaches: set[int] = set()  # ops in a step, or with a path into one
-    for fn in reversed(g.order):
-        if _step(fn.scope) or any(id(u) in reaches for u in g.users.get(id(g.out[id(fn)]), [])):
-            reaches.add(id(fn))
-    # walk forward from `tensor` through the ops that prepare it for the steps; every other read is a boundary
-    boundary, seen, stack = [], {id(tensor)}, [tensor]
-    while stack:
-        u = stack.pop()
-        for fn in g.users.get(id(u), []):
-            if _step(fn.scope) is None and id(fn) in reaches:
-                out = g.out[id(fn)]
-                if id(out) not in seen:
-                    seen.add(id(out))
-                    stack.append(out)
-            else:
-                boundary.append((u, fn))
-    seeds: dict[str, dict[int, list]] = {}  # step name -> id(u) -> [u, gradient the step sends to u]
-    for u, fn in sorted(boundary, key=lambda e: g.pos[id(e[1])]):
-        part = g.share(fn, u, grads)
-        if part is not None:
-            entry = seeds.setdefault(_step_name(fn.scope) or ".".join(fn.scope), {}).setdefault(id(u), [u, 0])
-            entry[1] = entry[1] + part
-    result = {}
-    for key, by_u in seeds.items():
-        total = np.zeros(tensor.shape, dtype=tensor.dtype)
-        direct = by_u.pop(id(tensor), None)
-        if direct is not None:
-            total += direct[1]
-        if by_u:  # pull the step's part back through the preparing ops
-            us = [u for u, _ in by_u.values()]
-            seeds_u = [s for _, s in by_u.values()]
-            (pulled,) = autograd.grad(us, [tensor], grad_outputs=seeds_u, retain_graph=True)
-            total += pulled.numpy()
-        result[key] = total
-    return result
 
 
 # ---------------------------------------------------------------------------------------------
@@ -297,21 +154,21 @@ class _Item:
         self.ops, self.steps, self.outs, self.root = 0, [], {}, False
 
 
-def _layout(g: _Graph, group: str | None, collapse: Any, max_steps: int | None) -> tuple[dict, dict]:
+def _layout(g: Graph, group: str | None, collapse: Any, max_steps: int | None) -> tuple[dict, dict]:
     """The drawn items (in topological order) and, for each op and leaf, the key of the item drawing it."""
     pats = None if collapse is None or isinstance(collapse, int) else [str(p) for p in collapse]
     hidden: set[tuple[tuple[str, ...], str]] = set()  # (unroll scope, "t=k") of elided steps
     if max_steps is not None:
         unrolls: dict[tuple[str, ...], set[int]] = {}
         for fn in g.order:
-            s = _step(fn.scope)
+            s = time_step(fn.scope)
             if s:
                 unrolls.setdefault(s[0], set()).add(s[1])
         for parent, ks in unrolls.items():
             ks = sorted(ks)
             if len(ks) > max_steps:
                 head, tail = (max_steps + 1) // 2, max_steps // 2
-                hidden.update((parent, f"t={k}") for k in ks[head:len(ks) - tail])
+                hidden.update((parent, f"t={k}") for k in ks[head : len(ks) - tail])
 
     homes: dict[tuple[str, ...], tuple | None] = {}
 
@@ -320,8 +177,8 @@ def _layout(g: _Graph, group: str | None, collapse: Any, max_steps: int | None) 
         if s not in homes:
             homes[s] = None
             for j in range(1, len(s) + 1):
-                if (s[:j - 1], s[j - 1]) in hidden:
-                    homes[s] = ("gap", s[:j - 1])
+                if (s[: j - 1], s[j - 1]) in hidden:
+                    homes[s] = ("gap", s[: j - 1])
                     break
                 if (isinstance(collapse, int) and j > collapse) or (
                     pats and any(fnmatchcase(".".join(s[:j]), p) for p in pats)
@@ -339,7 +196,7 @@ def _layout(g: _Graph, group: str | None, collapse: Any, max_steps: int | None) 
             # the layer's scope (the layer stacking that step's output after its loop), joins the box
             srcs = {fn_home[id(x.grad_fn)] for x in fn.inputs if x.grad_fn is not None}
             src = next(iter(srcs)) if len(srcs) == 1 else ("op",)
-            if src[0] == "gap" or (src[0] == "box" and fn.scope == src[1][:-1] and _STEP.match(src[1][-1])):
+            if src[0] == "gap" or (src[0] == "box" and fn.scope == src[1][:-1] and STEP.match(src[1][-1])):
                 home = src
         fn_home[id(fn)] = home or ("op", id(fn))
 
@@ -372,7 +229,7 @@ def _layout(g: _Graph, group: str | None, collapse: Any, max_steps: int | None) 
         if home[0] == "op":
             it.fn, it.tensor = fn, out
         it.ops += 1
-        s = _step(fn.scope)
+        s = time_step(fn.scope)
         if home[0] == "gap" and s and s[0] == home[1] and s[1] not in it.steps:
             it.steps.append(s[1])
         if id(out) in root_ids:
@@ -429,7 +286,7 @@ def to_dot(
 
     Example: ``to_dot(loss, params=model, collapse=["*.t=*"], max_steps=6)``
     """
-    g = _Graph(roots)
+    g = Graph(roots)
     names = _names(params)
     grads, note = g.gradients() if show_grad else ({}, "")
     items, key_of = _layout(g, group, collapse, max_steps)
@@ -441,7 +298,7 @@ def to_dot(
         for x in fn.inputs:
             src = key_of[id(x.grad_fn) if x.grad_fn is not None else id(x)]
             if src != dst:
-                a, b = (_step(x.grad_fn.scope) if x.grad_fn is not None else None), _step(fn.scope)
+                a, b = (time_step(x.grad_fn.scope) if x.grad_fn is not None else None), time_step(fn.scope)
                 state = bool(a and b and a[0] == b[0] and abs(a[1] - b[1]) == 1)
                 edges.setdefault((src, dst, id(x)), [x, None, state])
                 if items[src].kind == "box":
@@ -452,8 +309,8 @@ def to_dot(
             x = e[0]
             readers = g.users.get(id(x), [])
             if id(x) not in shared:
-                steps = {_step_name(u.scope) for u in readers} - {None}
-                outside = x.grad_fn is None or _step(x.grad_fn.scope) is None
+                steps = {step_name(u.scope) for u in readers} - {None}
+                outside = x.grad_fn is None or time_step(x.grad_fn.scope) is None
                 shared[id(x)] = (x.grad_fn is None and x.requires_grad) or (outside and len(steps) > 1)
             if shared[id(x)]:
                 parts = [g.share(u, x, grads) for u in readers if key_of[id(u)] == dst]
@@ -462,10 +319,13 @@ def to_dot(
 
     number = {key: f"n{i}" for i, key in enumerate(items)}
     record = "{%s}" if rankdir in ("TB", "BT") else "%s"  # fields stack across the rank direction
-    lines = {key: f"{number[key]} [{_node(it, names, grads, show_values, cuts, record)}];"
-             for key, it in items.items()}
-    graph_attrs = _attrs(rankdir=rankdir, fontname="Helvetica", fontsize=11, newrank="true", nodesep=0.25,
-                         ranksep=0.35)
+    lines = {
+        key: f"{number[key]} [{_node(it, names, grads, show_values, cuts, record)}];"
+        for key, it in items.items()
+    }
+    graph_attrs = _attrs(
+        rankdir=rankdir, fontname="Helvetica", fontsize=11, newrank="true", nodesep=0.25, ranksep=0.35
+    )
     out = [
         "digraph tinygrad_seq {",
         f"  graph [{graph_attrs}];",
@@ -497,42 +357,17 @@ def to_dot(
     return "\n".join(out) + "\n"
 
 
-def _owner(a: np.ndarray) -> np.ndarray:
-    """The array that owns the memory `a` views."""
-    while isinstance(a.base, np.ndarray):
-        a = a.base
-    return a
-
-
-def _cuts(g: _Graph, items: dict[tuple, _Item], key_of: dict[int, tuple]) -> dict[tuple, tuple | None]:
-    """Leaves cut from a graph (truncation points) -> the drawn node they were cut from (None: not drawn).
-
-    A leaf whose memory `detach()` registered (the detached tensor, or a view of it that a layer took,
-    ``h.detach()[0]``) was cut from the tensor detached; a leaf made by hand from an op's values
-    (``Tensor(h.data)``) shares that op's memory.
-    """
-    owners: dict[int, list[Tensor]] = {}
-    for fn in g.order:
-        t = g.out[id(fn)]
-        owners.setdefault(id(_owner(t.numpy())), []).append(t)
+def _cuts(g: Graph, items: dict[tuple, _Item], key_of: dict[int, tuple]) -> dict[tuple, tuple | None]:
+    """Leaves cut from a graph (truncation points) -> the drawn node they were cut from (None: not drawn)."""
+    leaves = {
+        key: it.tensor for key, it in items.items() if it.kind == "leaf" and not it.tensor.requires_grad
+    }
+    sources = detach_sources(g, leaves.values())
     cuts: dict[tuple, tuple | None] = {}
-    for key, it in items.items():
-        x = it.tensor
-        if it.kind != "leaf" or x.requires_grad:
-            continue
-        owner = _owner(x.numpy())
-        entry = DETACHED.get(id(owner))
-        if entry is not None and entry[0]() is owner:
-            src = entry[1]()
-        else:
-            where = (x.numpy().__array_interface__["data"][0], x.shape, x.numpy().strides)
-            same = owners.get(id(owner), [])
-            exact = [t for t in same
-                     if (t.numpy().__array_interface__["data"][0], t.shape, t.numpy().strides) == where]
-            src = (exact or same or [None])[0]
-            if src is None:
-                continue
-        cuts[key] = None if src is None else _drawn_ancestor(src, key_of)
+    for key, x in leaves.items():
+        if id(x) in sources:
+            src = sources[id(x)]
+            cuts[key] = None if src is None else _drawn_ancestor(src, key_of)
     return cuts
 
 
@@ -594,11 +429,17 @@ def _node(it: _Item, names: dict, grads: dict, show_values: bool, cuts: dict, re
             lines.append(f"‖g‖ {_fmt(norm)}")
     if it.root:
         value = [f"= {t.item():.4g}"] if t is not None and t.size == 1 else []
-        return _attrs(shape="box", style="rounded,filled", peripheries=2, fillcolor=_LOSS,
-                      label="\n".join(["loss: " + lines[0]] + lines[1:] + value))
+        return _attrs(
+            shape="box",
+            style="rounded,filled",
+            peripheries=2,
+            fillcolor=_LOSS,
+            label="\n".join(["loss: " + lines[0]] + lines[1:] + value),
+        )
     fill = _colour(norm) if norm is not None else _OP
-    return _attrs(shape="box", style="rounded,filled", fillcolor=fill, fontcolor=_ink(fill),
-                  label="\n".join(lines))
+    return _attrs(
+        shape="box", style="rounded,filled", fillcolor=fill, fontcolor=_ink(fill), label="\n".join(lines)
+    )
 
 
 def _clusters(items: dict[tuple, _Item], lines: dict[tuple, str]) -> list[str]:
@@ -622,7 +463,7 @@ def _clusters(items: dict[tuple, _Item], lines: dict[tuple, str]) -> list[str]:
             out.append(pad[:-2] + "}")
             continue
         if s:
-            if _STEP.match(s[-1]):
+            if STEP.match(s[-1]):
                 style = _attrs(label=s[-1], style="rounded,filled", fillcolor="#f5f8fc", color="#9fb3d1")
             else:
                 style = _attrs(label=s[-1], style="rounded,dashed", color="#888888", labeljust="l")
@@ -646,7 +487,7 @@ def _time_order(items: dict[tuple, _Item], links: list[tuple[tuple, tuple]], num
         if it.kind == "gap":
             step[key] = (it.key[1], sum(it.steps) / max(len(it.steps), 1))
             continue
-        s = _step(it.key[1] if it.kind == "box" else it.fn.scope if it.kind == "op" else it.where)
+        s = time_step(it.key[1] if it.kind == "box" else it.fn.scope if it.kind == "op" else it.where)
         if s:
             step[key] = s
     has_in, has_out = set(), set()
