@@ -170,7 +170,7 @@ def server() -> Iterator[tuple[str, list[str]]]:
             self.wfile.write(PAYLOAD)
 
         def log_message(self, *args):
-            pass
+            """Stay quiet: the default writes every request to stderr."""
 
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
