@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import argparse
 
-from timing import compare, profile  # sets BLAS's thread count: before NumPy loads
+from timing import compare, engine_step, profile  # sets BLAS's thread count: before NumPy loads
 
 # isort: split
 import numpy as np
@@ -41,15 +41,6 @@ class LSTMLM(nn.Module):
     def forward(self, ids: np.ndarray) -> Tensor:
         out, _ = self.lstm(self.embed(ids))  # (T, B) -> (T, B, E) -> (T, B, H)
         return self.decoder(out)  # (T, B, H) -> (T, B, vocab)
-
-
-def engine_step(model: LSTMLM, opt: nn.optim.Adam, ids: np.ndarray, targets: np.ndarray) -> float:
-    opt.zero_grad()
-    logits = model(ids)
-    loss = cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))  # (T*B, vocab)
-    loss.backward()
-    opt.step()
-    return loss.item()
 
 
 # ------------------------------------------------------------------------------------- by hand

@@ -1,4 +1,4 @@
-"""What every benchmark shares: one BLAS thread, median timing, a profile, the ratio line.
+"""What every benchmark shares: one BLAS thread, median timing, a profile, the ratio line, an LM step.
 
 Import this module before NumPy: BLAS reads its thread count once, when NumPy loads. One thread
 unless OPENBLAS_NUM_THREADS (or OMP_/MKL_NUM_THREADS) is already set, because on a busy 2-core
@@ -18,6 +18,18 @@ import pstats  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
+
+
+def engine_step(model, opt, ids, targets) -> float:
+    """One language-model training step with the engine: logits (..., vocab), mean cross-entropy, Adam."""
+    from tinygrad_seq.functional import cross_entropy
+
+    opt.zero_grad()
+    logits = model(ids)
+    loss = cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))  # (N, vocab)
+    loss.backward()
+    opt.step()
+    return loss.item()
 
 
 def median_seconds(step: Callable[[], object], repeats: int) -> float:

@@ -18,13 +18,12 @@ from __future__ import annotations
 import argparse
 import math
 
-from timing import compare, profile  # sets BLAS's thread count: before NumPy loads
+from timing import compare, engine_step, profile  # sets BLAS's thread count: before NumPy loads
 
 # isort: split
 import numpy as np
 
 from tinygrad_seq import Tensor, nn
-from tinygrad_seq.functional import cross_entropy
 
 VOCAB, N_EMBD, HEADS, BLOCK, BATCH, LAYERS, LR = 65, 64, 4, 64, 16, 2, 1e-3
 GELU_K = math.sqrt(2 / math.pi)
@@ -60,15 +59,6 @@ class TransformerLM(nn.Module):
         for layer in self.layers:
             x = layer(x, is_causal=True)
         return self.head(self.norm(x))  # (B, T, C) -> (B, T, vocab)
-
-
-def engine_step(model: TransformerLM, opt: nn.optim.Adam, ids: np.ndarray, targets: np.ndarray) -> float:
-    opt.zero_grad()
-    logits = model(ids)
-    loss = cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))  # (B*T, vocab)
-    loss.backward()
-    opt.step()
-    return loss.item()
 
 
 # ------------------------------------------------------------------------------- the same step in NumPy
