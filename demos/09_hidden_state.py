@@ -40,8 +40,8 @@ from common import parse_args, plt, save
 from matplotlib.colors import ListedColormap
 
 from tinygrad_seq import no_grad
-from tinygrad_seq.nn.lm import LMConfig, build_model
-from tinygrad_seq.nn.training import TrainConfig, Trainer, prepare_data
+from tinygrad_seq.nn.lm.models import LMConfig, build_model
+from tinygrad_seq.nn.lm.training import TrainConfig, Trainer, prepare_data
 
 # ------------------------------------------------------------------------------------------ the corpus
 

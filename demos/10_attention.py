@@ -37,10 +37,10 @@ from common import parse_args, plt, save
 
 from tinygrad_seq import Tensor, nn, no_grad
 from tinygrad_seq import functional as F
-from tinygrad_seq.nn.lm import LMConfig, build_model
+from tinygrad_seq.nn.lm.models import LMConfig, build_model
+from tinygrad_seq.nn.lm.text import load_corpus
+from tinygrad_seq.nn.lm.training import TrainConfig, Trainer, prepare_data
 from tinygrad_seq.nn.optim import Adam
-from tinygrad_seq.nn.text import load_corpus
-from tinygrad_seq.nn.training import TrainConfig, Trainer, prepare_data
 
 # ------------------------------------------------------------------------------- 1. retrieval
 

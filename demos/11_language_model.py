@@ -33,9 +33,9 @@ import numpy as np
 from common import parse_args, plt, save
 
 from tinygrad_seq import no_grad
-from tinygrad_seq.nn.lm import LMConfig, baselines, build_model, evaluate
-from tinygrad_seq.nn.sampling import generate, score
-from tinygrad_seq.nn.training import TrainConfig, Trainer, prepare_data
+from tinygrad_seq.nn.lm.models import LMConfig, baselines, build_model, evaluate
+from tinygrad_seq.nn.lm.sampling import generate, score
+from tinygrad_seq.nn.lm.training import TrainConfig, Trainer, prepare_data
 
 # ------------------------------------------------------------------------------------------ the corpus
 

@@ -29,11 +29,11 @@ import numpy as np
 import tinygrad_seq as ts
 from tinygrad_seq import Tensor, gradcheck, graph
 from tinygrad_seq.functional import cross_entropy
-from tinygrad_seq.nn.cli import gradcheck_layer
-from tinygrad_seq.nn.lm import LMConfig, build_model, chunk_loss
-from tinygrad_seq.nn.sampling import generate, score
-from tinygrad_seq.nn.text import load_corpus
-from tinygrad_seq.nn.training import TrainConfig, Trainer, fingerprint, prepare_data
+from tinygrad_seq.nn.lm.cli import gradcheck_layer
+from tinygrad_seq.nn.lm.models import LMConfig, build_model, chunk_loss
+from tinygrad_seq.nn.lm.sampling import generate, score
+from tinygrad_seq.nn.lm.text import load_corpus
+from tinygrad_seq.nn.lm.training import TrainConfig, Trainer, fingerprint, prepare_data
 
 
 def rnn_loss(x: Tensor, targets: np.ndarray, w_xh: Tensor, w_hh: Tensor, b: Tensor, w_hy: Tensor) -> Tensor:

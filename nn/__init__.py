@@ -1,19 +1,20 @@
-"""Layers, optimizers and language models built from tinygrad_seq's core, with PyTorch's names.
+"""Layers and optimizers built from tinygrad_seq's core, with PyTorch's names.
 
     >>> from tinygrad_seq import nn
     >>> lstm = nn.LSTM(input_size=8, hidden_size=16)
+
+The language-model toolkit is the subpackage `tinygrad_seq.nn.lm` (`from tinygrad_seq.nn import lm`);
+no layer here imports it.
 """
 
 from tinygrad_seq import functional
 
-from . import checkpoint, init, lm, ngram, optim, sampling, training, utils
+from . import init, optim, utils
 from .attention import MultiheadAttention, scaled_dot_product_attention
 from .containers import ModuleList, Sequential
 from .linear import Dropout, Embedding, Identity, LayerNorm, Linear
-from .lm import LMConfig, RecurrentLM, TransformerLM
 from .loss import CrossEntropyLoss, MSELoss, NLLLoss
 from .module import Module, Parameter, StateDictError, functional_call
-from .ngram import NGramLM
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .transformer import (
     LearnedPositionalEncoding,
@@ -31,6 +32,4 @@ __all__ = [
     "MultiheadAttention", "scaled_dot_product_attention",
     "TransformerEncoderLayer", "TransformerDecoderLayer",
     "SinusoidalPositionalEncoding", "LearnedPositionalEncoding",
-    "checkpoint", "lm", "ngram", "sampling", "training",
-    "LMConfig", "RecurrentLM", "TransformerLM", "NGramLM",
 ]

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from tinygrad_seq.nn import LSTM
-from tinygrad_seq.nn.checkpoint import load_checkpoint
-from tinygrad_seq.nn.cli import main
+from tinygrad_seq.nn.lm.checkpoint import load_checkpoint
+from tinygrad_seq.nn.lm.cli import main
 
 TEXT = "".join(
     f"the {a} {b} sat on the {c} .\n"

@@ -9,12 +9,12 @@ import os
 import numpy as np
 import pytest
 
+import tinygrad_seq.nn.lm.training as training
 import tinygrad_seq.nn.module as module_file
-import tinygrad_seq.nn.training as training
 from tinygrad_seq import Tensor
 from tinygrad_seq.autograd import toposort
-from tinygrad_seq.nn.checkpoint import CheckpointError, load_checkpoint, load_model, save_checkpoint
-from tinygrad_seq.nn.lm import (
+from tinygrad_seq.nn.lm.checkpoint import CheckpointError, load_checkpoint, load_model, save_checkpoint
+from tinygrad_seq.nn.lm.models import (
     LMConfig,
     RecurrentLM,
     TransformerLM,
@@ -24,10 +24,10 @@ from tinygrad_seq.nn.lm import (
     detach_state,
     evaluate,
 )
-from tinygrad_seq.nn.ngram import NGramLM
-from tinygrad_seq.nn.sampling import generate, score
-from tinygrad_seq.nn.text import Vocab, batchify, bptt_chunks
-from tinygrad_seq.nn.training import TrainConfig, Trainer, TrainingError, prepare_data
+from tinygrad_seq.nn.lm.ngram import NGramLM
+from tinygrad_seq.nn.lm.sampling import generate, score
+from tinygrad_seq.nn.lm.text import Vocab, batchify, bptt_chunks
+from tinygrad_seq.nn.lm.training import TrainConfig, Trainer, TrainingError, prepare_data
 
 FOX = "the quick brown fox jumps over the lazy dog\n"
 WORDS = "the cat sat on the mat .\nthe dog sat on the log .\na cat and a dog .\n"

@@ -1,4 +1,4 @@
-"""nn.text: vocabularies, corpora (including a download served locally), and batching for truncated BPTT."""
+"""nn.lm.text: vocabularies, corpora (a download served locally), and batching for truncated BPTT."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from tinygrad_seq.nn.text import (
+from tinygrad_seq.nn.lm.text import (
     EOS,
     UNK,
     CorpusError,

@@ -1,8 +1,8 @@
-"""`python -m tinygrad_seq ...` runs the `tinygrad-seq` command (see tinygrad_seq.nn.cli)."""
+"""`python -m tinygrad_seq ...` runs the `tinygrad-seq` command (see tinygrad_seq.nn.lm.cli)."""
 
 import sys
 
-from tinygrad_seq.nn.cli import main
+from tinygrad_seq.nn.lm.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

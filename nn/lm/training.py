@@ -28,15 +28,15 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from ..module import Module
+from ..optim import Adam, CosineWithWarmup
+from ..utils import clip_grad_norm_
 from .checkpoint import Checkpoint, CheckpointError, restore_carry, save_checkpoint, set_generator_states
 from .curves import plot_history
-from .lm import Evaluation, TransformerLM, baselines, chunk_loss, detach_state, evaluate
-from .module import Module
-from .optim import Adam, CosineWithWarmup
+from .models import Evaluation, TransformerLM, baselines, chunk_loss, detach_state, evaluate
 from .progress import Interrupts, Progress
 from .sampling import generate
 from .text import Vocab, batchify
-from .utils import clip_grad_norm_
 
 __all__ = ["TrainConfig", "TrainResult", "Trainer", "TrainingError", "prepare_data"]
 

@@ -26,7 +26,7 @@ import numpy as np
 from tinygrad_seq.gradcheck import GradcheckReport, gradcheck
 
 from .checkpoint import CheckpointError, load_checkpoint, load_model
-from .lm import MODELS, Evaluation, LMConfig, baselines, build_model, chunk_loss, evaluate
+from .models import MODELS, Evaluation, LMConfig, baselines, build_model, chunk_loss, evaluate
 from .sampling import generate, score
 from .text import CorpusError, UnknownCharacterError, load_corpus
 from .training import CHECKPOINT, TrainConfig, Trainer, TrainingError, fingerprint, prepare_data
@@ -273,7 +273,7 @@ def _graph(args: argparse.Namespace) -> int:
 
 def gradcheck_layer(kind: str, rng: np.random.Generator) -> GradcheckReport:
     """Gradcheck a small float64 layer (2 deep if recurrent) with respect to its input and parameters."""
-    from . import GRU, LSTM, RNN, MultiheadAttention, functional_call
+    from .. import GRU, LSTM, RNN, MultiheadAttention, functional_call
 
     T, B, I, H = 4, 2, 3, 4
     if kind == "mha":

@@ -26,8 +26,8 @@ import numpy as np
 
 from tinygrad_seq.tensor import Tensor
 
-from .lm import LMConfig, RecurrentLM, TransformerLM, build_model
-from .module import Module, load_arrays, save_arrays
+from ..module import Module, load_arrays, save_arrays
+from .models import LMConfig, RecurrentLM, TransformerLM, build_model
 from .text import Vocab
 
 __all__ = [

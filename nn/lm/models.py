@@ -14,7 +14,7 @@ Two kinds of model, both mapping ids (T, B) to next-token logits (T, B, V) and a
     >>> baselines(train_ids, valid_ids, len(vocab))["trigram"].loss
 
 Losses are in nats per token; bits per token = nats / ln 2; perplexity = e^nats. Sampling and scoring
-sentences live in `nn.sampling`, training in `nn.training`.
+sentences live in `nn.lm.sampling`, training in `nn.lm.training`.
 """
 
 from __future__ import annotations
@@ -29,14 +29,14 @@ from tinygrad_seq import functional as F
 from tinygrad_seq.autograd import no_grad
 from tinygrad_seq.tensor import Tensor
 
-from . import init
-from .containers import ModuleList
-from .linear import Dropout, Embedding, LayerNorm, Linear
-from .module import Module
+from .. import init
+from ..containers import ModuleList
+from ..linear import Dropout, Embedding, LayerNorm, Linear
+from ..module import Module
+from ..recurrent import GRU, LSTM, RNN
+from ..transformer import LearnedPositionalEncoding, TransformerEncoderLayer
 from .ngram import NGramLM
-from .recurrent import GRU, LSTM, RNN
 from .text import batchify, bptt_chunks
-from .transformer import LearnedPositionalEncoding, TransformerEncoderLayer
 
 __all__ = [
     "MODELS", "Evaluation", "LMConfig", "RecurrentLM", "TransformerLM", "baselines", "build_model",
@@ -275,7 +275,7 @@ def baselines(train_ids: np.ndarray, ids: np.ndarray, vocab_size: int,
     """Count models fit on `train_ids`, scored on the streams that `evaluate(model, ids, batch_size)` reads.
 
     ``uniform`` (loss log V), ``unigram``, ``bigram`` and ``trigram`` (interpolated Kneser-Ney; see
-    `nn.ngram`). A model that learned something beats all of them.
+    `nn.lm.ngram`). A model that learned something beats all of them.
     """
     data = eval_streams(ids, batch_size)
     results = {"uniform": Evaluation(math.log(vocab_size), (data.shape[0] - 1) * data.shape[1])}

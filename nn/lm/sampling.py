@@ -17,8 +17,8 @@ import numpy as np
 
 from tinygrad_seq.autograd import no_grad
 
-from .lm import State, TransformerLM
-from .module import Module
+from ..module import Module
+from .models import State, TransformerLM
 from .text import Vocab
 
 __all__ = ["Score", "generate", "score"]
