@@ -7,8 +7,8 @@
     Tensor([2. 4.])
 """
 
-# autograd first: tensor.py and ops.py build on the names it defines
-from .autograd import (  # isort: skip
+from . import functional
+from .autograd import (
     AnomalyError,
     Function,
     ShapeError,
@@ -20,9 +20,8 @@ from .autograd import (  # isort: skip
     no_grad,
     scope,
 )
-from . import functional  # noqa: E402
-from .gradcheck import GradcheckReport, gradcheck, gradgradcheck  # noqa: E402
-from .tensor import (  # noqa: E402
+from .gradcheck import GradcheckReport, gradcheck, gradgradcheck
+from .tensor import (
     Tensor,
     arange,
     concatenate,

@@ -13,9 +13,27 @@ import linecache
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .tensor import Tensor
+
+# The engine makes Tensors (op results, gradients) but never imports tensor.py, which is built on this
+# module: tensor.py hands its class over with `set_tensor_type` right after defining it.
+_tensor_type: Any = None
+
+
+def set_tensor_type(cls: type) -> None:
+    """Tell the engine which class its Tensors are (called once, by tensor.py)."""
+    global _tensor_type
+    _tensor_type = cls
+
+
+def constant(array: np.ndarray) -> Tensor:
+    """A Tensor holding `array` (no copy) that needs no gradient: for arrays a backward rule saved."""
+    return _tensor_type._wrap(array, False)
 
 
 class _State:
@@ -160,9 +178,10 @@ class Function:
     def apply(cls, *inputs: Any, **params: Any) -> Tensor:
         """Run the op forward on Tensors (or arrays) and record a node when a gradient is needed."""
         tensors = inputs
+        tensor_type = _tensor_type
         for x in inputs:
-            if not isinstance(x, Tensor):
-                tensors = tuple(x if isinstance(x, Tensor) else Tensor(x) for x in inputs)
+            if not isinstance(x, tensor_type):
+                tensors = tuple(x if isinstance(x, tensor_type) else tensor_type(x) for x in inputs)
                 break
         fn = cls()
         try:
@@ -175,7 +194,7 @@ class Function:
         if type(out) is not np.ndarray:
             out = np.asarray(out)
         state = STATE
-        result = Tensor._wrap(out, False)
+        result = tensor_type._wrap(out, False)
         if state.grad_enabled and out.dtype.kind == "f":
             for t in tensors:
                 if t.requires_grad:
@@ -328,7 +347,7 @@ def run_backward(
         old = current(x)
         if old is None or id(old) not in owned:
             buffer = np.zeros(x.shape, dtype=x.dtype) if old is None else old._data.astype(x.dtype, copy=True)
-            old = Tensor._wrap(buffer, False)
+            old = _tensor_type._wrap(buffer, False)
             owned.add(id(old))
             store(x, old)
         fn.scatter_into(old._data, grad._data)
@@ -372,8 +391,8 @@ def run_backward(
             for i, (x, g) in enumerate(zip(fn.inputs, grads, strict=True)):
                 if g is None or not x.requires_grad:
                     continue
-                if not isinstance(g, Tensor):
-                    g = Tensor(g)
+                if not isinstance(g, _tensor_type):
+                    g = _tensor_type(g)
                 if g._data.shape != x._data.shape:
                     g = sum_to(g, x._data.shape)
                 if g._data.dtype != x._data.dtype:
@@ -405,9 +424,9 @@ def _seed_grads(outputs: Sequence[Tensor], grad_outputs: Sequence[Any] | None) -
                     "must be given: pass grad= (an array of the same shape, the gradient of some scalar "
                     "with respect to this output), or reduce it first, e.g. out.sum().backward()."
                 )
-            g = Tensor(np.ones(out.shape, dtype=out.dtype))
-        elif not isinstance(g, Tensor):
-            g = Tensor(np.asarray(g, dtype=out.dtype))
+            g = _tensor_type(np.ones(out.shape, dtype=out.dtype))
+        elif not isinstance(g, _tensor_type):
+            g = _tensor_type(np.asarray(g, dtype=out.dtype))
         if g.shape != out.shape:
             raise ValueError(f"backward: grad has shape {g.shape} but the output has shape {out.shape}")
         seeds.append(g)
@@ -428,9 +447,9 @@ def grad(
 
     Example: ``(dx,) = grad((x ** 3).sum(), [x], create_graph=True)`` gives ``3 x**2``.
     """
-    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
-    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
-    if isinstance(grad_outputs, Tensor | np.ndarray):
+    outputs = [outputs] if isinstance(outputs, _tensor_type) else list(outputs)
+    inputs = [inputs] if isinstance(inputs, _tensor_type) else list(inputs)
+    if isinstance(grad_outputs, _tensor_type | np.ndarray):
         grad_outputs = [grad_outputs]
     for x in inputs:
         if not x.requires_grad:
@@ -439,7 +458,7 @@ def grad(
     seeds = _seed_grads(outputs, grad_outputs)
     found = run_backward(outputs, seeds, retain_graph=retain, create_graph=create_graph, wanted=inputs)
     by_id = {id(x): g for x, g in found}
-    return tuple(by_id.get(id(x), Tensor(np.zeros(x.shape, dtype=x.dtype))) for x in inputs)
+    return tuple(by_id.get(id(x), _tensor_type(np.zeros(x.shape, dtype=x.dtype))) for x in inputs)
 
 
 def backward(
@@ -456,6 +475,3 @@ def backward(
         t.grad = g if t.grad is None else t.grad + g
 
 
-# Function.apply and the backward pass build Tensors; the package imports this module first, so
-# tensor.py (which needs the names above) can be imported here at the end.
-from .tensor import Tensor  # noqa: E402

@@ -28,7 +28,7 @@ import numpy as np
 
 from . import autograd
 from .autograd import Function, toposort
-from .tensor import DETACHED, Tensor
+from .tensor import Tensor
 
 __all__ = ["STEP", "Graph", "detach_sources", "step_grads", "step_name", "time_step"]
 
@@ -183,9 +183,9 @@ def _owner(a: np.ndarray) -> np.ndarray:
 def detach_sources(g: Graph, leaves: Iterable[Tensor]) -> dict[int, Tensor | None]:
     """For each of `leaves` cut from a graph: id(leaf) -> the tensor it was cut from (None: gone).
 
-    A leaf whose memory `detach()` registered (the detached tensor, or a view of it that a layer took,
-    ``h.detach()[0]``) was cut from the tensor detached; a leaf made by hand from an op's values
-    (``Tensor(h.data)``) shares that op's memory. Leaves cut from nothing are left out.
+    A tensor made by `detach()` remembers (weakly) the tensor it was cut from; a leaf that a layer took
+    from it (``h.detach()[0]`` is a view) or made by hand from an op's values (``Tensor(h.data)``) shares
+    the memory of a node of the graph, which is then its source. Leaves cut from nothing are left out.
     """
     owners: dict[int, list[Tensor]] = {}
     for fn in g.order:
@@ -193,17 +193,17 @@ def detach_sources(g: Graph, leaves: Iterable[Tensor]) -> dict[int, Tensor | Non
         owners.setdefault(id(_owner(t.numpy())), []).append(t)
     sources: dict[int, Tensor | None] = {}
     for x in leaves:
-        owner = _owner(x.numpy())
-        entry = DETACHED.get(id(owner))
-        if entry is not None and entry[0]() is owner:
-            src = entry[1]()
+        cut_from = getattr(x, "_cut_from", None)
+        if cut_from is not None:
+            src = cut_from()
         else:
-            where = (x.numpy().__array_interface__["data"][0], x.shape, x.numpy().strides)
+            owner = _owner(x.numpy())
+            place = (x.numpy().__array_interface__["data"][0], x.shape, x.numpy().strides)
             same = owners.get(id(owner), [])
             exact = [
                 t
                 for t in same
-                if (t.numpy().__array_interface__["data"][0], t.shape, t.numpy().strides) == where
+                if (t.numpy().__array_interface__["data"][0], t.shape, t.numpy().strides) == place
             ]
             src = (exact or same or [None])[0]
             if src is None:

@@ -35,12 +35,14 @@ engine sums each result back to its input's shape, so no rule here handles broad
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .autograd import Function, ShapeError, is_grad_enabled
-from .tensor import Tensor
+from .autograd import Function, ShapeError, constant, is_grad_enabled
+
+if TYPE_CHECKING:
+    from .tensor import Tensor
 
 # --------------------------------------------------------------------------- elementwise, binary
 
@@ -144,7 +146,7 @@ class Where(Function):
         return np.where(self.condition, x, y)
 
     def backward(self, grad):
-        zero = Tensor(np.zeros((), dtype=grad.dtype))
+        zero = constant(np.zeros((), dtype=grad.dtype))
         return Where.apply(grad, zero, condition=self.condition), Where.apply(
             zero, grad, condition=self.condition
         )
@@ -172,7 +174,7 @@ class Exp(Function):
         return self.out
 
     def backward(self, grad):
-        out = self.inputs[0].exp() if is_grad_enabled() else Tensor(self.out)
+        out = self.inputs[0].exp() if is_grad_enabled() else constant(self.out)
         return grad * out
 
 
@@ -207,7 +209,7 @@ class Tanh(Function):
         return self.out
 
     def backward(self, grad):
-        out = self.inputs[0].tanh() if is_grad_enabled() else Tensor(self.out)
+        out = self.inputs[0].tanh() if is_grad_enabled() else constant(self.out)
         return grad * (1 - out * out)
 
 
@@ -220,7 +222,7 @@ class Sigmoid(Function):
         return self.out
 
     def backward(self, grad):
-        out = self.inputs[0].sigmoid() if is_grad_enabled() else Tensor(self.out)
+        out = self.inputs[0].sigmoid() if is_grad_enabled() else constant(self.out)
         return grad * out * (1 - out)
 
 
@@ -298,7 +300,7 @@ class Max(Function):
         return out if keepdims else out.reshape(np.max(x, axis=axis).shape)
 
     def backward(self, grad):
-        return grad.reshape(self.kept) * Tensor(self.share.astype(grad.dtype))
+        return grad.reshape(self.kept) * constant(self.share.astype(grad.dtype))
 
 
 class LogSumExp(Function):
@@ -312,7 +314,7 @@ class LogSumExp(Function):
 
     def backward(self, grad):
         x = self.inputs[0]
-        out = x.logsumexp(axis=self.axis, keepdims=True) if is_grad_enabled() else Tensor(self.out)
+        out = x.logsumexp(axis=self.axis, keepdims=True) if is_grad_enabled() else constant(self.out)
         return grad.reshape(self.kept) * (x - out).exp()
 
 

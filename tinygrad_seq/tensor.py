@@ -8,15 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from . import autograd
+from . import autograd, ops
 from .autograd import STATE, ShapeError
 
 Axis = int | tuple[int, ...] | None
-# Arrays whose values detach() took out of a graph: id(array owning the memory) -> (weak reference to that
-# array, weak reference to the tensor detached). The graph renderer looks a leaf's memory up here to draw
-# a truncation point as a cut edge, also when a layer indexes the detached state (h.detach()[0] is a
-# view). Only weak references: no old graph is kept alive, and an entry leaves with its array.
-DETACHED: dict[int, tuple[weakref.ref, weakref.ref]] = {}
 
 _new = object.__new__
 
@@ -43,7 +38,10 @@ class Tensor:
         Tensor([2. 4. 6.])
     """
 
-    __slots__ = ("_data", "grad", "requires_grad", "grad_fn", "_version", "_retains_grad", "__weakref__")
+    # _cut_from (set only by detach, and kept by indexing the result): a weak reference to the tensor this
+    # one was detached from, so that a picture of the graph can draw the truncation point; unset elsewhere.
+    __slots__ = ("_data", "grad", "requires_grad", "grad_fn", "_version", "_retains_grad", "_cut_from",
+                 "__weakref__")
     __array_ufunc__ = None  # `ndarray + Tensor` calls Tensor.__radd__ instead of NumPy's loop
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
@@ -137,12 +135,10 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """The same values, cut from the graph: no gradient flows back through the result."""
-        if self.requires_grad:  # remembered for the graph renderer (see DETACHED); detach is rare, so cheap
-            owner = self._data.base if isinstance(self._data.base, np.ndarray) else self._data
-            key = id(owner)
-            forget = lambda _, key=key: DETACHED.pop(key, None)  # noqa: E731
-            DETACHED[key] = (weakref.ref(owner, forget), weakref.ref(self))
-        return Tensor._wrap(self._data, False)
+        out = Tensor._wrap(self._data, False)
+        if self.requires_grad:  # a weak reference: the result keeps no old graph alive
+            out._cut_from = weakref.ref(self)
+        return out
 
     def backward(self, grad: Any = None, retain_graph: bool = False, create_graph: bool = False) -> None:
         """Accumulate d(self)/d(leaf) into the `.grad` of every leaf that requires grad."""
@@ -370,12 +366,18 @@ class Tensor:
         return [self[lead + (slice(a, b),)] for a, b in zip([0, *cuts], [*cuts, n], strict=True)]
 
     def __getitem__(self, index: Any) -> Tensor:
-        return ops.GetItem.apply(self, index=_index(index))
+        out = ops.GetItem.apply(self, index=_index(index))
+        if not self.requires_grad and hasattr(self, "_cut_from"):  # a view of a detached tensor is cut too
+            out._cut_from = self._cut_from
+        return out
 
     def take(self, indices: Any, axis: int = 0) -> Tensor:
         """Gather along `axis` by integer indices (an embedding lookup is `weight.take(ids)`)."""
         lead = (slice(None),) * (axis % self.ndim)
         return self[lead + (_plain(indices),)]
+
+
+autograd.set_tensor_type(Tensor)
 
 
 def _plain(x: Any) -> Any:
@@ -504,6 +506,3 @@ def full_like(x: Tensor, value: float, requires_grad: bool = False) -> Tensor:
 def _shape(shape: tuple) -> tuple[int, ...]:
     return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], tuple | list) else shape
 
-
-# ops' backward rules build Tensors, so ops is imported once Tensor exists
-from . import ops  # noqa: E402
