@@ -40,6 +40,7 @@ from tinygrad_seq.autograd import ShapeError, scope
 from tinygrad_seq.tensor import Tensor, concatenate, stack, where
 
 from . import init
+from .kernels.recurrent import fused_sequence
 from .module import Module, Parameter
 
 __all__ = ["GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNCell", "scan"]
@@ -316,12 +317,19 @@ class _RecurrentBase(Module):
     Extension ``lengths=`` (B ints) for padded batches: past each sequence's end the state stops
     updating and the output is zero, so h_n holds each sequence's state at its own end, and the
     reverse direction starts at each sequence's own last valid step.
+
+    ``fused=True`` (for speed) runs each layer and direction as one graph node written in NumPy
+    (nn/kernels/recurrent.py) instead of a scope of small ops per time step: the same results (held
+    equal in float64 by tests/test_fused_recurrent.py), several times faster to train, but drawn as one
+    box and first-order only (no ``create_graph=True``). The default, False, is the reference; the
+    attribute can be switched on a built layer (``layer.fused = False`` to draw its steps).
     """
 
     kind: CellKind
 
     def __init__(self, kind: CellKind, input_size: int, hidden_size: int, num_layers: int, bias: bool,
-                 batch_first: bool, dropout: float, bidirectional: bool, rng: Any, dtype: Any) -> None:
+                 batch_first: bool, dropout: float, bidirectional: bool, rng: Any, dtype: Any,
+                 fused: bool) -> None:
         super().__init__()
         self.kind = kind
         name = type(self).__name__
@@ -332,7 +340,7 @@ class _RecurrentBase(Module):
             raise ValueError(f"{name}: dropout must be in [0, 1), got {dropout}")
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
-        self.bidirectional = bidirectional
+        self.bidirectional, self.fused = bidirectional, bool(fused)
         self.num_directions = 2 if bidirectional else 1
         self.rng = np.random.default_rng(rng)  # for the initial weights, then for dropout masks
         gh = self.kind.num_gates * hidden_size
@@ -392,11 +400,9 @@ class _RecurrentBase(Module):
             outputs = []
             for d, suffix in enumerate(self._suffixes()):
                 with scope(f"l{layer}{suffix}"):
-                    w_ih, w_hh, b_ih, b_hh = self._weights(layer, suffix)
-                    in_bias, step_bias = _biases(self.kind, b_ih, b_hh)
-                    gi = project(layer_input, w_ih, in_bias)  # (T, B, G*H)
-                    out, state = scan(self.kind.step, gi, initial[layer * self.num_directions + d],
-                                      w_hh.T, step_bias, reverse=d == 1, lengths=lengths)
+                    out, state = self._run_direction(layer_input, layer, suffix,
+                                                     initial[layer * self.num_directions + d],
+                                                     reverse=d == 1, lengths=lengths)
                 outputs.append(out)
                 finals.append(state)
             # (T, B, H) per direction -> (T, B, D*H)
@@ -411,6 +417,18 @@ class _RecurrentBase(Module):
         elif self.batch_first:
             output = output.swapaxes(0, 1)  # (T, B, D*H) -> (B, T, D*H)
         return output, last
+
+    def _run_direction(self, x: Tensor, layer: int, suffix: str, state: State, *, reverse: bool,
+                       lengths: np.ndarray | None) -> tuple[Tensor, State]:
+        """One layer and direction over x (T, B, in) -> (outputs (T, B, H), final state): the composed
+        `project` + `scan`, or with ``fused`` the same maths as one node (nn/kernels/recurrent.py)."""
+        w_ih, w_hh, b_ih, b_hh = self._weights(layer, suffix)
+        if self.fused:
+            return fused_sequence(self.kind.name, x, w_ih, w_hh, b_ih, b_hh, state, reverse=reverse,
+                                  lengths=lengths)
+        in_bias, step_bias = _biases(self.kind, b_ih, b_hh)
+        gi = project(x, w_ih, in_bias)  # (T, B, G*H)
+        return scan(self.kind.step, gi, state, w_hh.T, step_bias, reverse=reverse, lengths=lengths)
 
     def _check_lengths(self, lengths: Any, T: int, B: int) -> np.ndarray | None:
         if lengths is None:
@@ -428,7 +446,8 @@ class _RecurrentBase(Module):
         parts = [f"{self.input_size}, {self.hidden_size}"]
         if self.num_layers != 1:
             parts.append(f"num_layers={self.num_layers}")
-        defaults = {"bias": True, "batch_first": False, "dropout": 0.0, "bidirectional": False}
+        defaults = {"bias": True, "batch_first": False, "dropout": 0.0, "bidirectional": False,
+                    "fused": False}
         for key, default in defaults.items():
             if getattr(self, key) != default:
                 parts.append(f"{key}={getattr(self, key)}")
@@ -452,11 +471,11 @@ class RNN(_RecurrentBase):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
                  bidirectional: bool = False, rng: np.random.Generator | None = None,
-                 dtype: Any = np.float32) -> None:
+                 dtype: Any = np.float32, fused: bool = False) -> None:
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         super().__init__(KINDS[f"rnn_{nonlinearity}"], input_size, hidden_size, num_layers, bias, batch_first,
-                         dropout, bidirectional, rng, dtype)
+                         dropout, bidirectional, rng, dtype, fused)
         self.nonlinearity = nonlinearity
 
     def forward(self, input: Tensor, hx: Tensor | None = None,  # noqa: A002
@@ -485,9 +504,9 @@ class LSTM(_RecurrentBase):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
                  forget_bias: float | None = None, rng: np.random.Generator | None = None,
-                 dtype: Any = np.float32) -> None:
+                 dtype: Any = np.float32, fused: bool = False) -> None:
         super().__init__(KINDS["lstm"], input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, rng, dtype)
+                         bidirectional, rng, dtype, fused)
         self.forget_bias = forget_bias
         for layer in range(num_layers):
             for suffix in self._suffixes():
@@ -516,9 +535,10 @@ class GRU(_RecurrentBase):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 rng: np.random.Generator | None = None, dtype: Any = np.float32) -> None:
+                 rng: np.random.Generator | None = None, dtype: Any = np.float32,
+                 fused: bool = False) -> None:
         super().__init__(KINDS["gru"], input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, rng, dtype)
+                         bidirectional, rng, dtype, fused)
 
     def forward(self, input: Tensor, hx: Tensor | None = None,  # noqa: A002
                 lengths: Any = None) -> tuple[Tensor, Tensor]:

@@ -34,11 +34,11 @@ def make_cell(kind: str, I: int, H: int, seed: int = 0, **kw) -> nn.Module:
     return {"lstm": nn.LSTMCell, "gru": nn.GRUCell}[kind](I, H, rng=rng, dtype=F64, **kw)
 
 
-def make_layer(kind: str, I: int, H: int, seed: int = 0, **kw) -> nn.Module:
+def make_layer(kind: str, I: int, H: int, seed: int = 0, dtype=F64, **kw) -> nn.Module:
     rng = np.random.default_rng(seed)
     if kind.startswith("rnn"):
-        return nn.RNN(I, H, nonlinearity=kind[4:], rng=rng, dtype=F64, **kw)
-    return {"lstm": nn.LSTM, "gru": nn.GRU}[kind](I, H, rng=rng, dtype=F64, **kw)
+        return nn.RNN(I, H, nonlinearity=kind[4:], rng=rng, dtype=dtype, **kw)
+    return {"lstm": nn.LSTM, "gru": nn.GRU}[kind](I, H, rng=rng, dtype=dtype, **kw)
 
 
 def numpy_cell(kind: str, x, state, w_ih, w_hh, b_ih, b_hh):

@@ -352,7 +352,8 @@ def to_dot(
     if legend:
         state = any(e[2] for e in edges.values())
         shares = any(e[1] is not None for e in edges.values())
-        out.append(f"  legend [{_legend(grads, note, state, shares, bool(cuts))}];")
+        notes = [note] + list(dict.fromkeys(fn.legend for fn in g.order if hasattr(fn, "legend")))
+        out.append(f"  legend [{_legend(grads, notes, state, shares, bool(cuts))}];")
     out.append("}")
     return "\n".join(out) + "\n"
 
@@ -424,7 +425,9 @@ def _node(it: _Item, names: dict, grads: dict, show_values: bool, cuts: dict, re
             norm = math.sqrt(sum(_norm(a) ** 2 for a in found))
             lines.append(f"‖g‖ {_fmt(norm)}")
     else:
-        lines = [it.fn.name, _shape(t)] + ([_values(t.numpy())] if show_values and not it.root else [])
+        # a node may describe itself (a fused layer: its name, steps and shapes); `label` is its text
+        lines = [getattr(it.fn, "label", it.fn.name), _shape(t)]
+        lines += [_values(t.numpy())] if show_values and not it.root else []
         if norm is not None and not it.root:
             lines.append(f"‖g‖ {_fmt(norm)}")
     if it.root:
@@ -523,7 +526,7 @@ def _cut_order(items: dict[tuple, _Item], cuts: dict, links: list[tuple], number
     return out
 
 
-def _legend(grads: dict, note: str, state: bool, shares: bool, cut: bool) -> str:
+def _legend(grads: dict, notes: list[str], state: bool, shares: bool, cut: bool) -> str:
     """One HTML-table node explaining the shapes, the edges and the gradient colour scale."""
 
     def row(swatch: str, text: str, fill: str = "") -> str:
@@ -550,7 +553,7 @@ def _legend(grads: dict, note: str, state: bool, shares: bool, cut: bool) -> str
         rows.append('<TR><TD COLSPAN="2">gradient norm ‖g‖, log scale</TD></TR>')
         scale = '<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="3"><TR>' + "".join(cells)
         rows.append(f'<TR><TD COLSPAN="2">{scale}</TR></TABLE></TD></TR>')
-    if note:
+    for note in filter(None, notes):  # the gradient note, then what special nodes (fused layers) say
         rows.append(f'<TR><TD COLSPAN="2"><FONT POINT-SIZE="8">{_html(note)}</FONT></TD></TR>')
     table = '<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="3">' + "".join(rows) + "</TABLE>"
     return f"shape=plaintext, fontsize=9, label=<{table}>"
