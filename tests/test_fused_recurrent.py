@@ -16,6 +16,7 @@ from test_recurrent import KINDS, flat, gradcheck_module, layer_outputs, make_la
 import tinygrad_seq as ts
 from tinygrad_seq import Tensor, graph, nn
 from tinygrad_seq.autograd import toposort
+from tinygrad_seq.nn.kernels import FusedSequence
 
 RTOL = 1e-10
 
@@ -117,7 +118,7 @@ def test_fused_layer_passes_gradcheck(kind, lengths):
 def test_each_layer_and_direction_is_one_node(kind):
     layer = make_layer(kind, 2, 3, num_layers=2, bidirectional=True, fused=True)
     out, _ = layer(Tensor(np.ones((5, 1, 2)), requires_grad=True))
-    fused = [fn for fn in toposort([out]) if isinstance(fn, nn.kernels.FusedSequence)]
+    fused = [fn for fn in toposort([out]) if isinstance(fn, FusedSequence)]
     assert sorted(fn.scope[-1] for fn in fused) == ["l0", "l0_reverse", "l1", "l1_reverse"]
     assert not any(fn.scope and fn.scope[-1].startswith("t=") for fn in toposort([out]))
     assert "fused=True" in repr(layer)
