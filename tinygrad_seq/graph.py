@@ -20,9 +20,11 @@ add up to the gradient).
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
+import shutil
 from collections import deque
 from collections.abc import Sequence
 from fnmatch import fnmatchcase
@@ -31,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .autograd import Function
+from .extras import install_hint, require
 from .graph_analysis import STEP, Graph, detach_sources, step_grads, step_name, time_step
 from .tensor import Tensor
 
@@ -565,12 +568,40 @@ def _legend(grads: dict, notes: list[str], state: bool, shares: bool, cut: bool)
 
 
 def draw(*roots: Tensor, **opts: Any) -> graphviz.Source:
-    """The graph as a `graphviz.Source` (shows inline in Jupyter); options as in `to_dot`."""
-    try:
-        import graphviz
-    except ImportError:
-        raise ImportError("draw needs the graphviz Python package: pip install graphviz") from None
-    return graphviz.Source(to_dot(*roots, **opts))
+    """The graph as a `graphviz.Source` (shows inline in Jupyter); options as in `to_dot`.
+
+    Needs the graphviz Python package (the ``viz`` extra). Without Graphviz's `dot` program a notebook
+    shows how to install it in place of the picture (the DOT text stays in ``.source``).
+    """
+    return _picture_type(require("graphviz", "graph.draw"))(to_dot(*roots, **opts))
+
+
+@functools.cache
+def _picture_type(graphviz: Any) -> type:
+    """graphviz.Source, shown in a notebook as the install hint (not a traceback) when dot is missing."""
+
+    class Picture(graphviz.Source):
+        def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **kwargs: Any) -> dict:
+            try:
+                return super()._repr_mimebundle_(include, exclude, **kwargs)
+            except graphviz.ExecutableNotFound:
+                reason, install = _missing(graphviz)
+                return {"text/plain": f"graph.draw: {reason}, so the picture cannot be shown (its DOT "
+                                      f"text is in .source). {install}"}
+
+    return Picture
+
+
+def _missing(graphviz: Any) -> tuple[str, str]:
+    """Which part of Graphviz is missing (the Python package, the `dot` program or both), and how to install
+    the program ("" when only the package is missing)."""
+    dot = "Graphviz's `dot` program was not found on PATH"
+    if graphviz is not None:
+        return dot, _INSTALL
+    package = f"the graphviz Python package is not installed ({install_hint('graphviz')})"
+    if shutil.which("dot") is None:
+        return f"{package} and {dot}", _INSTALL
+    return f"{package}; the `dot` program itself is installed", ""
 
 
 def render(*roots: Tensor, path: str | os.PathLike, format: str | None = None, **opts: Any) -> str:  # noqa: A002
@@ -596,14 +627,14 @@ def render(*roots: Tensor, path: str | os.PathLike, format: str | None = None, *
     dot_path = f"{stem}.dot"
     if fmt != "dot":
         try:
-            import graphviz
+            graphviz = require("graphviz", "render")
         except ImportError:
-            missing = "the graphviz Python package is not installed (pip install graphviz)"
+            graphviz = None
         else:
             try:
                 data = graphviz.pipe("dot", fmt, text.encode("utf-8"))
             except graphviz.ExecutableNotFound:
-                missing = "Graphviz's `dot` program was not found on PATH"
+                pass
             else:
                 with open(path, "wb") as f:
                     f.write(data)
@@ -612,7 +643,8 @@ def render(*roots: Tensor, path: str | os.PathLike, format: str | None = None, *
         f.write(text)
     if fmt == "dot":
         return dot_path
+    reason, install = _missing(graphviz)
     raise GraphvizNotFound(
-        f"render: {missing}, so {path} was not drawn. The graph was written as DOT text to {dot_path} "
-        f"(make the picture later with `dot -T{fmt} {dot_path} -o {path}`). {_INSTALL}"
+        f"render: {reason}, so {path} was not drawn. The graph was written as DOT text to {dot_path} "
+        f"(make the picture later with `dot -T{fmt} {dot_path} -o {path}`). {install}".rstrip()
     )

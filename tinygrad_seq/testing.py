@@ -19,11 +19,17 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import numpy as np
-from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 
+from .extras import require
 from .gradcheck import GradcheckReport, gradcheck
 from .tensor import Tensor
+
+try:
+    from hypothesis import strategies as st
+    from hypothesis.extra import numpy as hnp
+except ImportError:
+    require("hypothesis", "tinygrad_seq.testing")  # raises MissingExtra naming the `test` extra
+    raise
 
 __all__ = ["SequenceBatch", "arrays", "assert_gradients_match", "broadcastable_shapes", "sequences", "shapes",
            "tensors"]

@@ -98,7 +98,7 @@ def _train(args: argparse.Namespace) -> int:
     for text in _samples(model, trainer.vocab, 3, 200, temperature=0.8, top_k=None, seed=0, prompt=""):
         say("  " + text.replace("\n", "\n  "))
         say("  ---")
-    say(f"\ncheckpoint: {result.checkpoint}\nloss curve: {result.curve}")
+    say(f"\ncheckpoint: {result.checkpoint}\nloss curve: {result.curve or 'not drawn (see above)'}")
     return 0
 
 

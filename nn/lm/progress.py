@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import math
 import signal
+import sys
 import threading
 import time
+import warnings
 from typing import Any, TextIO
 
-__all__ = ["Interrupts", "Progress"]
+from tinygrad_seq.extras import MissingExtra, install_hint, require
+
+__all__ = ["Interrupts", "Progress", "in_notebook"]
 
 
 class Interrupts:
@@ -50,15 +54,39 @@ class Interrupts:
             raise KeyboardInterrupt
 
 
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel (where output is shown live, although the stream is not a terminal)."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
+    return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
+
+
+def _tqdm() -> Any:
+    """tqdm.auto's bar class (a widget in a notebook, text in a terminal), or None without tqdm."""
+    try:
+        with warnings.catch_warnings():  # no ipywidgets in the kernel: tqdm.auto says so and uses text
+            warnings.simplefilter("ignore")
+            return require("tqdm.auto", "the progress bar").tqdm
+    except MissingExtra:
+        return None
+
+
 class Progress:
-    """A tqdm bar (steps, loss, tokens/s, ETA) on a terminal; plain periodic lines anywhere else."""
+    """A tqdm bar (steps, loss, tokens/s, ETA) in a terminal or a notebook; plain periodic lines elsewhere.
+
+    Without tqdm (the ``lm`` extra) the plain lines are used everywhere, and a terminal or notebook is
+    told once how to get the bar.
+    """
 
     def __init__(self, stream: TextIO, total: int | None, initial: int, every_seconds: float = 10.0) -> None:
         self.stream, self.every, self.last_line = stream, every_seconds, -math.inf
         self.bar = None
-        if getattr(stream, "isatty", lambda: False)():
-            from tqdm import tqdm
-
+        if getattr(stream, "isatty", lambda: False)() or in_notebook():
+            tqdm = _tqdm()
+            if tqdm is None:
+                print(f"(progress as plain lines: tqdm is not installed; for a progress bar: "
+                      f"{install_hint('tqdm')})", file=stream, flush=True)
+                return
             self.bar = tqdm(total=total, initial=initial, file=stream, unit="step", dynamic_ncols=True,
                             smoothing=0.05,
                             bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]")

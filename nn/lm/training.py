@@ -28,6 +28,8 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from tinygrad_seq.extras import MissingExtra
+
 from ..module import Module
 from ..optim import Adam, CosineWithWarmup
 from ..utils import clip_grad_norm_
@@ -163,6 +165,7 @@ class Trainer:
         self.history: dict[str, list[float]] = {k: [] for k in
                                                 ("step", "loss", "grad_norm", "lr", "val_step", "val_loss")}
         self._trigram: float | None = None
+        self.curve_skipped = ""  # why the loss-curve PNG is not drawn (said once), or "" while it is
 
     # ------------------------------------------------------------------------------------ saving
 
@@ -196,8 +199,14 @@ class Trainer:
                  f"{self.config.corpus}")
         baseline = ("trigram", self._trigram) if self._trigram is not None else None
         tokens = min(self.config.eval_tokens or len(self.valid_ids), len(self.valid_ids))
-        plot_history(self.history, self.curve_path, clip=self.config.clip, baseline=baseline, title=title,
-                     valid_tokens=tokens)
+        try:
+            plot_history(self.history, self.curve_path, clip=self.config.clip, baseline=baseline,
+                         title=title, valid_tokens=tokens)
+        except MissingExtra as error:  # training goes on without the picture
+            if not self.curve_skipped:
+                print(f"{error}; the loss curve is skipped", file=self.stream, flush=True)
+            self.curve_skipped = str(error)
+            return None
         return self.curve_path
 
     @classmethod
@@ -384,6 +393,7 @@ class Trainer:
         with Interrupts(bar.write) as last:
             last.committing = True  # Ctrl-C now waits: the last checkpoint is written whole
             self.save()
+        result.curve = None if self.curve_skipped else result.curve
         if sample_length and not result.interrupted:
             result.sample = generate(self.model, self.vocab, "", sample_length, temperature=0.8, seed=0)
         return result
