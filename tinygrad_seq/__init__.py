@@ -5,7 +5,13 @@
     >>> (x * x).sum().backward()
     >>> x.grad
     Tensor([2. 4.])
+
+`ts.nn`, `ts.graph` and `ts.testing` (after ``import tinygrad_seq as ts``) are imported on first use: `nn`
+imports the core, so the core cannot import it while it loads, and `graph` / `testing` need extras.
 """
+
+import importlib
+from typing import Any
 
 from . import functional
 from .autograd import (
@@ -42,6 +48,24 @@ from .tensor import (
 )
 
 __version__ = "0.1.0"
+
+_LAZY = ("nn", "graph", "graph_analysis", "testing")
+
+
+def __getattr__(name: str) -> Any:
+    """`ts.nn`, `ts.graph`, `ts.testing`: import the submodule on first use."""
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    try:
+        return importlib.import_module(f"{__name__}.{name}")
+    except ModuleNotFoundError as error:
+        if name != "nn" or error.name != f"{__name__}.nn":
+            raise
+        # nn/ sits beside tinygrad_seq/ in the repository and becomes tinygrad_seq.nn when installed
+        raise ModuleNotFoundError(
+            "tinygrad_seq.nn is the folder nn/ of the repository, mapped into the package when it is "
+            "installed; in a checkout run `pip install -e .` (or `make venv`) first", name=error.name
+        ) from None
 
 __all__ = [
     "AnomalyError", "Function", "ShapeError", "Tensor", "arange", "concatenate", "current_scope",

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_seq import __version__
 from tinygrad_seq.gradcheck import GradcheckReport, gradcheck
 
 from .checkpoint import CheckpointError, load_checkpoint, load_model
@@ -324,6 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG, description="Train toy language models from scratch, look at their graphs, and check "
         "their gradients (tinygrad_seq).")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     ckpt_help = "a training directory (or a checkpoint .npz)"
 

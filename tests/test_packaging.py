@@ -1,0 +1,92 @@
+"""The distribution: its metadata, what the sdist and wheel hold, `--version`, a checkout without install."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tarfile
+import zipfile
+
+import pytest
+
+import tinygrad_seq
+from tinygrad_seq.nn.lm.cli import main
+
+tomllib = pytest.importorskip("tomllib", reason="tomllib is in the standard library from Python 3.11")
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
+    PROJECT = tomllib.load(f)["project"]
+
+
+def test_metadata_license_authors_pythons_and_numpy_2():
+    assert PROJECT["license"] == "MIT" and PROJECT["license-files"] == ["LICENSE"]
+    license_text = open(os.path.join(ROOT, "LICENSE"), encoding="utf-8").read()
+    assert license_text.startswith("MIT License") and "tinygrad_seq developers" in license_text
+    assert PROJECT["authors"] == [{"name": "tinygrad_seq developers"}]
+    for minor in (10, 11, 12, 13):
+        assert f"Programming Language :: Python :: 3.{minor}" in PROJECT["classifiers"]
+    assert PROJECT["dependencies"] == ["numpy>=2"]
+    assert os.path.exists(os.path.join(ROOT, "tinygrad_seq", "py.typed"))
+
+
+def test_every_extra_has_lower_bounds_and_all_and_dev_are_built_from_the_others():
+    extras = PROJECT["optional-dependencies"]
+    own = re.compile(r"tinygrad-seq\[([a-z,]+)\]")
+    for name, requirements in extras.items():
+        for requirement in requirements:
+            assert own.fullmatch(requirement) or ">=" in requirement, (name, requirement)
+    assert extras["all"] == ["tinygrad-seq[viz,lm,test]"]
+    assert "tinygrad-seq[all]" in extras["dev"]
+    assert {"viz", "lm", "test"} <= set(extras)
+
+
+def test_version_flag(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"tinygrad-seq {tinygrad_seq.__version__}"
+
+
+def test_nn_from_a_checkout_without_install_says_pip_install_e():
+    # drop the editable install's import hook, so that only the checkout itself is on the path
+    code = (
+        "import sys\n"
+        "editable = lambda f: 'editable' in (getattr(f, '__name__', '') + type(f).__module__).lower()\n"
+        "sys.meta_path[:] = [f for f in sys.meta_path if not editable(f)]\n"
+        f"sys.path.insert(0, {ROOT!r})\n"
+        "import tinygrad_seq\n"
+        "try:\n"
+        "    from tinygrad_seq import nn\n"
+        "except ImportError as error:\n"
+        "    print('ImportError:', error)\n"
+        "else:\n"
+        "    print('imported', nn.__file__)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=ROOT).stdout
+    assert out.startswith("ImportError: tinygrad_seq.nn is the folder nn/"), out
+    assert "pip install -e ." in out
+
+
+@pytest.mark.slow
+def test_the_sdist_ships_no_tests_and_the_wheel_holds_the_license_and_py_typed(tmp_path):
+    subprocess.run([sys.executable, "-m", "build", "--no-isolation", "--sdist", "--wheel", "--outdir",
+                    str(tmp_path), ROOT], check=True, capture_output=True, cwd=ROOT)
+    (sdist,) = tmp_path.glob("*.tar.gz")
+    (wheel,) = tmp_path.glob("*.whl")
+    with tarfile.open(sdist) as tar:
+        names = [n.split("/", 1)[1] for n in tar.getnames() if "/" in n]
+    assert not [n for n in names if n.startswith(("tests/", "demos/", "benchmarks/"))]
+    assert {"LICENSE", "pyproject.toml", "tinygrad_seq/py.typed", "nn/lm/cli.py"} <= set(names)
+    with zipfile.ZipFile(wheel) as whl:
+        names = whl.namelist()
+    assert "tinygrad_seq/py.typed" in names and "tinygrad_seq/nn/lm/cli.py" in names
+    assert any(n.endswith("licenses/LICENSE") for n in names)
+    metadata = next(whl for whl in names if whl.endswith("METADATA"))
+    with zipfile.ZipFile(wheel) as whl:
+        text = whl.read(metadata).decode()
+    assert "License-Expression: MIT" in text and "Requires-Dist: numpy>=2" in text
+    assert f"Version: {tinygrad_seq.__version__}" in text
