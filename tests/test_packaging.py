@@ -80,10 +80,12 @@ def test_the_sdist_ships_no_tests_and_the_wheel_holds_the_license_and_py_typed(t
     with tarfile.open(sdist) as tar:
         names = [n.split("/", 1)[1] for n in tar.getnames() if "/" in n]
     assert not [n for n in names if n.startswith(("tests/", "demos/", "benchmarks/"))]
-    assert {"LICENSE", "pyproject.toml", "tinygrad_seq/py.typed", "nn/lm/cli.py"} <= set(names)
+    assert {"LICENSE", "pyproject.toml", "tinygrad_seq/py.typed", "nn/lm/cli.py",
+            "tinygrad_seq/explore.js", "tinygrad_seq/explore.css"} <= set(names)
     with zipfile.ZipFile(wheel) as whl:
         names = whl.namelist()
     assert "tinygrad_seq/py.typed" in names and "tinygrad_seq/nn/lm/cli.py" in names
+    assert {"tinygrad_seq/explore.js", "tinygrad_seq/explore.css"} <= set(names)  # inlined by graph.explore
     assert any(n.endswith("licenses/LICENSE") for n in names)
     metadata = next(whl for whl in names if whl.endswith("METADATA"))
     with zipfile.ZipFile(wheel) as whl:

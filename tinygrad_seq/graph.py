@@ -40,7 +40,7 @@ from .tensor import Tensor
 if TYPE_CHECKING:
     import graphviz
 
-__all__ = ["GraphvizNotFound", "draw", "render", "step_grads", "to_dot"]
+__all__ = ["GraphvizNotFound", "draw", "explore", "render", "step_grads", "to_dot"]
 
 _FORMATS = ("svg", "png", "pdf", "dot")
 _INSTALL = (
@@ -648,3 +648,13 @@ def render(*roots: Tensor, path: str | os.PathLike, format: str | None = None, *
         f"render: {reason}, so {path} was not drawn. The graph was written as DOT text to {dot_path} "
         f"(make the picture later with `dot -T{fmt} {dot_path} -o {path}`). {install}".rstrip()
     )
+
+
+def explore(*roots: Tensor, path: str | os.PathLike, **opts: Any) -> str:
+    """Write the interactive BPTT explorer, one self-contained HTML page, to `path` (`tinygrad_seq.explore`).
+
+    Example: ``explore(loss, params=model, path="out/bptt.html", compare={"LSTM": (loss2, lstm)})``
+    """
+    from .explore import explore as write_page  # the explorer draws with this module's colours
+
+    return write_page(*roots, path=path, **opts)

@@ -76,9 +76,16 @@ class Graph:
                 self.leaves.setdefault(id(r), r)
         self.released = any(fn.released for fn in self.order)
         self._parts: dict[int, tuple] = {}
+        self._grads: tuple[dict[int, np.ndarray], str] | None = None
+        self._reaches: set[int] | None = None
 
     def gradients(self) -> tuple[dict[int, np.ndarray], str]:
-        """id(tensor) -> d(sum of roots)/d(tensor), and a note on where the numbers come from."""
+        """id(tensor) -> d(sum of roots)/d(tensor), and a note on where the numbers come from (found once)."""
+        if self._grads is None:
+            self._grads = self._gradients()
+        return self._grads
+
+    def _gradients(self) -> tuple[dict[int, np.ndarray], str]:
         if self.released:
             grads = {id(t): t.grad.numpy() for t in self.leaves.values() if t.grad is not None}
             grads.update((id(t), t.grad.numpy()) for t in self.out.values() if t.grad is not None)
@@ -114,6 +121,60 @@ class Graph:
                 total += autograd.sum_to(part if isinstance(part, Tensor) else Tensor(part), x.shape).numpy()
         return total
 
+    def step_grads(self, tensor: Tensor) -> dict[str, np.ndarray]:
+        """`step_grads` (below) on this graph: d(sum of roots)/d(tensor) split by time step."""
+        if self.released:
+            raise RuntimeError(
+                "step_grads: the graph was released by backward(); call it before backward(), or call "
+                "backward(retain_graph=True)"
+            )
+        if not tensor.requires_grad:
+            raise ValueError(f"step_grads: the tensor of shape {tensor.shape} does not require grad")
+        grads, _ = self.gradients()
+        reaches = self._reaches_steps()
+        # walk forward from `tensor` through the ops preparing it for the steps; any other read is a boundary
+        boundary, seen, stack = [], {id(tensor)}, [tensor]
+        while stack:
+            u = stack.pop()
+            for fn in self.users.get(id(u), []):
+                if time_step(fn.scope) is None and id(fn) in reaches:
+                    out = self.out[id(fn)]
+                    if id(out) not in seen:
+                        seen.add(id(out))
+                        stack.append(out)
+                else:
+                    boundary.append((u, fn))
+        seeds: dict[str, dict[int, list]] = {}  # step name -> id(u) -> [u, gradient the step sends to u]
+        for u, fn in sorted(boundary, key=lambda e: self.pos[id(e[1])]):
+            part = self.share(fn, u, grads)
+            if part is not None:
+                key = step_name(fn.scope) or ".".join(fn.scope)
+                entry = seeds.setdefault(key, {}).setdefault(id(u), [u, 0])
+                entry[1] = entry[1] + part
+        result = {}
+        for key, by_u in seeds.items():
+            total = np.zeros(tensor.shape, dtype=tensor.dtype)
+            direct = by_u.pop(id(tensor), None)
+            if direct is not None:
+                total += direct[1]
+            if by_u:  # pull the step's part back through the preparing ops
+                us = [u for u, _ in by_u.values()]
+                seeds_u = [s for _, s in by_u.values()]
+                (pulled,) = autograd.grad(us, [tensor], grad_outputs=seeds_u, retain_graph=True)
+                total += pulled.numpy()
+            result[key] = total
+        return result
+
+
+    def _reaches_steps(self) -> set[int]:
+        """The ids of the ops in a time step, or with a path into one (computed once)."""
+        if self._reaches is None:
+            self._reaches = set()
+            for fn in reversed(self.order):
+                users = self.users.get(id(self.out[id(fn)]), [])
+                if time_step(fn.scope) or any(id(u) in self._reaches for u in users):
+                    self._reaches.add(id(fn))
+        return self._reaches
 
 def step_grads(*roots: Tensor, tensor: Tensor) -> dict[str, np.ndarray]:
     """Split d(sum of roots)/d(tensor) into what each time step contributes; the parts add up to it.
@@ -124,53 +185,11 @@ def step_grads(*roots: Tensor, tensor: Tensor) -> dict[str, np.ndarray]:
     input projection computed once for all steps). Gradient that reaches `tensor` without passing
     through a time step (an output layer) is keyed by the dotted scope of the op that reads it ("" at
     the top level). Needs the graph: call it before ``backward()`` or after ``backward(retain_graph=True)``.
+    `Graph.step_grads` does the same for several tensors of one graph without walking it again.
 
     Example: ``sum(step_grads(loss, tensor=w_hh).values())`` equals ``w_hh.grad`` after backward.
     """
-    g = Graph(roots)
-    if g.released:
-        raise RuntimeError(
-            "step_grads: the graph was released by backward(); call it before backward(), or call "
-            "backward(retain_graph=True)"
-        )
-    if not tensor.requires_grad:
-        raise ValueError(f"step_grads: the tensor of shape {tensor.shape} does not require grad")
-    grads, _ = g.gradients()
-    reaches: set[int] = set()  # ops in a step, or with a path into one
-    for fn in reversed(g.order):
-        if time_step(fn.scope) or any(id(u) in reaches for u in g.users.get(id(g.out[id(fn)]), [])):
-            reaches.add(id(fn))
-    # walk forward from `tensor` through the ops that prepare it for the steps; every other read is a boundary
-    boundary, seen, stack = [], {id(tensor)}, [tensor]
-    while stack:
-        u = stack.pop()
-        for fn in g.users.get(id(u), []):
-            if time_step(fn.scope) is None and id(fn) in reaches:
-                out = g.out[id(fn)]
-                if id(out) not in seen:
-                    seen.add(id(out))
-                    stack.append(out)
-            else:
-                boundary.append((u, fn))
-    seeds: dict[str, dict[int, list]] = {}  # step name -> id(u) -> [u, gradient the step sends to u]
-    for u, fn in sorted(boundary, key=lambda e: g.pos[id(e[1])]):
-        part = g.share(fn, u, grads)
-        if part is not None:
-            entry = seeds.setdefault(step_name(fn.scope) or ".".join(fn.scope), {}).setdefault(id(u), [u, 0])
-            entry[1] = entry[1] + part
-    result = {}
-    for key, by_u in seeds.items():
-        total = np.zeros(tensor.shape, dtype=tensor.dtype)
-        direct = by_u.pop(id(tensor), None)
-        if direct is not None:
-            total += direct[1]
-        if by_u:  # pull the step's part back through the preparing ops
-            us = [u for u, _ in by_u.values()]
-            seeds_u = [s for _, s in by_u.values()]
-            (pulled,) = autograd.grad(us, [tensor], grad_outputs=seeds_u, retain_graph=True)
-            total += pulled.numpy()
-        result[key] = total
-    return result
+    return Graph(roots).step_grads(tensor)
 
 
 def _owner(a: np.ndarray) -> np.ndarray:

@@ -1,0 +1,359 @@
+"""The explorer's page: HTML with each model's SVG drawn here, its data as JSON, a small script inline.
+
+`page(models, title)` turns what `explore.analyse` found into one self-contained HTML text. Everything
+is drawn here in Python (deterministic, readable without the script); the script (explore.js) only
+shows and hides what the time slider and the clicks select, and the style sheet is explore.css, both
+inlined. Colours: states and inputs blue (negative), white (0), red (positive), scaled to the largest
+|value| of their row; gates white (0) to dark blue (1), probabilities the same on a square-root scale;
+gradient norms on the renderer's fixed log scale (`graph._colour`), so that the explorer and the
+pictures agree.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from html import escape
+
+from .graph import _SCALE, _colour, _ink
+
+__all__ = ["page"]
+
+_LEFT, _COL, _GAP = 74, 40, 7  # the row labels' width; one step's column; the gap between two columns
+_NEG, _MID, _POS, _DARK, _SHARE = "#2166ac", "#f7f7f7", "#b2182b", "#08306b", "#b8860b"
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+# one row of the unroll: (label, height, "fwd" or "bwd", draw(step k, x, y) -> SVG)
+Row = tuple[str, float, str, Callable[[int, float, float], str]]
+
+
+def page(models: list[dict], title: str) -> str:
+    """One self-contained HTML page showing `models` (from `explore.analyse`) side by side."""
+    longest = max(m["T"] for m in models)
+    for j, m in enumerate(models):
+        m["id"] = f"m{j}"
+    data = {"T": longest, "models": [
+        {"id": m["id"], "name": m["name"], "T": m["T"], "captions": _captions(m), "params": m["params"]}
+        for m in models
+    ]}
+    how = (
+        "Move the slider: first the forward pass, step by step (input, hidden state, output distribution), "
+        "then the backward pass from the loss, lighting up the gradient that reaches each step. Click a "
+        "parameter to split its gradient by time step (BPTT's sum: the bars add up to the whole gradient). "
+        "Click a step to see its gates and the gradient that reaches it."
+    )
+    end = 2 * longest - 1
+    body = [
+        f'<h1>{escape(title)}</h1><p class="how">{escape(how)}</p>',
+        f'<div class="controls"><input type="range" id="time" min="0" max="{end}" value="{end}" '
+        'aria-label="time step"><span id="phase"></span></div>',
+        '<div class="models">' + "".join(_model(m) for m in models) + "</div>",
+        f'<p class="legend">{_legend()}</p>',
+    ]
+    payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")  # cannot close the script
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
+        f"<style>\n{_read('explore.css')}</style></head>\n<body>\n" + "\n".join(body)
+        + f'\n<script type="application/json" id="explore-data">{payload}</script>\n'
+        f"<script>\n{_read('explore.js')}</script>\n</body></html>\n"
+    )
+
+
+def _read(name: str) -> str:
+    with open(os.path.join(_HERE, name), encoding="utf-8") as f:
+        return f.read()
+
+
+# ---------------------------------------------------------------------------------------------
+# colours and small helpers
+# ---------------------------------------------------------------------------------------------
+
+
+def _mix(c0: str, c1: str, f: float) -> str:
+    """The colour a fraction `f` (0..1) of the way from c0 to c1."""
+    f = min(max(f, 0.0), 1.0)
+    rgb = (round(int(c0[i : i + 2], 16) * (1 - f) + int(c1[i : i + 2], 16) * f) for i in (1, 3, 5))
+    return "#" + "".join(f"{v:02x}" for v in rgb)
+
+
+def _diverging(top: float) -> Callable[[float], str]:
+    """Blue (-top) .. white (0) .. red (+top)."""
+    top = top or 1.0
+    return lambda v: _mix(_MID, _POS, v / top) if v >= 0 else _mix(_MID, _NEG, -v / top)
+
+
+def _gate(v: float) -> str:
+    return _mix("#ffffff", _DARK, v)
+
+
+def _probability(v: float) -> str:
+    return _mix("#ffffff", _DARK, max(v, 0.0) ** 0.5)
+
+
+def _num(v: float | None) -> str:
+    return "–" if v is None else "0" if v == 0 else f"{v:.1e}"
+
+
+def _show(token: str) -> str:
+    """A token as drawn: white space made visible."""
+    return {" ": "␣", "\n": "↵", "\t": "⇥"}.get(token, token)
+
+
+def _cell(n: int, space: float, lo: float, hi: float) -> float:
+    """The size of one of n cells sharing `space`, kept within [lo, hi]."""
+    return min(max(space / max(n, 1), lo), hi)
+
+
+def _strip(values: list[float], x: float, y: float, size: float, cell: float, colour: Callable[[float], str],
+           tip: str, across: bool = False) -> str:
+    """A colour strip: one cell per value, stacked down (or `across`), the values in a tooltip per cell."""
+    out = []
+    for i, v in enumerate(values):
+        at = (x + i * cell, y) if across else (x, y + i * cell)
+        w, h = (cell + 0.05, size) if across else (size, cell + 0.05)
+        out.append(f'<rect x="{at[0]:.2f}" y="{at[1]:.2f}" width="{w:.2f}" height="{h:.2f}" '
+                   f'fill="{colour(v)}"><title>{escape(tip)}[{i}] = {v:.4g}</title></rect>')
+    return "".join(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# one model: its parameters, the unroll, the panels below it
+# ---------------------------------------------------------------------------------------------
+
+
+def _model(m: dict) -> str:
+    pid = m["id"]
+    loss = f' <span class="loss">loss {m["loss"]:.4g}</span>' if m["loss"] is not None else ""
+    chips = "".join(
+        f'<button class="param" id="{pid}-p{j}" data-model="{pid}" data-param="{j}">{escape(p["name"])} '
+        f'<small>{"×".join(map(str, p["shape"])) or "scalar"}</small></button>'
+        for j, p in enumerate(m["params"])
+    )
+    panels = _distributions(m) + _share_panels(m) + _step_panels(m)
+    return (
+        f'<section class="model" id="{pid}" data-selected-param="{_default_param(m)}">'
+        f"<h2>{escape(m['name'])}{loss}</h2><div>{chips}</div>{_svg(m)}"
+        f'<p class="caption" id="{pid}-caption"></p><div class="panels">{panels}</div></section>'
+    )
+
+
+def _default_param(m: dict) -> int:
+    """The recurrent weight (a weight named *hh*) if there is one, else the one spread over most steps."""
+    ps = m["params"]
+    named = [j for j, p in enumerate(ps) if "hh" in p["name"].rsplit(".", 1)[-1] and "weight" in p["name"]]
+    if named:
+        return named[0]
+    return max(range(len(ps)), key=lambda j: sum(s["norm"] > 0 for s in ps[j]["shares"]), default=0)
+
+
+def _rows(m: dict) -> list[Row]:
+    """The rows of the unroll, top to bottom: token, input, states, output distribution, gradients, t."""
+    rows: list[Row] = []
+    if m["tokens"]:
+        rows.append(("reads", 14, "fwd", lambda k, x, y: (
+            f'<text x="{x + _COL / 2}" y="{y + 12}" text-anchor="middle" font-size="13" '
+            f'font-weight="bold">{escape(_show(m["tokens"][k]))}</text>')))
+    if m["inputs"]:
+        rows.append(_strip_row("input", m["inputs"], 48, (1.2, 6), _diverging(_top(m["inputs"]))))
+    for s in m["states"]:
+        rows.append(_strip_row(s["name"], s["values"], 96, (1.5, 8), _diverging(_top(s["values"])), True))
+    if m["outputs"]:
+        probs = [o and o["probs"] for o in m["outputs"]]
+        rows.append(_strip_row("p(next)", probs, 60, (1.2, 6), _probability))
+    for s in m["states"]:
+        norms = s["grad_norm"]
+        rows.append((f"‖dL/d{s['name']}‖", 18, "bwd", lambda k, x, y, norms=norms: _grad_box(norms[k], x, y)))
+    rows.append(("", 12, "fwd", lambda k, x, y: (
+        f'<text x="{x + _COL / 2}" y="{y + 10}" text-anchor="middle" font-size="12" fill="#555">'
+        f'{m["steps"][k]}</text>')))
+    return rows
+
+
+def _top(rows: list) -> float:
+    return max((abs(v) for r in rows if r for v in r), default=0.0)
+
+
+def _strip_row(label: str, per_step: list, space: float, limits: tuple[float, float],
+               colour: Callable[[float], str], arrows: bool = False) -> Row:
+    """A row of vertical colour strips, one per step (and an arrow to the next step for a state)."""
+    n = len(next((v for v in per_step if v), []))
+    cell = _cell(n, space, *limits)
+    T = len(per_step)
+
+    def draw(k: int, x: float, y: float) -> str:
+        if not per_step[k]:
+            return ""
+        out = _strip(per_step[k], x, y, _COL, cell, colour, f"{label} at t={k}")
+        if arrows and k + 1 < T:  # the state passed on to the next step
+            mid = y + n * cell / 2
+            out += (f'<path d="M{x + _COL + 1} {mid:.1f} h{_GAP - 3}" stroke="#333" stroke-width="1.5"/>'
+                    f'<path d="M{x + _COL + _GAP - 1} {mid:.1f} l-3 -3 v6 z" fill="#333"/>')
+        return out
+
+    return label, n * cell, "fwd", draw
+
+
+def _grad_box(norm: float | None, x: float, y: float) -> str:
+    fill = "#ffffff" if norm is None else _colour(norm)
+    text = _num(norm)
+    return (f'<rect x="{x}" y="{y}" width="{_COL}" height="18" rx="3" fill="{fill}" stroke="#999" '
+            f'stroke-width="0.5"/><text x="{x + _COL / 2}" y="{y + 13}" text-anchor="middle" '
+            f'font-size="9.5" fill="{_ink(fill)}">{escape(text)}</text>')
+
+
+def _svg(m: dict) -> str:
+    """The unroll: a column per step (a group for the forward rows, one for the gradient rows), the loss."""
+    T = m["T"]
+    xs = [_LEFT + k * (_COL + _GAP) for k in range(T)]
+    labels: list[str] = []
+    drawn: dict[str, list[list[str]]] = {"fwd": [[] for _ in range(T)], "bwd": [[] for _ in range(T)]}
+    y, grad_rows = 4.0, []
+    for label, height, kind, draw in _rows(m):
+        labels.append(f'<text x="{_LEFT - 8}" y="{y + height / 2 + 4:.1f}" text-anchor="end" '
+                      f'font-size="12">{escape(label)}</text>')
+        for k in range(T):
+            drawn[kind][k].append(draw(k, xs[k], y))
+        if kind == "bwd":
+            grad_rows.append(y)
+        y += height + 6
+    height, x_loss = y + 2, xs[-1] + _COL + 14
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{x_loss + 80}" height="{height:.0f}">', *labels]
+    for k in range(T):
+        out += [f'<rect class="frame" data-step="{k}" x="{xs[k] - 3}" y="1" width="{_COL + 6}" '
+                f'height="{height - 2:.0f}" rx="4" fill="none" stroke="#f59e0b" stroke-width="2"/>',
+                f'<g class="fwd" data-step="{k}">{"".join(drawn["fwd"][k])}</g>',
+                f'<g class="bwd" data-step="{k}">{"".join(drawn["bwd"][k])}</g>']
+    if grad_rows:  # the loss, where the backward pass starts
+        top, box = grad_rows[0], grad_rows[-1] + 18 - grad_rows[0]
+        value = f" {m['loss']:.3g}" if m["loss"] is not None else ""
+        out += [f'<rect x="{x_loss}" y="{top:.1f}" width="70" height="{box:.1f}" rx="4" fill="#e6d3f5" '
+                'stroke="#8e6bb0"/>', f'<text x="{x_loss + 35}" y="{top + box / 2 + 4:.1f}" '
+                f'text-anchor="middle" font-size="12">loss{value}</text>']
+    out += [f'<rect class="col" data-model="{m["id"]}" data-col="{k}" x="{xs[k] - 3}" y="0" '
+            f'width="{_COL + 6}" height="{height:.0f}"><title>t={k}: click for its gates</title></rect>'
+            for k in range(T)]
+    return "".join(out) + "</svg>"
+
+
+# ---------------------------------------------------------------------------------------------
+# the panels below the unroll (one of each kind shown at a time)
+# ---------------------------------------------------------------------------------------------
+
+
+def _distributions(m: dict) -> str:
+    """The output distribution of each step: its most likely classes as bars."""
+    if not m["outputs"]:
+        return ""
+    out = ['<div class="panel"><h3>output distribution</h3>']
+    for k, o in enumerate(m["outputs"]):
+        if o is None:
+            continue
+        best = sorted(range(len(o["probs"])), key=lambda i: -o["probs"][i])[:8]
+        bars = "".join(
+            f'<text x="28" y="{14 + 16 * r}" text-anchor="end" font-size="12">{escape(_show(o["labels"][i]))}'
+            f'</text><rect x="32" y="{4 + 16 * r}" width="{150 * o["probs"][i]:.1f}" height="12" '
+            f'fill="{_DARK}"/><text x="{36 + 150 * o["probs"][i]:.1f}" y="{14 + 16 * r}" font-size="11">'
+            f'{o["probs"][i]:.3f}</text>'
+            for r, i in enumerate(best)
+        )
+        out.append(f'<div class="dist" data-step="{k}" hidden><div>next, after t={k}</div>'
+                   f'<svg width="230" height="{8 + 16 * len(best)}">{bars}</svg></div>')
+    return "".join(out) + "</div>"
+
+
+def _share_panels(m: dict) -> str:
+    """Per parameter: each step's share of its gradient as bars that add up to the whole gradient.
+
+    A bar is the share's component along the whole gradient g, <share, g> / ‖g‖: these add up to ‖g‖
+    exactly, and one can be negative. The dashed outline behind it is the share's own norm.
+    """
+    out = ['<div class="panel">']
+    for j, p in enumerate(m["params"]):
+        shares, w = p["shares"], _cell(len(p["shares"]), 420, 10, 36)
+        scale = 90 / max([s["along"] for s in shares] + [s["norm"] for s in shares] + [p["total"], 1e-300])
+        base = 98
+        height = base + max([-s["along"] * scale for s in shares] + [0]) + 24
+        bars = []
+        for i, s in enumerate(shares):
+            x, a, nh = 40 + i * (w + 4), s["along"] * scale, s["norm"] * scale
+            bars.append(
+                f'<g class="bar" data-key="{escape(s["key"])}" data-along="{s["along"]!r}" '
+                f'data-norm="{s["norm"]!r}"><title>{escape(s["label"])}: {s["along"]:.4g} along the '
+                f'gradient, norm {s["norm"]:.4g}</title>'
+                f'<rect x="{x:.1f}" y="{base - nh:.1f}" width="{w:.1f}" '
+                f'height="{nh:.1f}" fill="none" stroke="{_SHARE}" stroke-dasharray="2,2"/><rect x="{x:.1f}" '
+                f'y="{min(base, base - a):.1f}" width="{w:.1f}" height="{abs(a):.1f}" fill="{_SHARE}"/>'
+                f'<text x="{x + w / 2:.1f}" y="{height - 8:.0f}" text-anchor="middle" font-size="10">'
+                f'{escape(s["label"])}</text></g>'
+            )
+        x_sum, tot = 50 + len(shares) * (w + 4), p["total"] * scale
+        bars += [f'<g class="total" data-total="{p["total"]!r}"><rect x="{x_sum:.1f}" y="{base - tot:.1f}" '
+                 f'width="{w:.1f}" height="{tot:.1f}" fill="#555"/><text x="{x_sum + w / 2:.1f}" '
+                 f'y="{height - 8:.0f}" text-anchor="middle" font-size="10">sum</text></g>',
+                 f'<line x1="36" x2="{x_sum + w + 4:.1f}" y1="{base}" y2="{base}" stroke="#333"/>']
+        name = escape(p["name"])
+        out.append(
+            f'<div class="share" id="{m["id"]}-share-{j}" data-param="{j}" hidden><h3>{name}: each step\'s '
+            f"share of dL/d{escape(p['name'].rsplit('.', 1)[-1])}</h3><div>‖gradient‖ = <b>{p['total']:.4g}"
+            "</b> = the sum of the bars (a bar: the share's part along the gradient; dashed: its norm)</div>"
+            f'<svg width="{x_sum + w + 12:.0f}" height="{height:.0f}">{"".join(bars)}</svg></div>'
+        )
+    return "".join(out) + "</div>"
+
+
+def _step_panels(m: dict) -> str:
+    """Per step: its gates as heat strips and the gradient norm reaching its states."""
+    out = ['<div class="panel">']
+    for k in range(m["T"]):
+        reads = f" (reads {escape(_show(m['tokens'][k]))})" if m["tokens"] else ""
+        norms = ", ".join(f"‖dL/d{s['name']}‖ = {_num(s['grad_norm'][k])}" for s in m["states"])
+        gates, width, strips = m["gates"][k], 0.0, []
+        for r, gate in enumerate(gates):
+            cell = _cell(len(gate["values"]), 360, 3, 16)
+            width = max(width, cell * len(gate["values"]))
+            label = f'<text x="14" y="{14 + 18 * r}" text-anchor="end" font-size="12">{escape(gate["label"])}'
+            strips.append(label + "</text>" + _strip(gate["values"], 20, 2 + 18 * r, 15, cell, _gate,
+                                                     gate["label"], across=True))
+        size = f'width="{width + 26:.0f}" height="{4 + 18 * len(gates)}"'
+        shown = (f'<div>gates (white 0, dark 1)</div><svg {size}>{"".join(strips)}</svg>' if gates else
+                 "<div>no gates in this step: nothing in a plain RNN decides what to keep</div>")
+        out.append(f'<div class="stepinfo" id="{m["id"]}-step-{k}" data-step="{k}" hidden>'
+                   f"<h3>step t={k}{reads}</h3><div>gradient reaching it: {norms}</div>{shown}</div>")
+    return "".join(out) + "</div>"
+
+
+def _captions(m: dict) -> list[str]:
+    """What the slider's 2T positions say: T forward steps, then the backward pass from t=T-1 to t=0."""
+    T, out = m["T"], []
+    for k in range(T):
+        words = [f"forward, t={k}:"]
+        if m["tokens"]:
+            words.append(f"reads “{_show(m['tokens'][k])}”,")
+        for s in m["states"]:
+            if s["values"][k]:
+                words.append(f"{s['name']}_{k} has |values| ≤ {max(abs(x) for x in s['values'][k]):.2f},")
+        o = m["outputs"][k] if m["outputs"] else None
+        if o:
+            i = max(range(len(o["probs"])), key=lambda i: o["probs"][i])
+            words.append(f"and predicts “{_show(o['labels'][i])}” next (p = {o['probs'][i]:.2f})")
+        out.append(" ".join(words).rstrip(","))
+    for k in range(T - 1, -1, -1):
+        norms = ", ".join(f"‖dL/d{s['name']}_{k}‖ = {_num(s['grad_norm'][k])}" for s in m["states"])
+        last = ", ".join(_num(s["grad_norm"][T - 1]) for s in m["states"])
+        out.append(f"backward: the gradient has flowed from the loss back to t={k}: {norms} "
+                   f"(at t={T - 1}: {last})")
+    return out
+
+
+def _legend() -> str:
+    def swatch(c: str) -> str:
+        return f'<span class="swatch" style="background:{c}"></span>'
+
+    return (
+        f"states and inputs: {swatch(_NEG)} negative {swatch(_MID)} 0 {swatch(_POS)} positive (scaled to the "
+        f"largest |value| of the row; hover a cell for its value) · gates {swatch('#ffffff')} 0 "
+        f"{swatch(_DARK)} 1, "
+        "probabilities the same on a square-root scale · gradient norm, log scale: "
+        f"1e{_SCALE[0][0]} {''.join(swatch(c) for _, c in _SCALE)} 1e+{_SCALE[-1][0]} (as in graph pictures)"
+    )
