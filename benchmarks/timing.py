@@ -43,13 +43,16 @@ def median_seconds(step: Callable[[], object], repeats: int) -> float:
     return statistics.median(times)
 
 
-def compare(label: str, engine: Callable[[], object], numpy: Callable[[], object], repeats: int) -> float:
-    """Time both steps, print one line with both medians and their ratio, return the ratio."""
+def compare(label: str, engine: Callable[[], object], numpy: Callable[[], object], repeats: int,
+            target: float | None = None) -> float:
+    """Time both steps, print their medians and ratio (next to its target if given), return the ratio."""
     t_engine = median_seconds(engine, repeats)
     t_numpy = median_seconds(numpy, repeats)
     ratio = t_engine / t_numpy
     print(label)
-    print(f"  tinygrad_seq {t_engine * 1e3:8.2f} ms   numpy {t_numpy * 1e3:8.2f} ms   ratio {ratio:5.2f}x")
+    goal = "" if target is None else f"   target <= {target:.2f}x: {'met' if ratio <= target else 'NOT met'}"
+    times = f"tinygrad_seq {t_engine * 1e3:8.2f} ms   numpy {t_numpy * 1e3:8.2f} ms"
+    print(f"  {times}   ratio {ratio:5.2f}x{goal}")
     return ratio
 
 

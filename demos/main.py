@@ -149,6 +149,7 @@ def draw_graph(trainer: Trainer, out: str, steps: int) -> list[str]:
           "gradient norm of the loss")
     ids = trainer.valid_ids[: steps + 1]
     trainer.model.eval()
+    trainer.model.rnn.fused = False  # trained fused; the same weights as small ops draw every time step
     loss, _ = chunk_loss(trainer.model, ids[:-1, None], ids[1:, None])
     written = []
     for fmt in ("svg", "png"):

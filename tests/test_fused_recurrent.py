@@ -177,3 +177,18 @@ def test_the_picture_draws_a_fused_layer_as_one_box_and_the_legend_says_how_to_s
     layer.fused = False
     unrolled = graph.to_dot(layer(Tensor(np.ones((7, 1, 2), dtype=np.float32)))[0].sum(), params=layer)
     assert "t=6" in unrolled and "fused" not in unrolled
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+def test_recurrent_language_models_run_fused_and_the_same_weights_unrolled_agree(kind):
+    from tinygrad_seq.nn.lm import LMConfig, build_model
+
+    model = build_model(LMConfig(kind, vocab_size=11, hidden=8, layers=2), rng=0)
+    model.eval()
+    ids = np.random.default_rng(0).integers(0, 11, (5, 3))
+    logits, _ = model(ids)
+    assert model.rnn.fused and sum(isinstance(fn, FusedSequence) for fn in toposort([logits])) == 2
+    model.rnn.fused = False
+    unrolled, _ = model(ids)
+    assert not any(isinstance(fn, FusedSequence) for fn in toposort([unrolled]))
+    np.testing.assert_allclose(logits.numpy(), unrolled.numpy(), rtol=1e-5, atol=1e-6)

@@ -259,6 +259,8 @@ def _graph(args: argparse.Namespace) -> int:
                          f"({model.config.context})")
     x, y = ids[: args.steps, None], ids[1 : args.steps + 1, None]  # (T, 1)
     model.eval()
+    if hasattr(model, "rnn"):
+        model.rnn.fused = False  # the same weights, run as small ops: one cluster per time step
     loss, _ = chunk_loss(model, x, y)
     collapse = None if args.expand else ["*.t=*"]
     try:

@@ -103,6 +103,8 @@ class RecurrentLM(Module):
     The LSTM's forget-gate bias starts at 1 (remember by default). Embedding rows start from
     U(-0.1, 0.1), small enough that tied weights (``decoder.weight is embedding.weight``) start with
     logits near zero. Dropout applies between recurrent layers and to the last layer's output.
+    The recurrent layer is fused (``fused=True``: one graph node per layer, for speed); set
+    ``lm.rnn.fused = False`` to draw or differentiate twice through every time step (same weights).
 
     Example::
 
@@ -119,7 +121,8 @@ class RecurrentLM(Module):
         V, E, H = config.vocab_size, config.embed, config.hidden
         self.embedding = Embedding(V, E, rng=rng)
         init.uniform_(self.embedding.weight, -0.1, 0.1, rng)
-        kwargs = dict(num_layers=config.layers, dropout=config.dropout if config.layers > 1 else 0.0, rng=rng)
+        kwargs = dict(num_layers=config.layers, dropout=config.dropout if config.layers > 1 else 0.0, rng=rng,
+                      fused=True)
         if config.model == "lstm":
             self.rnn = LSTM(E, H, forget_bias=1.0, **kwargs)
         elif config.model == "gru":
