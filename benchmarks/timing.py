@@ -45,9 +45,20 @@ def median_seconds(step: Callable[[], object], repeats: int) -> float:
 
 def compare(label: str, engine: Callable[[], object], numpy: Callable[[], object], repeats: int,
             target: float | None = None) -> float:
-    """Time both steps, print their medians and ratio (next to its target if given), return the ratio."""
-    t_engine = median_seconds(engine, repeats)
-    t_numpy = median_seconds(numpy, repeats)
+    """Time both steps, print their medians and ratio (next to its target if given), return the ratio.
+
+    The two run in turns (engine, numpy, engine, ...), so that a change in the machine's load while
+    they run moves both medians alike rather than the ratio.
+    """
+    engine()
+    numpy()
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(repeats):
+        for step, bucket in zip((engine, numpy), times):
+            start = time.perf_counter()
+            step()
+            bucket.append(time.perf_counter() - start)
+    t_engine, t_numpy = (statistics.median(b) for b in times)
     ratio = t_engine / t_numpy
     print(label)
     goal = "" if target is None else f"   target <= {target:.2f}x: {'met' if ratio <= target else 'NOT met'}"
