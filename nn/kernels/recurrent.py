@@ -19,8 +19,8 @@ and the fused node passes gradcheck on its own.
 First-order only: backward is NumPy, not Tensor ops, so differentiating it again (``create_graph=True``)
 raises an error that says to build the layer with ``fused=False``.
 
-The node's one output is (T + S, B, H): rows :T are the outputs, row T the final h, row T+1 the final c
-(LSTM); `fused_sequence` applies the node and slices these apart.
+The node's one output is (T + 1 + S, B, H): h0 and the outputs in the order the steps read them, then
+the final h (and c for the LSTM); `fused_sequence` applies the node and slices these apart.
 
     >>> rng = np.random.default_rng(0)
     >>> x, w_ih, w_hh = (Tensor(rng.normal(size=s)) for s in [(5, 2, 3), (8, 3), (8, 2)])
@@ -73,17 +73,30 @@ def _tanh_grad_(grad: np.ndarray, t: np.ndarray, work: np.ndarray) -> None:
 
 class _Cell:
     """What differs between the kinds. ``gates`` (T, B, G*H) holds x @ W_ih^T + bias on entry; a step
-    turns row t into the activated gates, which backward reads; ``h_in`` (T, B, H) is the state each
-    step read. Subclasses write `step` and `step_back`."""
+    turns row t into the activated gates, which backward reads; ``h_in`` (T, B, H) is the h each step
+    read. Subclasses write `step` and `step_back`; a cell with more state (the LSTM's c) keeps it."""
 
-    def __init__(self, gates: np.ndarray, w_hh: np.ndarray, b_hh: np.ndarray | None, h_in: np.ndarray):
-        self.gates, self.w_hh, self.w_hh_t, self.b_hh, self.h_in = gates, w_hh, w_hh.T, b_hh, h_in
-        self.H = w_hh.shape[1]
+    def __init__(self, gates: np.ndarray, w_hh: np.ndarray, b_hh: np.ndarray | None, h_in: np.ndarray,
+                 reverse: bool) -> None:
+        self.gates, self.w_hh, self.b_hh, self.h_in = gates, w_hh, b_hh, h_in
+        self.w_hh_t = np.ascontiguousarray(w_hh.T)  # NOTE: speed: BLAS reads a contiguous W_hh^T faster
+        self.H, self.rev = w_hh.shape[1], int(reverse)
         self.work = np.empty(gates.shape[1:], gates.dtype)  # (B, G*H) scratch
+        self.small = np.empty(h_in.shape[1:], gates.dtype)  # (B, H) scratch
 
-    def step(self, t: int, h: np.ndarray, c: np.ndarray | None, out: np.ndarray) -> tuple:
-        """Write the new h into `out` (B, H); return (new h, new c or None)."""
+    def start(self, extra: tuple[np.ndarray, ...]) -> None:
+        """Take the initial state beyond h (the LSTM's c0)."""
+
+    def step(self, t: int, h: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """Step t from h: write the new h into `out` (B, H) and return it."""
         raise NotImplementedError
+
+    def keep(self, t: int, running: np.ndarray) -> None:
+        """Past a sequence's end (rows where `running` (B, 1) is False) keep the state beyond h unchanged."""
+
+    def finals(self) -> list[np.ndarray]:
+        """The final state beyond h (the LSTM's c_n)."""
+        return []
 
     def step_back(self, t: int, dh: np.ndarray, dc: np.ndarray | None, dgates: np.ndarray) -> tuple:
         """From the gradient of step t's new (h, c), write dL/d(pre-activation gates) into `dgates`
@@ -102,7 +115,7 @@ class _RNNCell(_Cell):
         super().__init__(*args)
         self.relu = relu
 
-    def step(self, t, h, c, out):
+    def step(self, t, h, out):
         g = self.gates[t]
         np.matmul(h, self.w_hh_t, out=self.work)
         g += self.work
@@ -111,7 +124,7 @@ class _RNNCell(_Cell):
         else:
             np.tanh(g, out=g)
         out[...] = g
-        return out, None
+        return out
 
     def step_back(self, t, dh, dc, dgates):
         g = self.gates[t]
@@ -128,43 +141,54 @@ class _LSTMCell(_Cell):
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
-        self.c_in = np.empty_like(self.h_in)  # the c each step read
-        self.tanh_c = np.empty_like(self.h_in)  # tanh of the c each step wrote
-        self.small = np.empty(self.h_in.shape[1:], self.h_in.dtype)  # (B, H) scratch
+        # every c in one buffer, in position order: step t reads row t + rev and writes row t + 1 - rev
+        T, B, H = self.h_in.shape
+        self.cs = np.empty((T + 1, B, H), self.gates.dtype)
 
-    def step(self, t, h, c, out):
-        H, g = self.H, self.gates[t]
+    def start(self, extra):
+        self.cs[len(self.h_in) * self.rev] = extra[0]
+
+    def step(self, t, h, out):
+        H, g, small = self.H, self.gates[t], self.small
         np.matmul(h, self.w_hh_t, out=self.work)
         g += self.work
         _sigmoid_(g[:, : 2 * H])  # i, f
         np.tanh(g[:, 2 * H : 3 * H], out=g[:, 2 * H : 3 * H])
         _sigmoid_(g[:, 3 * H :])  # o
         i, f, gg, o = g[:, :H], g[:, H : 2 * H], g[:, 2 * H : 3 * H], g[:, 3 * H :]
-        self.c_in[t] = c
-        c_new = f * c
-        c_new += np.multiply(i, gg, out=self.small)
-        np.tanh(c_new, out=self.tanh_c[t])
-        np.multiply(o, self.tanh_c[t], out=out)
-        return out, c_new
+        c, c_new = self.cs[t + self.rev], self.cs[t + 1 - self.rev]
+        np.multiply(f, c, out=c_new)
+        c_new += np.multiply(i, gg, out=small)
+        np.tanh(c_new, out=small)
+        np.multiply(o, small, out=out)
+        return out
+
+    def keep(self, t, running):
+        np.copyto(self.cs[t + 1 - self.rev], self.cs[t + self.rev], where=~running)
+
+    def finals(self):
+        return [self.cs[len(self.h_in) * (1 - self.rev)]]
 
     def step_back(self, t, dh, dc, dgates):
-        H, g, tc, small = self.H, self.gates[t], self.tanh_c[t], self.small
+        H, g, work = self.H, self.gates[t], self.work
         i, f, gg, o = g[:, :H], g[:, H : 2 * H], g[:, 2 * H : 3 * H], g[:, 3 * H :]
         di, df, dg, do = dgates[:, :H], dgates[:, H : 2 * H], dgates[:, 2 * H : 3 * H], dgates[:, 3 * H :]
+        # NOTE: memory: tanh(c') is recomputed here rather than kept for all T steps
+        tc = np.tanh(self.cs[t + 1 - self.rev], out=self.small)
         np.multiply(dh, tc, out=do)
         # dc += dh * o * (1 - tanh(c')^2)
-        np.multiply(tc, tc, out=small)
-        np.subtract(1, small, out=small)
-        small *= o
-        small *= dh
-        dc += small
+        np.multiply(tc, tc, out=work[:, :H])
+        np.subtract(1, work[:, :H], out=work[:, :H])
+        work[:, :H] *= o
+        work[:, :H] *= dh
+        dc += work[:, :H]
         np.multiply(dc, gg, out=di)
-        np.multiply(dc, self.c_in[t], out=df)
+        np.multiply(dc, self.cs[t + self.rev], out=df)
         np.multiply(dc, i, out=dg)
         dc *= f  # the gradient of the c this step read
-        _sigmoid_grad_(dgates[:, : 2 * H], g[:, : 2 * H], self.work[:, : 2 * H])
-        _tanh_grad_(dg, gg, small)
-        _sigmoid_grad_(do, o, small)
+        _sigmoid_grad_(dgates[:, : 2 * H], g[:, : 2 * H], work[:, : 2 * H])
+        _tanh_grad_(dg, gg, self.small)
+        _sigmoid_grad_(do, o, self.small)
         return dgates @ self.w_hh, dc
 
 
@@ -174,10 +198,9 @@ class _GRUCell(_Cell):
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self.gh_n = np.empty_like(self.h_in)  # W_hn h + b_hn of each step (r multiplies it)
-        self.dgh_n = np.empty_like(self.h_in)  # its gradient: dgates_n * r
-        self.small = np.empty(self.h_in.shape[1:], self.h_in.dtype)
+        self.dgh_n = None  # its gradient, dgates_n * r, filled by backward
 
-    def step(self, t, h, c, out):
+    def step(self, t, h, out):
         H, g, gh = self.H, self.gates[t], self.work
         np.matmul(h, self.w_hh_t, out=gh)
         if self.b_hh is not None:
@@ -192,10 +215,12 @@ class _GRUCell(_Cell):
         np.subtract(h, n, out=out)
         out *= z
         out += n
-        return out, None
+        return out
 
     def step_back(self, t, dh, dc, dgates):
         H, g, dgh = self.H, self.gates[t], self.work
+        if self.dgh_n is None:
+            self.dgh_n = np.empty_like(self.gh_n)
         r, z, n = g[:, :H], g[:, H : 2 * H], g[:, 2 * H :]
         dr, dz, dn = dgates[:, :H], dgates[:, H : 2 * H], dgates[:, 2 * H :]
         direct = dh * z  # h' = n + z (h - n): the path straight to h
@@ -219,6 +244,7 @@ class _GRUCell(_Cell):
         np.matmul(dgates[:, : 2 * H].T, h_in, out=dw[: 2 * H])
         np.matmul(dgh_n.T, h_in, out=dw[2 * H :])
         db = np.concatenate([dgates[:, : 2 * H].sum(axis=0), dgh_n.sum(axis=0)]) if bias else None
+        self.dgh_n = None  # a scratch of backward: a second backward (retain_graph) makes a new one
         return dw, db
 
 
@@ -235,7 +261,9 @@ def _make_cell(kind: str, *args: Any) -> _Cell:
 
 class FusedSequence(Function):
     """One layer and direction over a whole sequence: inputs x (T, B, I), W_ih (G*H, I), W_hh (G*H, H),
-    [b_ih, b_hh (G*H,)], h0 [, c0] (B, H) -> (T + S, B, H): the outputs, then the final h [and c]."""
+    [b_ih, b_hh (G*H,)], h0 [, c0] (B, H) -> (T + 1 + S, B, H): h0 and the T outputs in the order the
+    steps read them (forward: h0, y_0, ..., y_(T-1); reverse: y_0, ..., y_(T-1), h0), then the final h
+    [and c]. So the h each step read is a slice of the output (unless ``lengths`` pads some sequences)."""
 
     # kind and direction in slots: they outlive the release of the saved arrays, for the picture
     __slots__ = ("kind", "reverse", "__dict__")
@@ -252,7 +280,7 @@ class FusedSequence(Function):
         T, B = x.shape[:2]
         finals = "h_n, c_n" if self.kind == "lstm" else "h_n"
         steps = f"{T} steps" + (", reversed" if self.reverse else "")
-        return f"{_TITLES[self.kind]}, fused ({steps})\n{x.shape} → {(T, B, w_hh.shape[1])} + {finals}"
+        return f"{_TITLES[self.kind]}, fused ({steps})\n{x.shape} → {(T, B, w_hh.shape[1])} + h0, {finals}"
 
     def forward(self, x, w_ih, w_hh, *rest, kind: str, reverse: bool, lengths: np.ndarray | None,
                 bias: bool):
@@ -262,7 +290,7 @@ class FusedSequence(Function):
         b_ih, b_hh = rest[:2] if bias else (None, None)
         state = rest[2:] if bias else rest
         T, B, I = x.shape
-        H = w_hh.shape[1]
+        H, rev = w_hh.shape[1], int(reverse)
 
         x2 = x.reshape(T * B, I)  # (T, B, I) -> (T*B, I)
         gates = (x2 @ w_ih.T).reshape(T, B, -1)  # (T*B, G*H) -> (T, B, G*H)
@@ -272,25 +300,29 @@ class FusedSequence(Function):
             step_bias = b_hh
         elif bias:
             gates += b_ih + b_hh
-        h_in = np.empty((T, B, H), dtype)
-        cell = _make_cell(kind, gates, w_hh, step_bias, h_in)
-
-        out = np.empty((T + len(state), B, H), dtype)
-        h, c = state[0], (state[1] if len(state) == 2 else None)
+        out = np.empty((T + 1 + len(state), B, H), dtype)
+        out[T * rev] = state[0]
         shortest = T if lengths is None else int(min(T, lengths.min(initial=T)))
+        # NOTE: memory: without padding, the h each step read is the previous row of `out`
+        h_in = out[rev : rev + T] if shortest == T else np.empty((T, B, H), dtype)
+        cell = _make_cell(kind, gates, w_hh, step_bias, h_in, reverse)
+        cell.start(state[1:])
+
+        h = out[T * rev]
         for t in range(T - 1, -1, -1) if reverse else range(T):
-            h_in[t] = h
-            new_h, new_c = cell.step(t, h, c, out[t])
+            if shortest < T:
+                h_in[t] = h
+            new_h = cell.step(t, h, out[t + 1 - rev])
             if t < shortest:  # every sequence is still running: no mask
-                h, c = new_h, new_c
+                h = new_h
                 continue
             running = (t < lengths)[:, None]  # (B, 1): past its end a sequence keeps its state
             h = np.where(running, new_h, h)
-            c = None if c is None else np.where(running, new_c, c)
-            out[t] *= running  # and outputs zero
-        out[T] = h
-        if c is not None:
-            out[T + 1] = c
+            cell.keep(t, running)
+            out[t + 1 - rev] *= running  # and outputs zero
+        out[T + 1] = h
+        for k, s in enumerate(cell.finals()):
+            out[T + 2 + k] = s
         self.x2, self.w_ih, self.cell, self.lengths, self.shortest = x2, w_ih, cell, lengths, shortest
         return out
 
@@ -303,23 +335,26 @@ class FusedSequence(Function):
             )
         cell, lengths, shortest = self.cell, self.lengths, self.shortest
         T, B, H = cell.h_in.shape
-        n_states = grad.shape[0] - T
+        rev = int(self.reverse)
+        n_states = grad.shape[0] - T - 1
         g = grad._data.astype(cell.gates.dtype, copy=False)
-        dh = g[T].copy()
-        dc = g[T + 1].copy() if n_states == 2 else None
+        dh = g[T + 1].copy()
+        dc = g[T + 2].copy() if n_states == 2 else None
         dgates = np.empty(cell.gates.shape, cell.gates.dtype)  # (T, B, G*H)
         for t in range(T) if self.reverse else range(T - 1, -1, -1):
+            dy = g[t + 1 - rev]
             if t < shortest:
-                dh += g[t]
+                dh += dy
                 dh, dc = cell.step_back(t, dh, dc, dgates[t])
                 continue
             running = (t < lengths)[:, None]  # (B, 1): past its end the state's gradient passes by
             carry_h, carry_c = dh * ~running, (None if dc is None else dc * ~running)
-            dh = (dh + g[t]) * running
+            dh = (dh + dy) * running
             dh, dc = cell.step_back(t, dh, None if dc is None else dc * running, dgates[t])
             dh += carry_h
             if dc is not None:
                 dc += carry_c
+        dh += g[T * rev]  # the output's copy of h0
 
         d2 = dgates.reshape(T * B, -1)  # (T, B, G*H) -> (T*B, G*H)
         want = [x.requires_grad for x in self.inputs]
@@ -356,4 +391,5 @@ def fused_sequence(
     bias = b_ih is not None
     inputs = (x, w_ih, w_hh) + ((b_ih, b_hh) if bias else ()) + tuple(state)
     y = FusedSequence.apply(*inputs, kind=kind, reverse=reverse, lengths=lengths, bias=bias)
-    return y[:T], tuple(y[T + k] for k in range(len(state)))  # (T + S, B, H) -> (T, B, H), S x (B, H)
+    first = 0 if reverse else 1  # the row of y_0: after h0 going forward, before it in reverse
+    return y[first : first + T], tuple(y[T + 1 + k] for k in range(len(state)))  # (T, B, H), S x (B, H)
