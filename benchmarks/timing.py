@@ -20,13 +20,15 @@ import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 
 
-def engine_step(model, opt, ids, targets) -> float:
-    """One language-model training step with the engine: logits (..., vocab), mean cross-entropy, Adam."""
+def engine_step(model, opt, ids, targets, fused: bool = False) -> float:
+    """One language-model training step with the engine: logits (..., vocab), mean cross-entropy, Adam.
+
+    `fused` selects the fused cross-entropy (the model chooses its own layers)."""
     from tinygrad_seq.functional import cross_entropy
 
     opt.zero_grad()
     logits = model(ids)
-    loss = cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))  # (N, vocab)
+    loss = cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), fused=fused)  # (N, vocab)
     loss.backward()
     opt.step()
     return loss.item()

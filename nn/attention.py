@@ -1,5 +1,9 @@
 """Attention: scaled_dot_product_attention and MultiheadAttention, composed from core ops.
 
+``fused=True`` (on the function, on MultiheadAttention or on the Transformer layers) runs the same maths
+as one graph node instead, for speed: nn/kernels/attention.py, first-order only. The composed path is
+the default and the reference the fused one is tested against.
+
 Masks use ONE convention everywhere in tinygrad_seq: a boolean mask is True where attention is NOT
 allowed (as in PyTorch's ``nn.MultiheadAttention``; note that PyTorch's functional
 ``scaled_dot_product_attention`` uses the opposite convention for boolean masks). A floating-point mask
@@ -18,6 +22,7 @@ from tinygrad_seq.autograd import ShapeError, scope
 from tinygrad_seq.tensor import Tensor
 
 from . import init
+from .kernels.attention import AttentionWeights, ScaledDotProductAttention, attention_weights, weights_shape
 from .linear import Linear
 from .module import Module, Parameter
 
@@ -80,6 +85,7 @@ def scaled_dot_product_attention(
     rng: np.random.Generator | None = None,
     need_weights: bool = True,
     scale: float | None = None,
+    fused: bool = False,
 ) -> tuple[Tensor, Tensor | None]:
     """softmax(Q K^T / sqrt(E) + mask) V, returning (output, weights).
 
@@ -100,6 +106,9 @@ def scaled_dot_product_attention(
         When False the second return value is None.
     scale : float, optional
         Replaces 1/sqrt(E).
+    fused : bool
+        False (the default): composed from core ops, a dozen nodes that draw as a picture and support
+        double backward. True: one node (nn/kernels/attention.py), same values, first-order only.
 
     Returns
     -------
@@ -130,8 +139,10 @@ def scaled_dot_product_attention(
         )
     L, S = query.shape[-2], key.shape[-2]
     blocked, bias = _split_mask(attn_mask, is_causal, L, S)
+    factor = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
+    if fused:
+        return _fused_attention(query, key, value, factor, blocked, bias, dropout_p, rng, need_weights)
     with scope("scores"):
-        factor = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
         scores = (query * factor) @ key.swapaxes(-1, -2)  # (..., L, E) @ (..., E, S) -> (..., L, S)
         if bias is not None:
             scores = scores + Tensor(bias.astype(scores.dtype, copy=False))
@@ -148,6 +159,26 @@ def scaled_dot_product_attention(
     with scope("mix"):
         out = weights @ value  # (..., L, S) @ (..., S, Ev) -> (..., L, Ev)
     return out, (weights if need_weights else None)
+
+
+def _fused_attention(query: Tensor, key: Tensor, value: Tensor, factor: float, blocked: np.ndarray | None,
+                     bias: np.ndarray | None, dropout_p: float, rng: np.random.Generator | None,
+                     need_weights: bool) -> tuple[Tensor, Tensor | None]:
+    """scaled_dot_product_attention(fused=True): one node for the output, one more for the weights."""
+    keep = None
+    if dropout_p > 0.0:
+        shape = weights_shape(query.shape, key.shape, blocked, bias)
+        keep = F.dropout_mask(shape, dropout_p, np.result_type(query.dtype, key.dtype), rng)
+    attention = ScaledDotProductAttention.apply
+    out = attention(query, key, value, scale=factor, blocked=blocked, bias=bias, keep=keep)
+    if not need_weights:
+        return out, None
+    if out.grad_fn is not None:
+        w, used = out.grad_fn.w, out.grad_fn.used
+    else:  # no node was recorded (no_grad, or no input needs a gradient), so nothing kept the weights
+        w = attention_weights(query.numpy(), key.numpy(), factor, blocked, bias)
+        used = w if keep is None else w * keep
+    return out, AttentionWeights.apply(query, key, weights=w, used=used, scale=factor, keep=keep)
 
 
 def _merge_masks(attn_mask: Any, padding: Any, dtype: np.dtype) -> np.ndarray | None:
@@ -179,7 +210,8 @@ class MultiheadAttention(Module):
     Masks (True = NOT allowed, floats are added): ``key_padding_mask`` (B, S), True at padding;
     ``attn_mask`` (L, S) or (B * heads, L, S). ``is_causal=True`` blocks the future on its own (PyTorch
     treats it only as a hint that attn_mask is causal). A query whose keys are all blocked gets zeros
-    (PyTorch gives NaN there).
+    (PyTorch gives NaN there). ``fused=True`` runs the attention itself as one node (first-order only;
+    see `scaled_dot_product_attention`).
 
     Example::
 
@@ -192,7 +224,7 @@ class MultiheadAttention(Module):
 
     def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True,
                  batch_first: bool = False, kdim: int | None = None, vdim: int | None = None,
-                 rng: np.random.Generator | None = None) -> None:
+                 rng: np.random.Generator | None = None, fused: bool = False) -> None:
         super().__init__()
         if embed_dim % num_heads:
             raise ValueError(
@@ -202,7 +234,7 @@ class MultiheadAttention(Module):
         self.embed_dim, self.num_heads, self.head_dim = embed_dim, num_heads, embed_dim // num_heads
         self.kdim = embed_dim if kdim is None else kdim
         self.vdim = embed_dim if vdim is None else vdim
-        self.dropout, self.batch_first, self.rng = dropout, batch_first, rng
+        self.dropout, self.batch_first, self.rng, self.fused = dropout, batch_first, rng, fused
         self._qkv_same_embed_dim = self.kdim == embed_dim and self.vdim == embed_dim
         E = embed_dim
         if self._qkv_same_embed_dim:
@@ -311,7 +343,7 @@ class MultiheadAttention(Module):
             p = self.dropout if self.training else 0.0
             out, weights = scaled_dot_product_attention(
                 q, k, v, attn_mask=mask, dropout_p=p, is_causal=is_causal, rng=self.rng,
-                need_weights=need_weights,
+                need_weights=need_weights, fused=self.fused,
             )
             out = out.transpose(0, 2, 1, 3).reshape(B, L, H * D)  # (B, H, L, D) -> (B, L, H, D) -> (B, L, E)
         out = self.out_proj(out)

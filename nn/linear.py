@@ -106,15 +106,17 @@ class LayerNorm(Module):
     """Normalise the last axes to mean 0 and variance 1 (biased), then scale by weight and add bias.
 
     y = (x - mean) / sqrt(var + eps) * weight + bias over the trailing `normalized_shape` axes;
-    weight starts at ones and bias at zeros.
+    weight starts at ones and bias at zeros. ``fused=True``: the normalisation is one node
+    (`functional.FusedLayerNorm`, same values); the default composes it.
     """
 
     def __init__(self, normalized_shape: int | tuple[int, ...], eps: float = 1e-5,
-                 elementwise_affine: bool = True, bias: bool = True, dtype: Any = np.float32) -> None:
+                 elementwise_affine: bool = True, bias: bool = True, dtype: Any = np.float32,
+                 fused: bool = False) -> None:
         super().__init__()
         shape = (normalized_shape,) if isinstance(normalized_shape, int | np.integer) else normalized_shape
         self.normalized_shape = tuple(int(n) for n in shape)
-        self.eps, self.elementwise_affine = eps, elementwise_affine
+        self.eps, self.elementwise_affine, self.fused = eps, elementwise_affine, fused
         shape = self.normalized_shape
         self.weight = Parameter(np.ones(shape, dtype=dtype)) if elementwise_affine else None
         self.bias = Parameter(np.zeros(shape, dtype=dtype)) if elementwise_affine and bias else None
@@ -124,7 +126,7 @@ class LayerNorm(Module):
         if x.shape[x.ndim - n:] != self.normalized_shape or x.ndim < n:
             raise ValueError(f"LayerNorm{self.normalized_shape}: input of shape {x.shape} must end in "
                              f"{self.normalized_shape}")
-        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps, fused=self.fused)
 
     def extra_repr(self) -> str:
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"

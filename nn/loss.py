@@ -32,14 +32,16 @@ class CrossEntropyLoss(_Loss):
     """-log softmax(logits)[target], averaged over targets that are not `ignore_index` (nats).
 
     Input (N, C) or (N, C, d1, ...) with targets (N,) or (N, d1, ...), the class axis being axis 1.
+    ``fused=True``: one node (`functional.FusedCrossEntropy`, same values); the default composes it.
     """
 
-    def __init__(self, ignore_index: int = -100, reduction: str = "mean") -> None:
+    def __init__(self, ignore_index: int = -100, reduction: str = "mean", fused: bool = False) -> None:
         super().__init__(reduction)
-        self.ignore_index = ignore_index
+        self.ignore_index, self.fused = ignore_index, fused
 
     def forward(self, logits: Tensor, targets: Any) -> Tensor:
-        return F.cross_entropy(logits, targets, ignore_index=self.ignore_index, reduction=self.reduction)
+        return F.cross_entropy(logits, targets, ignore_index=self.ignore_index, reduction=self.reduction,
+                               fused=self.fused)
 
 
 class NLLLoss(_Loss):

@@ -2,6 +2,8 @@
 
 A layer is two (encoder) or three (decoder) residual blocks. Post-norm (PyTorch's default,
 ``norm_first=False``): ``x = norm(x + block(x))``. Pre-norm (``norm_first=True``): ``x = x + block(norm(x))``.
+``fused=True`` builds a layer from the fused kernels (attention, LayerNorm, GELU: one node each, same
+values; the attention is first-order only); the default composes every op and is the reference.
 """
 
 from __future__ import annotations
@@ -29,12 +31,16 @@ __all__ = [
 _ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {"relu": F.relu, "gelu": F.gelu}
 
 
-def _activation(activation: str | Callable[[Tensor], Tensor]) -> Callable[[Tensor], Tensor]:
+def _fused_gelu(x: Tensor) -> Tensor:
+    return F.gelu(x, fused=True)
+
+
+def _activation(activation: str | Callable[[Tensor], Tensor], fused: bool) -> Callable[[Tensor], Tensor]:
     if callable(activation):
         return activation
     if activation not in _ACTIVATIONS:
         raise ValueError(f"activation must be 'relu', 'gelu' or a callable, got {activation!r}")
-    return _ACTIVATIONS[activation]
+    return _fused_gelu if fused and activation == "gelu" else _ACTIVATIONS[activation]
 
 
 def _ff_block(layer: Module, x: Tensor, out_dropout: Dropout) -> Tensor:
@@ -68,20 +74,20 @@ class TransformerEncoderLayer(Module):
     def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048, dropout: float = 0.1,
                  activation: str | Callable[[Tensor], Tensor] = "relu", layer_norm_eps: float = 1e-5,
                  batch_first: bool = False, norm_first: bool = False, bias: bool = True,
-                 rng: np.random.Generator | None = None) -> None:
+                 rng: np.random.Generator | None = None, fused: bool = False) -> None:
         super().__init__()
         rng = rng if rng is not None else np.random.default_rng()
         self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
-                                            batch_first=batch_first, rng=rng)
+                                            batch_first=batch_first, rng=rng, fused=fused)
         self.linear1 = Linear(d_model, dim_feedforward, bias=bias, rng=rng)
         self.dropout = Dropout(dropout, rng=rng)
         self.linear2 = Linear(dim_feedforward, d_model, bias=bias, rng=rng)
         self.norm_first = norm_first
-        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
-        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
+        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, fused=fused)
+        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, fused=fused)
         self.dropout1 = Dropout(dropout, rng=rng)
         self.dropout2 = Dropout(dropout, rng=rng)
-        self.activation = _activation(activation)
+        self.activation = _activation(activation, fused)
         self.batch_first = batch_first
 
     def _sa_block(self, x: Tensor, attn_mask: Any, key_padding_mask: Any, is_causal: bool) -> Tensor:
@@ -126,24 +132,24 @@ class TransformerDecoderLayer(Module):
     def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048, dropout: float = 0.1,
                  activation: str | Callable[[Tensor], Tensor] = "relu", layer_norm_eps: float = 1e-5,
                  batch_first: bool = False, norm_first: bool = False, bias: bool = True,
-                 rng: np.random.Generator | None = None) -> None:
+                 rng: np.random.Generator | None = None, fused: bool = False) -> None:
         super().__init__()
         rng = rng if rng is not None else np.random.default_rng()
         self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
-                                            batch_first=batch_first, rng=rng)
+                                            batch_first=batch_first, rng=rng, fused=fused)
         self.multihead_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
-                                                 batch_first=batch_first, rng=rng)
+                                                 batch_first=batch_first, rng=rng, fused=fused)
         self.linear1 = Linear(d_model, dim_feedforward, bias=bias, rng=rng)
         self.dropout = Dropout(dropout, rng=rng)
         self.linear2 = Linear(dim_feedforward, d_model, bias=bias, rng=rng)
         self.norm_first = norm_first
-        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
-        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
-        self.norm3 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
+        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, fused=fused)
+        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, fused=fused)
+        self.norm3 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, fused=fused)
         self.dropout1 = Dropout(dropout, rng=rng)
         self.dropout2 = Dropout(dropout, rng=rng)
         self.dropout3 = Dropout(dropout, rng=rng)
-        self.activation = _activation(activation)
+        self.activation = _activation(activation, fused)
         self.batch_first = batch_first
 
     def _sa_block(self, x: Tensor, attn_mask: Any, key_padding_mask: Any, is_causal: bool) -> Tensor:
