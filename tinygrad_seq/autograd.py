@@ -39,12 +39,13 @@ def constant(array: np.ndarray) -> Tensor:
 class _State:
     """Process-wide switches, read on every op; kept in one object so the hot path is one lookup."""
 
-    __slots__ = ("grad_enabled", "scope", "anomaly")
+    __slots__ = ("grad_enabled", "scope", "anomaly", "sites")
 
     def __init__(self) -> None:
         self.grad_enabled = True
         self.scope: tuple[str, ...] = ()
         self.anomaly = False
+        self.sites = False  # record where each node is created (anomaly mode, gradcheck localisation)
 
 
 STATE = _State()
@@ -123,9 +124,24 @@ def detect_anomaly() -> Iterator[None]:
     saved = STATE.anomaly
     STATE.anomaly = True
     try:
-        yield
+        with record_sites():
+            yield
     finally:
         STATE.anomaly = saved
+
+
+@contextlib.contextmanager
+def record_sites() -> Iterator[None]:
+    """Inside the block every new node keeps in ``.where`` the line of user code that created it.
+
+    `detect_anomaly` and ``gradcheck(..., localize=True)`` use it to name that line in their messages.
+    """
+    saved = STATE.sites
+    STATE.sites = True
+    try:
+        yield
+    finally:
+        STATE.sites = saved
 
 
 def _user_frame() -> str:
@@ -162,7 +178,7 @@ class Function:
                 return grad * 3 * Tensor(self.x) ** 2
     """
 
-    __slots__ = ("inputs", "scope", "versions", "where", "released")
+    __slots__ = ("inputs", "params", "scope", "versions", "where", "released")
 
     def forward(self, *arrays: np.ndarray, **params: Any) -> np.ndarray:
         raise NotImplementedError(f"{type(self).__name__}.forward is not written")
@@ -201,14 +217,16 @@ class Function:
                     result.requires_grad = True
                     result.grad_fn = fn
                     fn.inputs = tensors
+                    fn.params = params  # the keyword arguments of forward: it can be run again alone
                     fn.scope = state.scope
                     fn.versions = tuple([t._version for t in tensors])
                     fn.released = False
                     fn.where = None
                     break
-        if state.anomaly:
+        if state.sites:
             fn.where = _user_frame()
-            _check_finite(out, fn, "forward")
+            if state.anomaly:
+                _check_finite(out, fn, "forward")
         return result
 
     def _describe(self) -> str:
@@ -407,6 +425,7 @@ def run_backward(
 def _release(fn: Function) -> None:
     """Free what forward saved for backward; the graph's structure (inputs, scope) stays."""
     fn.released = True
+    fn.params = {}
     saved = getattr(fn, "__dict__", None)
     if saved:
         saved.clear()

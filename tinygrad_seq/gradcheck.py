@@ -6,26 +6,38 @@
     True
 
 Full mode builds the Jacobian J (output elements x input elements) of each checked input twice:
-column by column with central differences, (f(x + eps e_j) - f(x - eps e_j)) / 2 eps, and row by
+column by column with central differences, (f(x + h e_j) - f(x - h e_j)) / 2 h, and row by
 row with one vector-Jacobian product per output element. Fast mode compares one random projection
 per input, <u, J v>: analytically as <J^T u, v>, numerically as <f(x + eps v) - f(x - eps v), u> / 2 eps;
 when a projection disagrees it locates the worst element of J^T u by differences along each
-coordinate of that input. An entry passes when |analytic - numeric| <= atol + rtol * |numeric|.
+coordinate of that input. An entry passes when |analytic - numeric| <= atol + rtol * |numeric| + the
+rounding error of the difference (a few ulps of f over the step). The step is eps * max(1, |x_j|)
+(and v scaled likewise): eps alone would be lost to rounding on an entry like -1e9 (a masked score).
+
+The same evaluations give the one-sided differences (f(x + eps d) - f(x)) / eps and (f(x) - f(x - eps d))
+/ eps; where they disagree by far more than the tolerance, fn has a kink at this point (relu at 0, a tie
+in max, abs at 0, clip at a bound) and no gradient can match both sides: the report says so.
+``localize=True`` then finds which node of fn's graph is wrong (`tinygrad_seq.localize`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .autograd import enable_grad, grad, no_grad
 from .tensor import Tensor, concatenate
 
+if TYPE_CHECKING:
+    from .autograd import Function
+    from .localize import Localisation, NodeCheck
+
 _LOCATE_MAX = 10_000  # fast mode locates a failing element only in inputs up to this many elements
 _NOTHING_CHECKED = "no input is checked: pass float arrays, or Tensors with requires_grad=True"
+_KINK = 10.0  # one-sided differences further apart than this many tolerances: not differentiable here
 
 
 @dataclass
@@ -45,6 +57,8 @@ class InputCheck:
     tol: float = 0.0
     projection: tuple[float, float] | None = None  # fast mode: analytic and numeric <u, J v>
     label: str = ""
+    kink: tuple[int, ...] | str | None = None  # where fn is not differentiable: an element, or "along v"
+    slopes: tuple[float, float] = (0.0, 0.0)  # there: the left and right one-sided differences
 
     def name(self) -> str:
         label = f"{self.label}, " if self.label else ""
@@ -61,6 +75,12 @@ class InputCheck:
             cmp = "<=" if abs(self.abs_err) <= self.tol else ">"
             parts.append(f"element {self.element}{of}{output}: analytic {self.analytic:.6g}, "
                          f"numeric {self.numeric:.6g}, abs err {self.abs_err:.2g} {cmp} tol {self.tol:.2g}")
+        if self.kink is not None:
+            at = f"element {self.kink}" if isinstance(self.kink, tuple) else self.kink
+            left, right = self.slopes
+            parts.append(f"not differentiable at this point ({at}: one-sided differences {left:.6g} from the "
+                         f"left, {right:.6g} from the right; a kink such as relu at 0 or a tie in max): no "
+                         "gradient matches both sides, check at another point")
         return f"{self.name()}, " + "; ".join(parts) if parts else f"{self.name()}: nothing to compare"
 
 
@@ -76,6 +96,7 @@ class GradcheckReport:
     checks: list[InputCheck] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    localised: Localisation | None = None  # with localize=True after a failure: which nodes are wrong
 
     @property
     def passed(self) -> bool:
@@ -104,7 +125,14 @@ class GradcheckReport:
         lines += [f"  {s}" for s in self.notes]
         lines += [f"  FAIL {c.describe()}" for c in self.failures]
         lines += [f"  FAIL {p}" for p in self.problems]
+        if self.localised is not None:
+            lines.append(str(self.localised))
         return "\n".join(lines)
+
+    def marks(self, order: Sequence[Function]) -> dict[int, NodeCheck]:
+        """id(node) -> its failed or skipped local check, for the nodes of `order` the localisation named
+        (`order` may come from another run of the same code); `graph.render(..., highlight=report)`."""
+        return {} if self.localised is None else self.localised.marks(order)
 
 
 class GradcheckError(AssertionError):
@@ -156,10 +184,12 @@ def _output_problem(out: Any) -> str | None:
     return None
 
 
-def _compare(analytic: np.ndarray, numeric: np.ndarray, atol: float, rtol: float) -> tuple:
-    """(passed, max abs err, max rel err, flat index of the worst entry, its abs err and tol)."""
+def _compare(analytic: np.ndarray, numeric: np.ndarray, atol: float, rtol: float,
+             noise: np.ndarray | float = 0.0) -> tuple:
+    """(passed, max abs err, max rel err, flat index of the worst entry, its abs err and tol); `noise` is
+    the rounding error of the differences, added to the tolerance."""
     err = np.abs(analytic - numeric)
-    tol = atol + rtol * np.abs(numeric)
+    tol = atol + rtol * np.abs(numeric) + noise
     with np.errstate(divide="ignore", invalid="ignore"):  # the worst entry is the one nearest failing
         ratio = np.where(err == 0, 0.0, err / tol)
     worst = int(np.argmax(np.where(np.isnan(ratio), np.inf, ratio)))
@@ -168,11 +198,48 @@ def _compare(analytic: np.ndarray, numeric: np.ndarray, atol: float, rtol: float
         float(tol.flat[worst])
 
 
-def _difference(fn: Callable, values: list, kinds: list[str], i: int, direction: np.ndarray, eps: float):
-    """(f(x + eps d) - f(x - eps d)) / 2 eps, flattened, with x = values[i]."""
+def _difference(fn: Callable, values: list, kinds: list[str], i: int, direction: np.ndarray, eps: float,
+                f0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """With x = values[i], flattened: the central difference (f(x + eps d) - f(x - eps d)) / 2 eps and the
+    gap between the one-sided ones, (f(x + eps d) - 2 f(x) + f(x - eps d)) / eps (about eps f'' if smooth)."""
     plus, _ = _call(fn, values, kinds, i, values[i] + eps * direction)
     minus, _ = _call(fn, values, kinds, i, values[i] - eps * direction)
-    return (plus.data - minus.data).reshape(-1) / (2 * eps)
+    plus, minus = plus.data.reshape(-1), minus.data.reshape(-1)
+    return (plus - minus) / (2 * eps), (plus - 2 * f0 + minus) / eps
+
+
+def _find_kink(check: InputCheck, numeric: np.ndarray, gap: np.ndarray, noise: np.ndarray | float,
+               atol: float, rtol: float, where: Callable[[int], tuple[int, ...] | str]) -> None:
+    """Mark `check` where one-sided differences disagree (`where` turns a flat index into a place)."""
+    ratio = np.abs(gap) / (_KINK * (atol + rtol * np.abs(numeric) + noise))
+    if ratio.size and np.nanmax(ratio) > 1:
+        k = int(np.nanargmax(ratio))
+        check.kink = where(k)
+        check.slopes = (float(numeric.flat[k] - gap.flat[k] / 2), float(numeric.flat[k] + gap.flat[k] / 2))
+
+
+def _steps(x: np.ndarray) -> np.ndarray:
+    """How far each element is moved, in units of eps: max(1, |x|), so that x + eps * step is exact enough."""
+    return np.maximum(1.0, np.abs(x))
+
+
+def _noise(f0: np.ndarray, eps: float) -> np.ndarray:
+    """The rounding error of a difference quotient of f, per output element: a few ulps of f over eps
+    (|f| = 1e9 gives 2e-7 / 1e-6, a 20% error that no tolerance on the gradient would allow for)."""
+    return 8 * np.finfo(np.float64).eps * np.abs(f0) / eps
+
+
+def _columns(fn: Callable, values: list, kinds: list[str], i: int, eps: float, f0: np.ndarray,
+             u: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Central differences, one-sided gaps (`_difference`) and their rounding error along each coordinate
+    of input i, as (outputs, input elements) arrays; projected on `u` when given, as (input elements,)."""
+    x = values[i]
+    steps = _steps(x).reshape(-1)
+    pairs = [_difference(fn, values, kinds, i, _unit(x.shape, j) * steps[j], eps, f0) for j in range(x.size)]
+    numeric = np.array([c for c, _ in pairs]).reshape(x.size, -1).T / steps
+    gap = np.array([g for _, g in pairs]).reshape(x.size, -1).T / steps
+    noise = _noise(f0, eps)[:, None] / steps
+    return (numeric, gap, noise) if u is None else (u @ numeric, u @ gap, np.abs(u) @ noise)
 
 
 def _unit(shape: tuple[int, ...], j: int) -> np.ndarray:
@@ -181,37 +248,41 @@ def _unit(shape: tuple[int, ...], j: int) -> np.ndarray:
     return e
 
 
-def _full(fn: Callable, values: list, kinds: list[str], i: int, jacobian: np.ndarray, eps: float,
-          atol: float, rtol: float, name_output: Callable[[int], str], n_out: int) -> InputCheck:
+def _full(fn: Callable, values: list, kinds: list[str], i: int, jacobian: np.ndarray, f0: np.ndarray,
+          eps: float, atol: float, rtol: float, name_output: Callable[[int], str], n_out: int) -> InputCheck:
     """Compare input i's analytic Jacobian with one built column by column from central differences."""
     x = values[i]
-    numeric = np.zeros_like(jacobian)
-    for j in range(x.size):
-        numeric[:, j] = _difference(fn, values, kinds, i, _unit(x.shape, j), eps)
-    if numeric.size == 0:
+    if jacobian.size == 0:
         return InputCheck(i, x.shape, True, 0.0, 0.0)
-    ok, max_abs, max_rel, worst, err, tol = _compare(jacobian, numeric, atol, rtol)
+    numeric, gap, noise = _columns(fn, values, kinds, i, eps, f0)
+    ok, max_abs, max_rel, worst, err, tol = _compare(jacobian, numeric, atol, rtol, noise)
     r, j = divmod(worst, x.size)
-    return InputCheck(i, x.shape, ok, max_abs, max_rel, _element(j, x.shape),
-                      name_output(r) if n_out > 1 else None, float(jacobian[r, j]), float(numeric[r, j]),
-                      err, tol)
+    check = InputCheck(i, x.shape, ok, max_abs, max_rel, _element(j, x.shape),
+                       name_output(r) if n_out > 1 else None, float(jacobian[r, j]), float(numeric[r, j]),
+                       err, tol)
+    _find_kink(check, numeric, gap, noise, atol, rtol, lambda k: _element(k % x.size, x.shape))
+    return check
 
 
 def _fast(fn: Callable, values: list, kinds: list[str], i: int, vjp: np.ndarray, u: np.ndarray,
-          v: np.ndarray, eps: float, atol: float, rtol: float) -> InputCheck:
-    """Compare <J^T u, v> with the directional difference along v; on failure find the worst element."""
+          v: np.ndarray, f0: np.ndarray, eps: float, atol: float, rtol: float) -> InputCheck:
+    """Compare <J^T u, v> with the directional difference along v; on failure (or a kink along v) find
+    the worst element by differences along each coordinate."""
     x, u = values[i], u.reshape(-1)
     a = float(np.sum(vjp * v))
-    n = float(_difference(fn, values, kinds, i, v, eps) @ u)
-    ok, max_abs, max_rel, _, err, tol = _compare(np.array(a), np.array(n), atol, rtol)
+    numeric, gap = _difference(fn, values, kinds, i, v, eps, f0)
+    n = float(numeric @ u)
+    noise = float(np.abs(u) @ _noise(f0, eps))
+    ok, max_abs, max_rel, _, err, tol = _compare(np.array(a), np.array(n), atol, rtol, noise)
     check = InputCheck(i, x.shape, ok, max_abs, max_rel, None, None, a, n, err, tol, projection=(a, n))
-    if not ok and 0 < x.size <= _LOCATE_MAX:
+    _find_kink(check, np.array(n), np.array(gap @ u), noise, atol, rtol, lambda k: "along v")
+    if (not ok or check.kink is not None) and 0 < x.size <= _LOCATE_MAX:
         analytic = vjp.reshape(-1)
-        numeric = np.array([_difference(fn, values, kinds, i, _unit(x.shape, j), eps) @ u
-                            for j in range(x.size)])
-        _, _, _, j, check.abs_err, check.tol = _compare(analytic, numeric, atol, rtol)
+        numeric, gap, noise = _columns(fn, values, kinds, i, eps, f0, u)
+        _, _, _, j, check.abs_err, check.tol = _compare(analytic, numeric, atol, rtol, noise)
         check.element = _element(j, x.shape)
         check.analytic, check.numeric = float(analytic[j]), float(numeric[j])
+        _find_kink(check, numeric, gap, noise, atol, rtol, lambda k: _element(k, x.shape))
     return check
 
 
@@ -241,14 +312,16 @@ def _check(fn: Callable, inputs: Sequence[Any], eps: float, atol: float, rtol: f
         report.problems.append(problem)
         return report
     targets = [args[i] for i in checked]
+    f0 = out.data.reshape(-1)
     name_output = name_output or (lambda r: str(_element(r, out.shape)))
     if fast:
         rng = np.random.default_rng(seed)
         u = rng.standard_normal(out.shape)
         vjps = grad(out, targets, grad_outputs=Tensor(u), retain_graph=True)
         with no_grad():
-            report.checks = [_fast(fn, values, kinds, i, vjp.data, u, rng.standard_normal(values[i].shape),
-                                   eps, atol, rtol) for i, vjp in zip(checked, vjps)]
+            report.checks = [_fast(fn, values, kinds, i, vjp.data, u,
+                                   rng.standard_normal(values[i].shape) * _steps(values[i]), f0, eps, atol,
+                                   rtol) for i, vjp in zip(checked, vjps)]
     else:
         jacobians = [np.zeros((out.size, values[i].size)) for i in checked]
         for r in range(out.size):
@@ -256,7 +329,7 @@ def _check(fn: Callable, inputs: Sequence[Any], eps: float, atol: float, rtol: f
             for jacobian, row in zip(jacobians, rows):
                 jacobian[r] = row.data.reshape(-1)
         with no_grad():
-            report.checks = [_full(fn, values, kinds, i, jacobian, eps, atol, rtol, name_output, out.size)
+            report.checks = [_full(fn, values, kinds, i, jacobian, f0, eps, atol, rtol, name_output, out.size)
                              for i, jacobian in zip(checked, jacobians)]
     for check in report.checks:
         check.label = (labels or {}).get(check.index, "")
@@ -271,19 +344,26 @@ def _finish(report: GradcheckReport, raise_exception: bool) -> GradcheckReport:
 
 def gradcheck(fn: Callable[..., Tensor], inputs: Any, *, eps: float = 1e-6, atol: float = 1e-5,
               rtol: float = 1e-3, fast: bool = False, raise_exception: bool = True,
-              seed: int = 0) -> GradcheckReport:
+              seed: int = 0, localize: bool = False) -> GradcheckReport:
     """Compare fn's analytic gradients with central finite differences, in float64.
 
     Inputs (a list of Tensors or arrays) are copied to float64; float arrays and Tensors with
     requires_grad=True are checked, float Tensors without it are constants, anything else (integer
     indices, Python values) is passed unchanged. ``fast=True`` compares one random projection
-    <u, J v> per input instead of the whole Jacobian. Raises GradcheckError on failure unless
+    <u, J v> per input instead of the whole Jacobian. ``localize=True``: when the check fails, check
+    every node of fn's graph alone and name the first whose backward is wrong (op, scope, line of
+    code, input, element; see `tinygrad_seq.localize`). Raises GradcheckError on failure unless
     ``raise_exception=False``; returns a GradcheckReport (truthy when it passes).
 
     Example: ``gradcheck(lambda x: x.softmax(axis=-1), [np.random.default_rng(0).normal(size=(2, 3))])``
     """
     inputs = [inputs] if isinstance(inputs, Tensor | np.ndarray) else list(inputs)
-    return _finish(_check(fn, inputs, eps, atol, rtol, fast, seed), raise_exception)
+    report = _check(fn, inputs, eps, atol, rtol, fast, seed)
+    if localize and not report and not report.problems:
+        from .localize import localize as check_nodes  # it builds on this module: imported when used
+
+        report.localised = check_nodes(fn, inputs, eps=eps, atol=atol, rtol=rtol, seed=seed)
+    return _finish(report, raise_exception)
 
 
 def gradgradcheck(fn: Callable[..., Tensor], inputs: Any, grad_outputs: Any = None, *, eps: float = 1e-6,

@@ -54,6 +54,9 @@ _SCALE = ((-8, "#1a237e"), (-6, "#2166ac"), (-4, "#26a69a"), (-2, "#66bd63"), (0
 _ZERO, _BAD = "#e0e0e0", "#ff00ff"  # exactly zero (cut off, e.g. by a detach); NaN or Inf
 _OP, _PARAM, _INPUT, _LOSS = "#dbe7f5", "#fff1c1", "#f2f2f2", "#e6d3f5"
 _SHARE, _CUT = "#b8860b", "#d62728"
+# nodes named by a localised gradcheck (`highlight=`): border colour and what the mark says
+_MARKS = {"failed": (_CUT, "✗ backward wrong", "its backward disagrees with its own forward"),
+          "skipped": ("#ff7f0e", "skipped: kink", "skipped: not differentiable at the point it saw")}
 
 
 class GraphvizNotFound(RuntimeError):
@@ -264,6 +267,7 @@ def to_dot(
     params: Any = None,
     rankdir: str = "LR",
     legend: bool = True,
+    highlight: Any = None,
 ) -> str:
     """The graph behind `roots` as DOT text; the same graph always gives the same text.
 
@@ -284,6 +288,9 @@ def to_dot(
     params : a Module (anything with ``named_parameters()``) or a dict name -> Tensor naming leaves.
     rankdir : Graphviz's layout direction ("LR": time flows left to right).
     legend : add a legend node.
+    highlight : a `GradcheckReport` from ``gradcheck(..., localize=True)``: the nodes whose local check
+        failed get a thick red border, the skipped ones an orange one (matched by op, scope and order, so
+        the graph may come from another run of the same code).
 
     Nodes are numbered n0, n1, ... in topological order (each leaf just before its first reader).
 
@@ -322,8 +329,12 @@ def to_dot(
 
     number = {key: f"n{i}" for i, key in enumerate(items)}
     record = "{%s}" if rankdir in ("TB", "BT") else "%s"  # fields stack across the rank direction
+    marked: dict[tuple, Any] = {}  # drawn key -> the failed (else skipped) local check it holds
+    for fn_id, check in (highlight.marks(g.order) if highlight is not None else {}).items():
+        if key_of[fn_id] not in marked or check.status == "failed":
+            marked[key_of[fn_id]] = check
     lines = {
-        key: f"{number[key]} [{_node(it, names, grads, show_values, cuts, record)}];"
+        key: f"{number[key]} [{_node(it, names, grads, show_values, cuts, record)}{_mark(marked.get(key))}];"
         for key, it in items.items()
     }
     graph_attrs = _attrs(
@@ -356,7 +367,8 @@ def to_dot(
         state = any(e[2] for e in edges.values())
         shares = any(e[1] is not None for e in edges.values())
         notes = [note] + list(dict.fromkeys(fn.legend for fn in g.order if hasattr(fn, "legend")))
-        out.append(f"  legend [{_legend(grads, notes, state, shares, bool(cuts))}];")
+        statuses = {c.status for c in marked.values()}
+        out.append(f"  legend [{_legend(grads, notes, state, shares, bool(cuts), statuses)}];")
     out.append("}")
     return "\n".join(out) + "\n"
 
@@ -448,6 +460,14 @@ def _node(it: _Item, names: dict, grads: dict, show_values: bool, cuts: dict, re
     )
 
 
+def _mark(check: Any) -> str:
+    """Extra attributes of a node a localised gradcheck named (its reason shows as a tooltip)."""
+    if check is None:
+        return ""
+    colour, text, _ = _MARKS[check.status]
+    return ", " + _attrs(color=colour, penwidth=4, xlabel=text, tooltip=check.reason)
+
+
 def _clusters(items: dict[tuple, _Item], lines: dict[tuple, str]) -> list[str]:
     """Node lines nested in one cluster per scope (walked with a stack, not recursion)."""
     children: dict[tuple[str, ...], list[tuple[str, ...]]] = {(): []}
@@ -529,7 +549,7 @@ def _cut_order(items: dict[tuple, _Item], cuts: dict, links: list[tuple], number
     return out
 
 
-def _legend(grads: dict, notes: list[str], state: bool, shares: bool, cut: bool) -> str:
+def _legend(grads: dict, notes: list[str], state: bool, shares: bool, cut: bool, marks: set[str]) -> str:
     """One HTML-table node explaining the shapes, the edges and the gradient colour scale."""
 
     def row(swatch: str, text: str, fill: str = "") -> str:
@@ -549,6 +569,11 @@ def _legend(grads: dict, notes: list[str], state: bool, shares: bool, cut: bool)
         rows.append(row(f'<FONT COLOR="{_SHARE}">──▶</FONT>', "its share of the gradient; shares add up"))
     if cut:
         rows.append(row(f'<FONT COLOR="{_CUT}">✂ ╌╌▶</FONT>', "detach: no gradient flows back"))
+    for status in ("failed", "skipped"):
+        if status in marks:
+            colour, text, meaning = _MARKS[status]
+            rows.append(f'<TR><TD BORDER="3" COLOR="{colour}">{_html(text)}</TD>'
+                        f'<TD ALIGN="LEFT">{_html(meaning)} (gradcheck localize)</TD></TR>')
     if grads:
         cells = [f'<TD BGCOLOR="{_ZERO}">0</TD>'] + [
             f'<TD BGCOLOR="{c}"><FONT COLOR="{_ink(c)}">1e{x:+d}</FONT></TD>' for x, c in _SCALE
