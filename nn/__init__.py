@@ -14,7 +14,7 @@ from .attention import MultiheadAttention, scaled_dot_product_attention
 from .containers import ModuleList, Sequential
 from .linear import Dropout, Embedding, Identity, LayerNorm, Linear
 from .loss import CrossEntropyLoss, MSELoss, NLLLoss
-from .module import Module, Parameter, StateDictError, functional_call
+from .module import Module, Parameter, StateDictError, evaluating, functional_call
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .transformer import (
     LearnedPositionalEncoding,
@@ -25,7 +25,7 @@ from .transformer import (
 
 __all__ = [
     "functional", "init", "optim", "utils",
-    "Module", "Parameter", "StateDictError", "functional_call",
+    "Module", "Parameter", "StateDictError", "evaluating", "functional_call",
     "Linear", "Embedding", "LayerNorm", "Dropout", "Identity", "Sequential", "ModuleList",
     "CrossEntropyLoss", "NLLLoss", "MSELoss",
     "RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU",

@@ -1,17 +1,18 @@
-"""Module and Parameter: ordered registration, state dicts, and atomic .npz checkpoints."""
+"""Module and Parameter: ordered registration, state dicts, evaluation mode, and atomic file writes."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import zipfile
 import zlib
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
-from tinygrad_seq.autograd import scope
+from tinygrad_seq.autograd import no_grad, scope
 from tinygrad_seq.tensor import Tensor
 
 
@@ -271,22 +272,42 @@ def functional_call(module: Module, tensors: Mapping[str, Tensor], *args: Any, *
             table[key] = original
 
 
-def save_arrays(path: str | os.PathLike, arrays: Mapping[str, Any]) -> None:
-    """Write named arrays (or numbers) as .npz through a temporary file in the same folder, then rename it.
+@contextlib.contextmanager
+def evaluating(module: Module) -> Iterator[Module]:
+    """Eval mode (no dropout) and no graph recorded inside the block; the module's mode is restored after.
 
-    Object arrays are refused: the file must load without pickle.
+        >>> with evaluating(model):
+        ...     logits, _ = model(ids)
+    """
+    was_training = module.training
+    module.eval()
+    try:
+        with no_grad():
+            yield module
+    finally:
+        module.train(was_training)
+
+
+TMP_PREFIX = ".tmp-"  # what `atomic_write` names its temporary files (a crash can leave one behind)
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike) -> Iterator[IO[bytes]]:
+    """A binary file to write that replaces `path` only once it is complete and on disk.
+
+    The bytes go to a temporary file in the same folder (``.tmp-*``), are flushed and fsync'ed, then
+    renamed over `path`: a crash, a full disk or Ctrl-C leaves the previous file as it was.
+
+        >>> with atomic_write("out/picture.png") as f:
+        ...     f.write(data)
     """
     path = os.fspath(path)
-    arrays = {name: np.asarray(value) for name, value in arrays.items()}
-    for name, array in arrays.items():
-        if array.dtype.hasobject:
-            raise TypeError(f"save_arrays: {name!r} is an object array; .npz cannot hold it without pickle")
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".npz")
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=TMP_PREFIX, suffix=os.path.splitext(path)[1])
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -294,6 +315,19 @@ def save_arrays(path: str | os.PathLike, arrays: Mapping[str, Any]) -> None:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def save_arrays(path: str | os.PathLike, arrays: Mapping[str, Any]) -> None:
+    """Write named arrays (or numbers) as .npz through `atomic_write`.
+
+    Object arrays are refused: the file must load without pickle.
+    """
+    arrays = {name: np.asarray(value) for name, value in arrays.items()}
+    for name, array in arrays.items():
+        if array.dtype.hasobject:
+            raise TypeError(f"save_arrays: {name!r} is an object array; .npz cannot hold it without pickle")
+    with atomic_write(path) as f:
+        np.savez(f, **arrays)
 
 
 def load_arrays(path: str | os.PathLike) -> dict[str, np.ndarray]:

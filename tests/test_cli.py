@@ -237,3 +237,22 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path):
     step = load_checkpoint(out / "checkpoint.npz").step
     assert 1 <= step < 100000
     assert os.path.exists(out / "loss_curve.png")
+
+
+def test_train_options_default_to_the_config_fields_and_say_so(capsys):
+    from dataclasses import fields
+
+    from tinygrad_seq.nn.lm.cli import CONFIG_OPTIONS, build_parser
+    from tinygrad_seq.nn.lm.models import LMConfig
+    from tinygrad_seq.nn.lm.training import LR, TrainConfig
+
+    args = build_parser().parse_args(["train", "--out", "x"])
+    assert all(getattr(args, name) is None for name in CONFIG_OPTIONS)  # "not given": the config decides
+    defaults = {f.name: f.default for cls in (LMConfig, TrainConfig) for f in fields(cls)}
+    assert set(CONFIG_OPTIONS) <= set(defaults)
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for name in ("hidden", "seq_len", "batch_size", "clip", "warmup", "eval_every", "valid_fraction"):
+        assert f"[{defaults[name]}]" in text, name
+    assert TrainConfig().lr == LR["lstm"] and f"{LR['transformer']:g} for rnn, transformer" in text

@@ -62,11 +62,16 @@ def test_models_map_ids_to_logits_and_state(kind):
     logits, state = model(ids)
     assert logits.shape == (5, 3, 11)
     if kind == "transformer":
-        assert state is None and isinstance(model, TransformerLM)
+        assert state is None and isinstance(model, TransformerLM) and model.context == 6
+        with pytest.raises(ValueError, match="7 positions exceed its context of 6"):
+            model(np.zeros((7, 1), dtype=np.int64))
     elif kind == "lstm":
         assert [s.shape for s in state] == [(2, 3, 8), (2, 3, 8)]
     else:
         assert state.shape == (2, 3, 8) and isinstance(model, RecurrentLM)
+    if kind != "transformer":
+        assert model.context is None  # reads any length: its state carries the past
+        assert model(np.zeros((40, 1), dtype=np.int64))[0].shape == (40, 1, 11)
 
 
 def test_lstm_forget_bias_starts_at_one_and_weights_can_be_tied():

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from tinygrad_seq import Tensor, nn
-from tinygrad_seq.nn.module import load_arrays, save_arrays
+from tinygrad_seq.autograd import is_grad_enabled
+from tinygrad_seq.nn.module import atomic_write, evaluating, load_arrays, save_arrays
 
 
 class Block(nn.Module):
@@ -305,3 +306,32 @@ def test_save_arrays_refuses_what_would_need_pickle(tmp_path):
     loaded = load_arrays(tmp_path / "x.npz")
     assert int(loaded["step"]) == 3 and float(loaded["lr"]) == 0.5
     np.testing.assert_array_equal(loaded["w"], np.arange(3))
+
+
+def test_atomic_write_syncs_before_renaming_and_keeps_the_old_file_on_error(tmp_path, monkeypatch):
+    path = tmp_path / "sub" / "picture.png"
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(os.path.exists(path)), real_fsync(fd)))
+    with atomic_write(path) as f:
+        f.write(b"first")
+    assert path.read_bytes() == b"first" and synced == [False]  # on disk before it takes the name
+    with pytest.raises(OSError, match="No space left"):
+        with atomic_write(path) as f:
+            f.write(b"sec")
+            raise OSError(28, "No space left on device")
+    assert path.read_bytes() == b"first" and os.listdir(path.parent) == ["picture.png"]
+
+
+@pytest.mark.parametrize("mode", [True, False])
+def test_evaluating_sets_eval_mode_and_no_grad_then_restores_both(mode):
+    net = Net(seed=0)
+    net.train(mode)
+    with evaluating(net):
+        assert not net.training and not is_grad_enabled()
+        assert not net(np.array([[1, 2]])).requires_grad
+    assert net.training is mode and is_grad_enabled()
+    with pytest.raises(RuntimeError, match="inside"):
+        with evaluating(net):
+            raise RuntimeError("inside")
+    assert net.training is mode and is_grad_enabled()

@@ -15,6 +15,7 @@ a checkpoint and exits with code 130.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -30,20 +31,11 @@ from .checkpoint import CheckpointError, load_checkpoint, load_model
 from .models import MODELS, Evaluation, LMConfig, baselines, build_model, chunk_loss, evaluate
 from .sampling import generate, score
 from .text import CorpusError, UnknownCharacterError, load_corpus
-from .training import CHECKPOINT, TrainConfig, Trainer, TrainingError, fingerprint, prepare_data
+from .training import CHECKPOINT, LR, TrainConfig, Trainer, TrainingError, fingerprint, prepare_data
 
 __all__ = ["UsageError", "build_parser", "gradcheck_layer", "main"]
 
 PROG = "tinygrad-seq"
-# Model and data options: None means "not given", so a resumed run can tell a clash from a default.
-MODEL_DEFAULTS = {"model": "lstm", "hidden": 256, "layers": 1, "dropout": 0.0, "embed": None,
-                  "tie_weights": False, "heads": 4}
-# Measured (see the closing note of the LM issue): a 256-unit char LSTM on pydoc in 5 minutes learns
-# fastest with T=32, B=64 and a peak rate of 8e-3; the other architectures start from 2e-3 (not tuned).
-LR = {"lstm": 8e-3, "gru": 8e-3, "rnn": 2e-3, "transformer": 2e-3}
-TRAIN_DEFAULTS = {"corpus": "pydoc", "level": "char", "seq_len": 32, "batch_size": 64, "lr": None,
-                  "clip": 5.0, "warmup": 50, "schedule": "cosine", "eval_every": 100, "seed": 0,
-                  "valid_fraction": 0.1, "min_freq": 1, "max_vocab": None, "lower": False}
 
 
 class UsageError(Exception):
@@ -63,9 +55,13 @@ def _checkpoint_path(directory: str) -> str:
 # -------------------------------------------------------------------------------------------- train
 
 
+def _given(args: argparse.Namespace, config: type) -> dict[str, Any]:
+    """The options of `train` the user gave that set a field of `config` (LMConfig or TrainConfig)."""
+    return {k: getattr(args, k) for k in _option_fields(config) if getattr(args, k) is not None}
+
+
 def _train(args: argparse.Namespace) -> int:
-    given_model = {k: getattr(args, k) for k in MODEL_DEFAULTS if getattr(args, k) is not None}
-    given_train = {k: getattr(args, k) for k in TRAIN_DEFAULTS if getattr(args, k) is not None}
+    given_model, given_train = _given(args, LMConfig), _given(args, TrainConfig)
     path = os.path.join(args.out, CHECKPOINT)
     if args.resume:
         trainer = _resume(args, path, given_model, given_train)
@@ -104,14 +100,12 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _fresh(args: argparse.Namespace, given_model: dict, given_train: dict) -> Trainer:
-    m = MODEL_DEFAULTS | given_model
-    train_cfg = TrainConfig(**(TRAIN_DEFAULTS | {"lr": LR[m["model"]]} | given_train))
+    kind = given_model.get("model", LMConfig.model)
+    train_cfg = TrainConfig(**({"lr": LR[kind]} | given_train))
     text = load_corpus(train_cfg.corpus)
     vocab, train_ids, valid_ids = prepare_data(text, train_cfg)
     try:
-        config = LMConfig(model=m["model"], vocab_size=len(vocab), hidden=m["hidden"], layers=m["layers"],
-                          dropout=m["dropout"], embed=m["embed"], tie_weights=m["tie_weights"],
-                          heads=m["heads"], context=train_cfg.seq_len)
+        config = LMConfig(vocab_size=len(vocab), context=train_cfg.seq_len, **given_model)
     except ValueError as error:
         raise UsageError(str(error)) from None
     model = build_model(config, rng=np.random.default_rng(train_cfg.seed))
@@ -171,7 +165,7 @@ def _eval(args: argparse.Namespace) -> int:
     if args.corpus is not None:
         valid_ids, split = vocab.encode(load_corpus(args.corpus)), args.corpus
     batch = args.batch_size or train_cfg.eval_batch
-    seq_len = model.config.context if model.config.model == "transformer" else train_cfg.seq_len
+    seq_len = model.context or train_cfg.seq_len
     result = evaluate(model, valid_ids, batch_size=batch, seq_len=seq_len)
     base = baselines(train_ids, valid_ids, len(vocab), batch) if train_ids is not None else {}
     if args.json:
@@ -254,9 +248,8 @@ def _graph(args: argparse.Namespace) -> int:
         what = f"an untrained {kind} model (hidden {args.hidden})"
     if len(ids) < args.steps + 1:
         raise UsageError(f"--steps {args.steps}: the text is too short for that many steps")
-    if model.config.model == "transformer" and args.steps > model.config.context:
-        raise UsageError(f"--steps {args.steps} is longer than the Transformer's context "
-                         f"({model.config.context})")
+    if model.context is not None and args.steps > model.context:
+        raise UsageError(f"--steps {args.steps} is longer than the Transformer's context ({model.context})")
     x, y = ids[: args.steps, None], ids[1 : args.steps + 1, None]  # (T, 1)
     model.eval()
     if hasattr(model, "rnn"):
@@ -323,6 +316,51 @@ def _positive_float(text: str) -> float:
     return value
 
 
+# The options of `train` that set a field of LMConfig or TrainConfig, in the order `--help` lists them:
+# how to read each and what it means. Defaults are the dataclasses' own, shown as [value]; None given
+# means "not given", so a resumed run can tell a clash from a default.
+CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
+    "corpus": dict(help="pydoc (built in), tinyshakespeare (downloaded once) or a file"),
+    "level": dict(choices=["char", "word"], help="tokens"),
+    "model": dict(choices=MODELS, help="architecture"),
+    "hidden": dict(type=_positive_int, help="hidden size (d_model of the transformer)"),
+    "layers": dict(type=_positive_int, help="stacked layers"),
+    "embed": dict(type=_positive_int, help="embedding size [= hidden]"),
+    "tie_weights": dict(action="store_true", help="share embedding and output weights"),
+    "heads": dict(type=_positive_int, help="attention heads (transformer)"),
+    "dropout": dict(type=float, help="dropout probability"),
+    "seq_len": dict(type=_positive_int, help="BPTT length T (transformer: context)"),
+    "batch_size": dict(type=_positive_int, help="parallel streams B"),
+    "lr": dict(type=_positive_float, help="peak learning rate of Adam [" + "; ".join(
+        f"{rate:g} for " + ", ".join(k for k in LR if LR[k] == rate) for rate in dict.fromkeys(LR.values()))
+        + "]"),
+    "clip": dict(type=_positive_float, help="max global gradient norm"),
+    "warmup": dict(type=int, help="warm-up steps (at most a tenth of the run)"),
+    "schedule": dict(choices=["cosine", "constant"], help="lr after warm-up"),
+    "eval_every": dict(type=_positive_int, help="validate, checkpoint every N steps"),
+    "valid_fraction": dict(type=float, help="held-out share of the corpus"),
+    "min_freq": dict(type=_positive_int, help="word level: rarer words become <unk>"),
+    "max_vocab": dict(type=_positive_int, help="word level: keep at most this many tokens"),
+    "lower": dict(action="store_true", help="word level: lower-case the text"),
+    "seed": dict(type=int, help="seed for the weights and dropout"),
+}
+
+
+def _option_fields(config: type) -> dict[str, dataclasses.Field]:
+    """The fields of `config` (LMConfig or TrainConfig) that `train` has an option for, by name."""
+    return {f.name: f for f in dataclasses.fields(config) if f.name in CONFIG_OPTIONS}
+
+
+def _add_config_options(parser: argparse.ArgumentParser) -> None:
+    """One option per entry of CONFIG_OPTIONS, its default read from the field it sets (never repeated)."""
+    fields = _option_fields(LMConfig) | _option_fields(TrainConfig)
+    for name, spec in CONFIG_OPTIONS.items():
+        spec, default = dict(spec), fields[name].default
+        if default not in (None, False) and "[" not in spec["help"]:
+            spec["help"] += f" [{default}]"
+        parser.add_argument("--" + name.replace("_", "-"), default=None, **spec)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG, description="Train toy language models from scratch, look at their graphs, and check "
@@ -342,28 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
                 "Train a char- or word-level RNN/LSTM/GRU/Transformer LM with truncated BPTT. Writes "
                 "DIR/checkpoint.npz and DIR/loss_curve.png; Ctrl-C saves a checkpoint and stops.", _train)
     add = t.add_argument
-    default = lambda key: f" [{(TRAIN_DEFAULTS | MODEL_DEFAULTS)[key]}]"
-    add("--corpus", help="pydoc (built in), tinyshakespeare (downloaded once) or a file" + default("corpus"))
-    add("--level", choices=["char", "word"], help="tokens" + default("level"))
-    add("--model", choices=MODELS, help="architecture" + default("model"))
-    add("--hidden", type=_positive_int, help="hidden size (d_model of the transformer)" + default("hidden"))
-    add("--layers", type=_positive_int, help="stacked layers" + default("layers"))
-    add("--embed", type=_positive_int, help="embedding size [= hidden]")
-    add("--tie-weights", action="store_true", default=None, help="share embedding and output weights")
-    add("--heads", type=_positive_int, help="attention heads (transformer)" + default("heads"))
-    add("--dropout", type=float, help="dropout probability" + default("dropout"))
-    add("--seq-len", type=_positive_int, help="BPTT length T (transformer: context)" + default("seq_len"))
-    add("--batch-size", type=_positive_int, help="parallel streams B" + default("batch_size"))
-    add("--lr", type=_positive_float, help="peak learning rate of Adam [8e-3 for lstm and gru, else 2e-3]")
-    add("--clip", type=_positive_float, help="max global gradient norm" + default("clip"))
-    add("--warmup", type=int, help="warm-up steps (at most a tenth of the run)" + default("warmup"))
-    add("--schedule", choices=["cosine", "constant"], help="lr after warm-up" + default("schedule"))
-    add("--eval-every", type=_positive_int, help="validate, checkpoint every N steps" + default("eval_every"))
-    add("--valid-fraction", type=float, help="held-out share of the corpus" + default("valid_fraction"))
-    add("--min-freq", type=_positive_int, help="word level: rarer words become <unk>" + default("min_freq"))
-    add("--max-vocab", type=_positive_int, help="word level: keep at most this many tokens")
-    add("--lower", action="store_true", default=None, help="word level: lower-case the text")
-    add("--seed", type=int, help="seed for the weights and dropout" + default("seed"))
+    _add_config_options(t)
     stop = t.add_argument_group("when to stop (default: 1000 steps)")
     stop.add_argument("--steps", type=_positive_int, help="train until this step (a total, also on resume)")
     stop.add_argument("--minutes", type=_positive_float, help="train for this long (this session)")

@@ -10,13 +10,14 @@ needed. The file is written beside itself and renamed, so a viewer never sees ha
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from tinygrad_seq.extras import require
+
+from ..module import atomic_write
 
 __all__ = ["moving_average", "plot_history"]
 
@@ -79,15 +80,5 @@ def plot_history(history: Mapping[str, Any], path: str | os.PathLike, clip: floa
     bottom.grid(alpha=0.3, which="both")
     bottom.legend(loc="best")
     fig.subplots_adjust(left=0.1, right=0.97, top=0.94, bottom=0.08, hspace=0.08)
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".png")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format="png", dpi=100)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_write(path) as f:
+        fig.savefig(f, format="png", dpi=100)

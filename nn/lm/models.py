@@ -1,6 +1,7 @@
 """Language models over token ids, and what a learner does with one: evaluate, generate, score.
 
-Two kinds of model, both mapping ids (T, B) to next-token logits (T, B, V) and a state to carry:
+Two kinds of model, both mapping ids (T, B) to next-token logits (T, B, V) and a state to carry, and
+both telling how far back they can read (``model.context``: a Transformer's window, None if unbounded):
 
     RecurrentLM      Embedding -> RNN | LSTM | GRU (layers, dropout) -> Dropout -> Linear decoder;
                      the state (h, or (h, c)) carries over to the next chunk of the same streams
@@ -26,13 +27,12 @@ from typing import Any
 import numpy as np
 
 from tinygrad_seq import functional as F
-from tinygrad_seq.autograd import no_grad
 from tinygrad_seq.tensor import Tensor
 
 from .. import init
 from ..containers import ModuleList
 from ..linear import Dropout, Embedding, LayerNorm, Linear
-from ..module import Module
+from ..module import Module, evaluating
 from ..recurrent import GRU, LSTM, RNN
 from ..transformer import LearnedPositionalEncoding, TransformerEncoderLayer
 from .ngram import NGramLM
@@ -137,6 +137,11 @@ class RecurrentLM(Module):
         if config.tie_weights:
             self.decoder.weight = self.embedding.weight  # one Parameter, listed once by parameters()
 
+    @property
+    def context(self) -> None:
+        """None: the state carries everything read so far, so any length of input fits."""
+        return None
+
     def forward(self, ids: Any, state: State = None) -> tuple[Tensor, State]:
         x = self.embedding(ids)  # (T, B) -> (T, B, E)
         out, state = self.rnn(x, state)  # (T, B, E) -> (T, B, H)
@@ -173,6 +178,11 @@ class TransformerLM(Module):
         init.zeros_(self.head.bias)
         if config.tie_weights:
             self.head.weight = self.embedding.weight
+
+    @property
+    def context(self) -> int:
+        """The most positions it reads at once (its learned positions); longer inputs raise."""
+        return self.config.context
 
     def forward(self, ids: Any, state: State = None) -> tuple[Tensor, State]:
         T = np.shape(ids)[0]
@@ -258,18 +268,13 @@ def evaluate(model: Module, ids: np.ndarray, batch_size: int = 16, seq_len: int 
     """
     data = eval_streams(ids, batch_size)
     if seq_len is None:
-        seq_len = model.config.context if isinstance(model, TransformerLM) else 64
-    was_training = model.training
-    model.eval()
+        seq_len = model.context or 64
     total, count, state = 0.0, 0, None
-    try:
-        with no_grad():
-            for inputs, targets in bptt_chunks(data, seq_len):
-                loss, state = chunk_loss(model, inputs, targets, state, reduction="sum")
-                total += float(loss.item())
-                count += targets.size
-    finally:
-        model.train(was_training)
+    with evaluating(model):
+        for inputs, targets in bptt_chunks(data, seq_len):
+            loss, state = chunk_loss(model, inputs, targets, state, reduction="sum")
+            total += float(loss.item())
+            count += targets.size
     return Evaluation(total / count, count)
 
 

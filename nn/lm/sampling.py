@@ -15,10 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tinygrad_seq.autograd import no_grad
-
-from ..module import Module
-from .models import State, TransformerLM
+from ..module import Module, evaluating
+from .models import State
 from .text import Vocab
 
 __all__ = ["Score", "generate", "score"]
@@ -26,7 +24,7 @@ __all__ = ["Score", "generate", "score"]
 
 def _context(model: Module, ids: np.ndarray) -> np.ndarray:
     """The tail of `ids` that the model can read at once (a Transformer's context; everything otherwise)."""
-    return ids[-model.config.context:] if isinstance(model, TransformerLM) else ids
+    return ids[-model.context:] if model.context is not None else ids
 
 
 def _start_id(vocab: Vocab) -> int | None:
@@ -73,25 +71,19 @@ def generate(model: Module, vocab: Vocab, prompt: str = "", length: int = 200, t
     rng = np.random.default_rng(seed)
     read, prompt_ids = _prime(model, vocab, prompt)
     history = read
-    was_training = model.training
-    model.eval()
     out: list[int] = []
-    try:
-        with no_grad():
-            recurrent = not isinstance(model, TransformerLM)
-            logits, state = _next_logits(model, _context(model, read), None)
-            for _ in range(length):
-                token = _pick(logits, vocab, temperature, top_k, rng)
-                if token == vocab.eos_id:
-                    break
-                out.append(token)
-                history = np.append(history, token)
-                if recurrent:
-                    logits, state = _next_logits(model, history[-1:], state)
-                else:
-                    logits, _ = _next_logits(model, _context(model, history), None)
-    finally:
-        model.train(was_training)
+    with evaluating(model):
+        logits, state = _next_logits(model, _context(model, read), None)
+        for _ in range(length):
+            token = _pick(logits, vocab, temperature, top_k, rng)
+            if token == vocab.eos_id:
+                break
+            out.append(token)
+            history = np.append(history, token)
+            if model.context is None:  # the state carries the history: read only the new token
+                logits, state = _next_logits(model, history[-1:], state)
+            else:
+                logits, _ = _next_logits(model, _context(model, history), None)
     return vocab.decode(np.array(out, dtype=np.int64))
 
 
@@ -143,17 +135,12 @@ def score(model: Module, vocab: Vocab, sentence: str) -> Score:
     stream = np.concatenate([[start], ids]).astype(np.int64) if start is not None else ids
     if len(stream) < 2:
         raise ValueError(f"score: {sentence!r} has no token to score")
-    if isinstance(model, TransformerLM) and len(stream) - 1 > model.config.context:
+    if model.context is not None and len(stream) - 1 > model.context:
         raise ValueError(f"score: {len(stream) - 1} tokens exceed the Transformer's context of "
-                         f"{model.config.context}")
-    was_training = model.training
-    model.eval()
-    try:
-        with no_grad():
-            logits, _ = model(stream[:-1, None])  # (T, 1) -> (T, 1, V)
-            logp = logits.log_softmax(axis=-1).numpy()[:, 0]  # (T, V)
-    finally:
-        model.train(was_training)
+                         f"{model.context}")
+    with evaluating(model):
+        logits, _ = model(stream[:-1, None])  # (T, 1) -> (T, 1, V)
+        logp = logits.log_softmax(axis=-1).numpy()[:, 0]  # (T, V)
     targets = stream[1:]
     values = logp[np.arange(len(targets)), targets].astype(np.float64)
     tokens = [(vocab.itos[t], float(v)) for t, v in zip(targets, values)]

@@ -11,7 +11,7 @@ Word level: ``Vocab.words(text, min_freq=2, lower=True)``. Id 0 is ``<unk>`` (a 
 ``min_freq`` times, cut by ``max_size``, or never seen) and id 1 is ``<eos>``, which ends every line: each
 ``"\\n"`` of the text, and the last line even without one. Sentence ends are ordinary ``"."`` tokens.
 
-This module needs NumPy and the standard library only.
+Besides NumPy and the standard library it uses only `nn.module.atomic_write` (to save a download).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import tempfile
 import urllib.error
 import urllib.request
 from collections import Counter
@@ -28,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ..module import atomic_write
 
 UNK = "<unk>"
 EOS = "<eos>"
@@ -264,16 +265,8 @@ def _fetch(url: str, sha256: str, filename: str) -> Path:
             f"the file downloaded from {url} has SHA-256 {_sha256(data)}, expected {sha256}; "
             "it was not saved. Download it yourself and pass its path instead: --corpus path/to/input.txt"
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Written beside the target and renamed, so an interrupted download never leaves a partial file.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{filename}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as f:  # an interrupted download never leaves a partial file
+        f.write(data)
     return path
 
 
