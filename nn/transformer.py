@@ -3,7 +3,8 @@
 A layer is two (encoder) or three (decoder) residual blocks. Post-norm (PyTorch's default,
 ``norm_first=False``): ``x = norm(x + block(x))``. Pre-norm (``norm_first=True``): ``x = x + block(norm(x))``.
 ``fused=True`` builds a layer from the fused kernels (attention, LayerNorm, GELU: one node each, same
-values; the attention is first-order only); the default composes every op and is the reference.
+values; the attention is first-order only); the default composes every op and is the reference. The
+``fused`` attribute switches a built layer (its attention, norms and GELU together), as on RNN/LSTM/GRU.
 """
 
 from __future__ import annotations
@@ -31,26 +32,38 @@ __all__ = [
 _ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {"relu": F.relu, "gelu": F.gelu}
 
 
-def _fused_gelu(x: Tensor) -> Tensor:
-    return F.gelu(x, fused=True)
-
-
-def _activation(activation: str | Callable[[Tensor], Tensor], fused: bool) -> Callable[[Tensor], Tensor]:
+def _activation(activation: str | Callable[[Tensor], Tensor]) -> Callable[[Tensor], Tensor]:
     if callable(activation):
         return activation
     if activation not in _ACTIVATIONS:
         raise ValueError(f"activation must be 'relu', 'gelu' or a callable, got {activation!r}")
-    return _fused_gelu if fused and activation == "gelu" else _ACTIVATIONS[activation]
+    return _ACTIVATIONS[activation]
 
 
-def _ff_block(layer: Module, x: Tensor, out_dropout: Dropout) -> Tensor:
+class _Switchable(Module):
+    """``fused``, on a Transformer layer, is the switch of its attention, its norms and its GELU together."""
+
+    @property
+    def fused(self) -> bool:
+        return self._fused
+
+    @fused.setter
+    def fused(self, value: bool) -> None:
+        object.__setattr__(self, "_fused", bool(value))
+        for module in self.modules():
+            if module is not self and hasattr(module, "fused"):
+                module.fused = value
+
+
+def _ff_block(layer: _Switchable, x: Tensor, out_dropout: Dropout) -> Tensor:
     """The position-wise block of both layers: out_dropout(linear2(dropout(activation(linear1(x)))))."""
     with scope("feedforward"):
-        x = layer.linear2(layer.dropout(layer.activation(layer.linear1(x))))
-        return out_dropout(x)
+        h = layer.linear1(x)
+        h = F.gelu(h, fused=True) if layer.fused and layer.activation is F.gelu else layer.activation(h)
+        return out_dropout(layer.linear2(layer.dropout(h)))
 
 
-class TransformerEncoderLayer(Module):
+class TransformerEncoderLayer(_Switchable):
     """Self-attention then a feed-forward network, each with a residual connection and LayerNorm.
 
     Post-norm (default)::
@@ -87,8 +100,9 @@ class TransformerEncoderLayer(Module):
         self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, fused=fused)
         self.dropout1 = Dropout(dropout, rng=rng)
         self.dropout2 = Dropout(dropout, rng=rng)
-        self.activation = _activation(activation, fused)
+        self.activation = _activation(activation)
         self.batch_first = batch_first
+        self.fused = fused
 
     def _sa_block(self, x: Tensor, attn_mask: Any, key_padding_mask: Any, is_causal: bool) -> Tensor:
         x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
@@ -108,7 +122,7 @@ class TransformerEncoderLayer(Module):
         return x
 
 
-class TransformerDecoderLayer(Module):
+class TransformerDecoderLayer(_Switchable):
     """Masked self-attention, cross-attention to `memory`, then a feed-forward network.
 
     Post-norm (default)::
@@ -149,8 +163,9 @@ class TransformerDecoderLayer(Module):
         self.dropout1 = Dropout(dropout, rng=rng)
         self.dropout2 = Dropout(dropout, rng=rng)
         self.dropout3 = Dropout(dropout, rng=rng)
-        self.activation = _activation(activation, fused)
+        self.activation = _activation(activation)
         self.batch_first = batch_first
+        self.fused = fused
 
     def _sa_block(self, x: Tensor, attn_mask: Any, key_padding_mask: Any, is_causal: bool) -> Tensor:
         x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask,

@@ -144,5 +144,11 @@ def test_fused_encoder_layer_passes_gradcheck_and_draws_one_attention_node():
         return nn.functional_call(layer, dict(zip(names, params)), x, is_causal=True)
 
     assert gradcheck(fn, [x, *values], fast=True)
-    ops = [fn.name for fn in toposort([layer(Tensor(x, requires_grad=True), is_causal=True)])]
+    out = layer(Tensor(x, requires_grad=True), is_causal=True)
+    ops = [fn.name for fn in toposort([out])]
     assert ops.count("ScaledDotProductAttention") == 1 and "FusedLayerNorm" in ops and "FusedGelu" in ops
+    layer.fused = False  # the same weights as composed ops: no fused node left, the same values
+    composed = layer(Tensor(x, requires_grad=True), is_causal=True)
+    assert not any(fn.name.startswith(("Fused", "ScaledDot")) for fn in toposort([composed]))
+    assert not layer.self_attn.fused and not layer.norm1.fused
+    np.testing.assert_allclose(composed.numpy(), out.numpy(), rtol=RTOL, atol=ATOL)

@@ -156,7 +156,9 @@ class TransformerLM(Module):
 
     Token and learned position embeddings (from N(0, 0.02)), ``config.layers`` pre-norm encoder layers
     with GELU and a causal mask, a final LayerNorm and a Linear head. It sees only the chunk it is given,
-    so the state it returns is always None (the argument exists so that both models train alike).
+    so the state it returns is always None (the argument exists so that both models train alike). Its
+    layers and final norm are fused (attention, LayerNorm, GELU as one node each, for speed); set
+    ``fused = False`` on them to differentiate twice through the composed ops (same weights).
     """
 
     def __init__(self, config: LMConfig, rng: np.random.Generator | None = None) -> None:
@@ -170,10 +172,10 @@ class TransformerLM(Module):
         init.normal_(self.position.weight, 0.0, 0.02, rng)
         self.layers = ModuleList(
             TransformerEncoderLayer(d, config.heads, config.ff, config.dropout, activation="gelu",
-                                    norm_first=True, rng=rng)
+                                    norm_first=True, rng=rng, fused=True)
             for _ in range(config.layers)
         )
-        self.norm = LayerNorm(d)
+        self.norm = LayerNorm(d, fused=True)
         self.head = Linear(d, V, rng=rng)
         init.zeros_(self.head.bias)
         if config.tie_weights:
@@ -216,10 +218,11 @@ def detach_state(state: State) -> State:
 
 def chunk_loss(model: Module, inputs: np.ndarray, targets: np.ndarray, state: State = None,
                reduction: str = "mean") -> tuple[Tensor, State]:
-    """Cross-entropy of the model's predictions for one (T, B) chunk, and the state after it."""
+    """Cross-entropy (fused: one node) of the model's predictions for a (T, B) chunk, and the state after."""
     logits, state = model(inputs, state)  # (T, B, V)
     V = logits.shape[-1]
-    loss = F.cross_entropy(logits.reshape(-1, V), targets.reshape(-1), reduction=reduction)  # (T*B, V)
+    loss = F.cross_entropy(logits.reshape(-1, V), targets.reshape(-1), reduction=reduction,
+                           fused=True)  # (T*B, V)
     return loss, state
 
 
