@@ -26,6 +26,8 @@ Pictures:
     bptt_sums.png     left: which steps each loss term reaches (||dL_s/dW_hh via step t||, log colour,
                       blank = exactly zero); right: each step's contribution to dL/dW_hh and the norm of
                       their running sum, which ends at ||W_hh.grad||
+    bptt_explorer.html  the same network in the BPTT explorer (open it in a browser): step through the
+                      forward and the backward pass, click W_hh to see each step's share of its gradient
 """
 
 from __future__ import annotations
@@ -115,6 +117,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
 
     # 2. dL/dW_hh is a sum over time: one copy of W_hh per step, each with its own gradient
     shares = graph.step_grads(loss, tensor=p["W_hh"])  # from the shared-weight graph, before backward
+    explorer = graph.explore(loss, params=p, name="tanh RNN", tokens=list(WORD[:-1]), vocab=vocab,
+                             path=os.path.join(args.out, "bptt_explorer.html"))
     # The picture: the same network with W_hh its only parameter; each step gets its own constant copy of
     # the other weights, so that the shared, labelled edges are W_hh's alone.
     fixed = [{k: v if k == "W_hh" else Tensor(v.numpy().copy()) for k, v in p.items()} for _ in range(T)]
@@ -188,9 +192,10 @@ def main(argv: Sequence[str] | None = None) -> dict:
     right.legend(fontsize=8, loc="upper left")
     right.set_ylim(0, 1.35 * max(max(norms), max(sums)))
     save(fig, args.out, "bptt_sums.png")
-    print(f"  wrote {graph_path}")
+    print(f"  wrote {graph_path}\n  wrote {explorer} (open it in a browser)")
 
     return {
+        "explorer": explorer,
         "loss_sum_error": abs(loss_sum - loss.item()),
         "grad_sum_error": grad_error,
         "renderer_error": renderer_error,

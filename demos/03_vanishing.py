@@ -16,22 +16,26 @@ Picture:
                          falls by tens of orders of magnitude, the 2.0-radius RNN grows backwards in
                          time (explodes) unless its units are saturated, and the gated cells fall
                          more slowly than the 0.5-radius RNN
+    explorer.html        the first 20 steps of the radius-0.5 RNN next to the LSTM (forget bias 1) in the
+                         BPTT explorer: run the backward pass and watch the RNN's gradient fade first
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import numpy as np
 from common import parse_args, save
 
 import tinygrad_seq as ts
-from tinygrad_seq import Tensor, nn
+from tinygrad_seq import Tensor, graph, nn
 
 HIDDEN, INPUT = 32, 8
 RADII = (0.5, 1.0, 1.5, 2.0)
 INPUT_SCALE = 0.5  # the inputs' share of the pre-activation: small enough that the units stay unsaturated
 SATURATED_SCALE = 4.0  # the variant with 8x larger inputs, where most units saturate
+EXPLORED = 20  # steps shown in the explorer page
 
 
 def scaled_orthogonal(n: int, radius: float, rng: np.random.Generator) -> np.ndarray:
@@ -45,9 +49,9 @@ def norms(loss: Tensor, hidden: list[Tensor]) -> np.ndarray:
     return np.array([np.linalg.norm(g.numpy()) for g in ts.grad(loss, hidden)])
 
 
-def tanh_rnn(x: Tensor, v: Tensor, radius: float, input_scale: float,
-             rng: np.random.Generator) -> tuple[np.ndarray, float, float]:
-    """(||dL/dh_t|| for t < T, the measured spectral radius of W_hh, the fraction of |h_t| > 0.95)."""
+def tanh_rnn_loss(x: Tensor, v: Tensor, radius: float, input_scale: float,
+                  rng: np.random.Generator) -> tuple[Tensor, list[Tensor], Tensor, float]:
+    """A tanh RNN, W_hh = radius * Q, over x: (L = v . h_(T-1), the hidden states, W_hh, measured radius)."""
     w_hh = scaled_orthogonal(HIDDEN, radius, rng)
     measured = float(np.max(np.abs(np.linalg.eigvals(w_hh))))
     w_ih = Tensor(rng.normal(size=(HIDDEN, INPUT)) * input_scale / np.sqrt(INPUT))
@@ -58,13 +62,20 @@ def tanh_rnn(x: Tensor, v: Tensor, radius: float, input_scale: float,
         with ts.scope(f"t={t}"):
             h = (x[t] @ w_ih.T + h @ w_hh.T).tanh()  # (1, I) @ (I, H) + (1, H) @ (H, H)
         hidden.append(h)
+    return (hidden[-1] * v).sum(), hidden, w_hh, measured
+
+
+def tanh_rnn(x: Tensor, v: Tensor, radius: float, input_scale: float,
+             rng: np.random.Generator) -> tuple[np.ndarray, float, float]:
+    """(||dL/dh_t|| for t < T, the measured spectral radius of W_hh, the fraction of |h_t| > 0.95)."""
+    loss, hidden, _, measured = tanh_rnn_loss(x, v, radius, input_scale, rng)
     saturated = float(np.mean([np.abs(h.numpy()) > 0.95 for h in hidden]))
-    return norms((hidden[-1] * v).sum(), hidden), measured, saturated
+    return norms(loss, hidden), measured, saturated
 
 
-def gated(kind: str, x: Tensor, v: Tensor, rng: np.random.Generator,
-          forget_bias: float | None = None) -> np.ndarray:
-    """||dL/dh_t|| for an LSTM or GRU cell (default initialisation) stepped over the same inputs."""
+def gated_loss(kind: str, x: Tensor, v: Tensor, rng: np.random.Generator,
+               forget_bias: float | None = None) -> tuple[Tensor, list[Tensor], nn.Module]:
+    """An LSTM or GRU cell (default initialisation) stepped over x: (L = v . h_(T-1), hidden states, cell)."""
     if kind == "lstm":
         cell = nn.LSTMCell(INPUT, HIDDEN, forget_bias=forget_bias, rng=rng, dtype=np.float64)
     else:
@@ -78,7 +89,14 @@ def gated(kind: str, x: Tensor, v: Tensor, rng: np.random.Generator,
             else:
                 h = cell(x[t], h)
         hidden.append(h)
-    return norms((hidden[-1] * v).sum(), hidden)
+    return (hidden[-1] * v).sum(), hidden, cell
+
+
+def gated(kind: str, x: Tensor, v: Tensor, rng: np.random.Generator,
+          forget_bias: float | None = None) -> np.ndarray:
+    """||dL/dh_t|| for an LSTM or GRU cell (default initialisation) stepped over the same inputs."""
+    loss, hidden, _ = gated_loss(kind, x, v, rng, forget_bias)
+    return norms(loss, hidden)
 
 
 def per_step(g: np.ndarray) -> float:
@@ -178,10 +196,19 @@ def main(argv: Sequence[str] | None = None) -> dict:
     ax.grid(True, which="major", alpha=0.3)
     save(fig, args.out, "gradient_norms.png")
 
+    # the first EXPLORED steps of the radius-0.5 RNN and the LSTM (forget bias 1) in the BPTT explorer
+    rnn_loss, _, w_hh, _ = tanh_rnn_loss(x[:EXPLORED], v, 0.5, INPUT_SCALE, np.random.default_rng(1))
+    lstm_loss, _, cell = gated_loss("lstm", x[:EXPLORED], v, np.random.default_rng(1), 1.0)
+    explorer = graph.explore(rnn_loss, params={"W_hh": w_hh}, name="tanh RNN, radius 0.5",
+                             compare={"LSTM, forget bias 1": (lstm_loss, cell)},
+                             path=os.path.join(args.out, "explorer.html"))
+    print(f"  wrote {explorer} (open it in a browser)")
+
     def orders(g: np.ndarray) -> float:  # decades between the last step and the first
         return float(np.log10(g[-1] / g[0]))
 
     return {
+        "explorer": explorer,
         "T": T,
         "measured_radii": measured,
         "rnn_first": {r: float(rnn[r][0]) for r in RADII},

@@ -24,6 +24,8 @@ Pictures (in out/demos/09_hidden_state/):
   gates.png         the quote unit's activation, then the input (i), forget (f) and output (o) gates of
                     the units that follow quotes most closely, character by character
   loss_curve.png    the training curve (written by the training loop)
+  explorer.html     40 characters around a quote in the BPTT explorer, the trained LSTM next to the same
+                    LSTM untrained: its gates (click a step) and its output distribution at every step
 
 The gates are read by re-running the LSTM's equations in NumPy from the model's own weights; the script
 checks that this re-run reproduces the model's hidden states.
@@ -39,9 +41,11 @@ import numpy as np
 from common import parse_args, plt, save
 from matplotlib.colors import ListedColormap
 
-from tinygrad_seq import no_grad
-from tinygrad_seq.nn.lm.models import LMConfig, build_model
+from tinygrad_seq import graph, no_grad
+from tinygrad_seq.nn.lm.models import LMConfig, build_model, chunk_loss
 from tinygrad_seq.nn.lm.training import TrainConfig, Trainer, prepare_data
+
+EXPLORED = 40  # characters shown in the BPTT explorer
 
 # ------------------------------------------------------------------------------------------ the corpus
 
@@ -375,11 +379,24 @@ def main(argv=None) -> dict:
     fig = gates_picture(fresh[part], {k: v[part] for k, v in trace.items()}, units, labels, unit,
                         inside[part])
     save(fig, args.out, "gates.png")
+
+    # the start of that window in the BPTT explorer: the trained LSTM next to its initialisation
+    read = fresh[start : start + EXPLORED + 1]
+    x, y = vocab.encode(read[:-1])[:, None], vocab.encode(read[1:])[:, None]  # (T, 1)
+    untrained = build_model(LMConfig("lstm", vocab_size=len(vocab), hidden=hidden), rng=args.seed)
+    model.eval()
+    model.rnn.fused = untrained.rnn.fused = False  # trained fused; the same weights as small ops, step-wise
+    explorer = graph.explore(chunk_loss(model, x, y)[0], params=model, name="trained char-LSTM",
+                             compare={"untrained": (chunk_loss(untrained, x, y)[0], untrained)},
+                             tokens=list(read[:-1]), vocab=vocab.itos,
+                             path=os.path.join(args.out, "explorer.html"))
+    print(f"  wrote {explorer} (open it in a browser)")
     return {"quote_unit": unit, "mean_inside": mean_in, "mean_outside": mean_out, "quote_corr": r,
             "forget_at_quotes": float(f_mark), "forget_elsewhere": float(f_rest),
             "untrained_difference": in0 - out0, "bracket_unit": bracket, "bracket_corr": r_bracket,
             "bracket_probe_r2": depth_r2, "quote_probe_r2": quote_r2,
-            "valid_loss": result.evaluation.loss, "trigram_loss": base["trigram"].loss, "html": page}
+            "valid_loss": result.evaluation.loss, "trigram_loss": base["trigram"].loss, "html": page,
+            "explorer": explorer}
 
 
 if __name__ == "__main__":

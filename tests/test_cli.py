@@ -131,6 +131,21 @@ def test_graph_of_a_trained_and_of_an_untrained_model(trained, tmp_path, capsys)
     assert "t=3" in open(tmp_path / "gru.dot").read()
 
 
+def test_graph_html_writes_the_bptt_explorer(trained, tmp_path, capsys):
+    _, out_dir = trained
+    code, out, err = run(capsys, "graph", out_dir, "--steps", "5", "--html", "-o", tmp_path / "bptt.html")
+    assert code == 0, err
+    assert "BPTT explorer" in out and "5 steps" in out
+    page = open(tmp_path / "bptt.html", encoding="utf-8").read()
+    assert page.startswith("<!DOCTYPE html>") and page.count('class="fwd"') == 5
+    assert 'id="m0-step-4"' in page and "weight_hh_l0" in page
+    code, _, err = run(capsys, "graph", "--model", "transformer", "--html", "-o", tmp_path / "t.html")
+    assert code == 2 and "Transformer has none" in err
+    too_long = ["--model", "gru", "--steps", "201", "--html", "-o", tmp_path / "g.html"]
+    code, _, err = run(capsys, "graph", *too_long)
+    assert code == 2 and "at most 200 steps" in err
+
+
 def test_gradcheck_prints_a_table_of_reports(capsys):
     code, out, _ = run(capsys, "gradcheck", "--layer", "gru")
     assert code == 0

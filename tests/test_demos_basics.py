@@ -45,6 +45,7 @@ def test_tiny_char_rnn_learns_both_words(tmp_path: Path) -> None:
 def test_bptt_is_a_sum_over_time(tmp_path: Path) -> None:
     result = run("02_bptt_sum", tmp_path)
     assert_pngs(tmp_path, "bptt_graph.png", "bptt_sums.png")
+    assert open(result["explorer"], encoding="utf-8").read().count('class="fwd"') == 5  # one per step
     assert result["loss_sum_error"] < 1e-12  # sum of the per-step losses = the total loss
     assert result["grad_sum_error"] < 1e-12  # sum of the per-step copies' gradients = W_hh.grad
     assert result["renderer_error"] < 1e-12  # graph.step_grads splits it the same way

@@ -49,6 +49,8 @@ def test_hidden_state_quote_unit(tmp_path, capsys):
     fresh = demo.make_corpus(1500, np.random.default_rng(1000))[:1500]
     assert html.unescape(re.sub(r"<[^>]+>", "", first)) == fresh.replace("\n", "\u21b5\n")
     assert first.count('<span style="background:rgb(') == len(fresh)
+    explorer = open(result["explorer"], encoding="utf-8").read()  # 40 characters, two LSTMs side by side
+    assert explorer.count('class="fwd"') == 2 * demo.EXPLORED and 'id="m1-step-39"' in explorer
 
 
 def test_hidden_state_helpers():

@@ -5,6 +5,30 @@
 const DATA = JSON.parse(document.getElementById("explore-data").textContent);
 const slider = document.getElementById("time");
 
+function drawStrips() {
+  // each colour strip carries its cells' colours (and, running across, their values): one rect a cell
+  const svg = "http://www.w3.org/2000/svg";
+  document.querySelectorAll("g.strip").forEach((g) => {
+    const x = +g.dataset.x, y = +g.dataset.y, size = +g.dataset.size, cell = +g.dataset.cell;
+    const across = g.dataset.across === "1", values = (g.dataset.values || "").split(",");
+    const name = g.querySelector("title").textContent;
+    g.dataset.fill.split(",").forEach((fill, i) => {
+      const rect = document.createElementNS(svg, "rect");
+      rect.setAttribute("x", across ? x + i * cell : x);
+      rect.setAttribute("y", across ? y : y + i * cell);
+      rect.setAttribute("width", across ? cell + 0.05 : size);
+      rect.setAttribute("height", across ? size : cell + 0.05);
+      rect.setAttribute("fill", "#" + fill);
+      if (across) {
+        const tip = document.createElementNS(svg, "title");
+        tip.textContent = `${name}[${i}] = ${values[i]}`;
+        rect.appendChild(tip);
+      }
+      g.appendChild(rect);
+    });
+  });
+}
+
 function position(model, p) {
   // (phase, step k) of one model at slider position p (models with fewer steps stop at their last)
   if (p < DATA.T) return ["forward", Math.min(p, model.T - 1)];
@@ -43,6 +67,7 @@ function pickStep(modelId, k) {
   root.querySelectorAll(".stepinfo").forEach((el) => { el.hidden = +el.dataset.step !== k; });
 }
 
+drawStrips();
 slider.addEventListener("input", () => show(+slider.value));
 document.querySelectorAll(".param").forEach((el) => {
   el.addEventListener("click", () => pickParam(el.dataset.model, +el.dataset.param));

@@ -152,7 +152,8 @@ def _unroll(g: Graph) -> tuple[tuple[str, ...], dict[int, list[Function]]]:
     if not unrolls:
         raise ValueError(
             "explore: no time steps in this graph. The explorer shows recurrent models unrolled over time: "
-            "each step's ops must run inside scope('t=k') (the recurrent layers of tinygrad_seq.nn do)"
+            "each step's ops must run inside scope('t=k'), as the recurrent layers of tinygrad_seq.nn do "
+            "(a fused layer is one node: set layer.fused = False to run the same weights step by step)"
         )
     parent = max(unrolls, key=lambda p: len(unrolls[p]))  # the first of the longest, in topological order
     return parent, unrolls[parent]
@@ -180,8 +181,8 @@ def _states(g: Graph, steps: dict[int, list[Function]]) -> list[tuple[str, list[
     """The state a step passes on, per step: [("h", [h_0, h_1, ...]), ("c", [...])] (None: not found).
 
     A state is what a step makes that another step of the unroll reads; the last step's state is the
-    same op of that step. The state also read outside the steps (the layer's output) is h; an LSTM's
-    other state is c.
+    same op of that step. Of an LSTM's two states, h is the one also read outside the steps (the
+    layer's output) or else the one made from the other; c is the other.
     """
     step_of = {id(fn): k for k, fns in steps.items() for fn in fns}
     sigs = {k: _signatures(fns) for k, fns in steps.items()}
@@ -196,17 +197,33 @@ def _states(g: Graph, steps: dict[int, list[Function]]) -> list[tuple[str, list[
             if len(ks) == 1 and not other:
                 continue
             passed[sig] = passed.get(sig, False) or any(o is None for o in other)
-    order = sorted(passed, key=lambda s: not passed[s])  # outputs (h) first
-    if len(order) == 1:
-        names = ["h"]
-    elif len(order) == 2 and passed[order[0]] and not passed[order[1]]:
+    order = list(passed)
+    names = ["h"] if len(order) == 1 else [f"state {j}" for j in range(len(order))]
+    if len(order) == 2:  # an LSTM's (h, c): h is the layer's output, and made from c (h = o * tanh(c))
+        a, b = order
+        made_from = _depends(sigs[ks[0]][b], sigs[ks[0]][a], set(map(id, steps[ks[0]])))
+        if passed[b] > passed[a] or (passed[a] == passed[b] and made_from):
+            order.reverse()
         names = ["h", "c"]
-    else:
-        names = [f"state {j}" for j in range(len(order))]
     return [
         (nm, [g.out[id(sigs[k][sig])] if sig in sigs[k] else None for k in ks])
         for nm, sig in zip(names, order)
     ]
+
+
+def _depends(fn: Function, on: Function, inside: set[int]) -> bool:
+    """True when op `fn` reads the output of op `on`, directly or through ops whose ids are `inside`."""
+    stack, seen = [fn], set()
+    while stack:
+        f = stack.pop()
+        for x in f.inputs:
+            up = x.grad_fn
+            if up is on:
+                return True
+            if up is not None and id(up) in inside and id(up) not in seen:
+                seen.add(id(up))
+                stack.append(up)
+    return False
 
 
 def _param_derived(g: Graph) -> set[int]:

@@ -1,12 +1,12 @@
 """The explorer's page: HTML with each model's SVG drawn here, its data as JSON, a small script inline.
 
 `page(models, title)` turns what `explore.analyse` found into one self-contained HTML text. Everything
-is drawn here in Python (deterministic, readable without the script); the script (explore.js) only
-shows and hides what the time slider and the clicks select, and the style sheet is explore.css, both
-inlined. Colours: states and inputs blue (negative), white (0), red (positive), scaled to the largest
-|value| of their row; gates white (0) to dark blue (1), probabilities the same on a square-root scale;
-gradient norms on the renderer's fixed log scale (`graph._colour`), so that the explorer and the
-pictures agree.
+is laid out and coloured here in Python (deterministic); the script (explore.js) expands the colour
+strips into cells, and shows and hides what the time slider and the clicks select; the style sheet is
+explore.css. Both are inlined. Colours: states and inputs blue (negative), white (0), red
+(positive), scaled to the largest |value| of their row; gates white (0) to dark blue (1),
+probabilities the same on a square-root scale; gradient norms on the renderer's fixed log scale
+(`graph._colour`), so that the explorer and the pictures agree.
 """
 
 from __future__ import annotations
@@ -107,14 +107,16 @@ def _cell(n: int, space: float, lo: float, hi: float) -> float:
 
 def _strip(values: list[float], x: float, y: float, size: float, cell: float, colour: Callable[[float], str],
            tip: str, across: bool = False) -> str:
-    """A colour strip: one cell per value, stacked down (or `across`), the values in a tooltip per cell."""
-    out = []
-    for i, v in enumerate(values):
-        at = (x + i * cell, y) if across else (x, y + i * cell)
-        w, h = (cell + 0.05, size) if across else (size, cell + 0.05)
-        out.append(f'<rect x="{at[0]:.2f}" y="{at[1]:.2f}" width="{w:.2f}" height="{h:.2f}" '
-                   f'fill="{colour(v)}"><title>{escape(tip)}[{i}] = {v:.4g}</title></rect>')
-    return "".join(out)
+    """A colour strip, one cell per value, stacked down (or `across`), named by its tooltip.
+
+    The cells' colours are packed into the group (``data-fill``) and drawn by the script: an LSTM page
+    has tens of thousands of cells, and a rect each would make it megabytes. A strip running across
+    (the gates) also carries its values, shown on each cell's tooltip.
+    """
+    fill = ",".join(colour(v)[1:] for v in values)
+    shown = f' data-values="{",".join(f"{v:.3g}" for v in values)}"' if across else ""
+    return (f'<g class="strip" data-x="{x:.1f}" data-y="{y:.2f}" data-size="{size}" data-cell="{cell:.3f}" '
+            f'data-across="{int(across)}" data-fill="{fill}"{shown}><title>{escape(tip)}</title></g>')
 
 
 # ---------------------------------------------------------------------------------------------
@@ -139,9 +141,10 @@ def _model(m: dict) -> str:
 
 
 def _default_param(m: dict) -> int:
-    """The recurrent weight (a weight named *hh*) if there is one, else the one spread over most steps."""
+    """The recurrent weight (named *hh*, not a bias) if there is one, else the one spread over most steps."""
     ps = m["params"]
-    named = [j for j, p in enumerate(ps) if "hh" in p["name"].rsplit(".", 1)[-1] and "weight" in p["name"]]
+    last = [p["name"].rsplit(".", 1)[-1].lower() for p in ps]
+    named = [j for j, n in enumerate(last) if "hh" in n and not n.startswith("b")]
     if named:
         return named[0]
     return max(range(len(ps)), key=lambda j: sum(s["norm"] > 0 for s in ps[j]["shares"]), default=0)
@@ -274,7 +277,7 @@ def _share_panels(m: dict) -> str:
         scale = 90 / max([s["along"] for s in shares] + [s["norm"] for s in shares] + [p["total"], 1e-300])
         base = 98
         height = base + max([-s["along"] * scale for s in shares] + [0]) + 24
-        bars = []
+        bars, every = [], -(-24 // int(w + 4))  # label every bar, or every 2nd, 3rd... when they are narrow
         for i, s in enumerate(shares):
             x, a, nh = 40 + i * (w + 4), s["along"] * scale, s["norm"] * scale
             bars.append(
@@ -285,7 +288,7 @@ def _share_panels(m: dict) -> str:
                 f'height="{nh:.1f}" fill="none" stroke="{_SHARE}" stroke-dasharray="2,2"/><rect x="{x:.1f}" '
                 f'y="{min(base, base - a):.1f}" width="{w:.1f}" height="{abs(a):.1f}" fill="{_SHARE}"/>'
                 f'<text x="{x + w / 2:.1f}" y="{height - 8:.0f}" text-anchor="middle" font-size="10">'
-                f'{escape(s["label"])}</text></g>'
+                f'{escape(s["label"]) if i % every == 0 else ""}</text></g>'
             )
         x_sum, tot = 50 + len(shares) * (w + 4), p["total"] * scale
         bars += [f'<g class="total" data-total="{p["total"]!r}"><rect x="{x_sum:.1f}" y="{base - tot:.1f}" '
@@ -352,7 +355,7 @@ def _legend() -> str:
 
     return (
         f"states and inputs: {swatch(_NEG)} negative {swatch(_MID)} 0 {swatch(_POS)} positive (scaled to the "
-        f"largest |value| of the row; hover a cell for its value) · gates {swatch('#ffffff')} 0 "
+        f"largest |value| of the row; hover a gate's cell for its value) · gates {swatch('#ffffff')} 0 "
         f"{swatch(_DARK)} 1, "
         "probabilities the same on a square-root scale · gradient norm, log scale: "
         f"1e{_SCALE[0][0]} {''.join(swatch(c) for _, c in _SCALE)} 1e+{_SCALE[-1][0]} (as in graph pictures)"

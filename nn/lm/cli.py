@@ -5,6 +5,7 @@
     tinygrad-seq sample runs/lstm --prompt "The " --temperature 0.8
     tinygrad-seq score runs/lstm "the apple and pear salad" "the apple and pair salad"
     tinygrad-seq graph runs/lstm --steps 6 -o lstm.svg
+    tinygrad-seq graph runs/lstm --steps 40 --html -o lstm.html
     tinygrad-seq gradcheck --layer all
 
 Bad input (a missing file, an empty corpus, a checkpoint from another model, a prompt with unknown
@@ -254,6 +255,8 @@ def _graph(args: argparse.Namespace) -> int:
     model.eval()
     if hasattr(model, "rnn"):
         model.rnn.fused = False  # the same weights, run as small ops: one cluster per time step
+    if args.html:
+        return _explore(args, model, vocab, x, y, what)
     loss, _ = chunk_loss(model, x, y)
     collapse = None if args.expand else ["*.t=*"]
     try:
@@ -264,6 +267,27 @@ def _graph(args: argparse.Namespace) -> int:
         return 1
     print(f"wrote {written}: {what}, unrolled over {args.steps} steps, loss {loss.item():.3f}, "
           "ops coloured by gradient norm")
+    return 0
+
+
+EXPLORED_STEPS = 200  # the explorer draws every step: a longer page would be slow to open
+
+
+def _explore(args: argparse.Namespace, model, vocab, x: np.ndarray, y: np.ndarray, what: str) -> int:
+    """`graph --html`: the BPTT explorer page of the model's loss over the first --steps tokens."""
+    from tinygrad_seq import graph
+
+    if not hasattr(model, "rnn"):
+        raise UsageError("--html: the BPTT explorer steps through a recurrent model's time steps, and a "
+                         "Transformer has none (draw its graph without --html)")
+    if args.steps > EXPLORED_STEPS:
+        raise UsageError(f"--html: at most {EXPLORED_STEPS} steps (the page draws every one), "
+                         f"got {args.steps}")
+    loss, _ = chunk_loss(model, x, y)
+    tokens = [vocab.itos[i] for i in x[:, 0]]
+    written = graph.explore(loss, params=model, path=args.output, name=what, tokens=tokens, vocab=vocab.itos)
+    print(f"wrote {written}: the BPTT explorer of {what} over {args.steps} steps, loss {loss.item():.3f} "
+          "(open it in a browser)")
     return 0
 
 
@@ -420,7 +444,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--steps", type=_positive_int, default=6, help="time steps to unroll")
     g.add_argument("--max-steps", type=_positive_int, default=None, help="elide the middle of longer unrolls")
     g.add_argument("--expand", action="store_true", help="draw every op (default: one box per time step)")
-    g.add_argument("-o", "--output", required=True, metavar="FILE", help="picture: .svg, .png, .pdf or .dot")
+    g.add_argument("--html", action="store_true",
+                   help="write the interactive BPTT explorer (a self-contained HTML page), not a picture")
+    g.add_argument("-o", "--output", required=True, metavar="FILE",
+                   help="picture: .svg, .png, .pdf or .dot; with --html, the page (.html)")
 
     k = command("gradcheck", "check layer gradients against finite differences",
                 "Gradcheck small float64 layers (input and every parameter) and print the reports; "
