@@ -138,7 +138,7 @@ def test_graph_html_writes_the_bptt_explorer(trained, tmp_path, capsys):
     assert "BPTT explorer" in out and "5 steps" in out
     page = open(tmp_path / "bptt.html", encoding="utf-8").read()
     assert page.startswith("<!DOCTYPE html>") and page.count('class="fwd"') == 5
-    assert 'id="m0-step-4"' in page and "weight_hh_l0" in page
+    assert 'id="m0-step-4"' in page and "weight_hh_l0" in page and page.count('class="dist"') == 5
     code, _, err = run(capsys, "graph", "--model", "transformer", "--html", "-o", tmp_path / "t.html")
     assert code == 2 and "Transformer has none" in err
     too_long = ["--model", "gru", "--steps", "201", "--html", "-o", tmp_path / "g.html"]

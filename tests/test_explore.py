@@ -20,7 +20,7 @@ LAYERS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 GATES = {"rnn": [], "lstm": ["i", "f", "o"], "gru": ["r", "z"]}
 
 
-def language_model(kind: str, seed: int = 0):
+def language_model(kind: str, seed: int = 0, fused_loss: bool = False):
     """A recurrent layer and a linear head on fixed inputs (T, B, I): (loss, model, x, logits, output)."""
     rng = np.random.default_rng(seed)
     model = nn.Module()
@@ -30,7 +30,7 @@ def language_model(kind: str, seed: int = 0):
     out, _ = model.rnn(x)
     logits = model.head(out)  # (T, B, V)
     targets = np.random.default_rng(8).integers(0, V, T * B)
-    return cross_entropy(logits.reshape(T * B, V), targets), model, x, logits, out
+    return cross_entropy(logits.reshape(T * B, V), targets, fused=fused_loss), model, x, logits, out
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
@@ -55,9 +55,10 @@ def reference_gates(kind: str, model: nn.Module, x: np.ndarray, out: np.ndarray)
     return gates
 
 
-@pytest.mark.parametrize("kind", LAYERS)
-def test_explorer_reads_states_inputs_outputs_and_gates_from_the_graph(kind):
-    loss, model, x, logits, out = language_model(kind)
+@pytest.mark.parametrize("kind, fused_loss",
+                         [("rnn", False), ("lstm", False), ("gru", False), ("lstm", True)])
+def test_explorer_reads_states_inputs_outputs_and_gates_from_the_graph(kind, fused_loss):
+    loss, model, x, logits, out = language_model(kind, fused_loss=fused_loss)
     found = analyse(loss, params=model, name=kind)
     assert found["T"] == T and found["keys"] == [f"rnn.l0.t={k}" for k in range(T)]
     assert [s["name"] for s in found["states"]] == (["h", "c"] if kind == "lstm" else ["h"])

@@ -30,6 +30,7 @@ from .tensor import Tensor
 __all__ = ["analyse", "explore"]
 
 _GATES = {4: "ifgo", 3: "rzn"}  # torch's gate order in a cell's stacked projection, by its width / H
+_SOFTMAX_OPS = ("LogSumExp", "FusedCrossEntropy")  # behind a cross-entropy: their input is the logits
 _SHOWN_STATE_DIGITS = 4  # state, gate and input values are drawn as colours: 4 significant digits suffice
 
 
@@ -300,15 +301,16 @@ def _outputs(
     """Each step's output distribution (batch element 0): the softmax behind a cross-entropy.
 
     A log-softmax is ``x - logsumexp(x)``; its distribution is ``exp(x - logsumexp(x))`` from the
-    LogSumExp op's input. Found in the step itself, or after the loop on time-major logits.
+    LogSumExp op's input (or the logits a fused cross-entropy reads). Found in the step itself, or
+    after the loop on time-major logits.
     """
     ks = sorted(steps)
-    in_steps = {k: next((fn for fn in steps[k] if fn.name == "LogSumExp"), None) for k in ks}
+    in_steps = {k: next((fn for fn in steps[k] if fn.name in _SOFTMAX_OPS), None) for k in ks}
     rows: list[np.ndarray | None]
     if all(fn is not None for fn in in_steps.values()):
         rows = [_softmax_rows(in_steps[k])[0] for k in ks]
     else:
-        after = [fn for fn in g.order if fn.name == "LogSumExp" and time_step(fn.scope) is None]
+        after = [fn for fn in g.order if fn.name in _SOFTMAX_OPS and time_step(fn.scope) is None]
         rows = [None] * len(ks)
         for fn in after:
             probs = _softmax_rows(fn)
@@ -331,8 +333,12 @@ def _outputs(
 
 
 def _softmax_rows(fn: Function) -> np.ndarray:
-    """The distributions exp(x - logsumexp(x)) of a LogSumExp op over one axis, as rows (N, classes)."""
-    axis = fn.axis[0] if fn.axis is not None and len(fn.axis) == 1 else None
+    """The distributions exp(x - logsumexp(x)) of a LogSumExp op (over one axis) or of the rows a fused
+    cross-entropy reads, as rows (N, classes)."""
+    if fn.name == "FusedCrossEntropy":
+        axis = 1
+    else:
+        axis = fn.axis[0] if fn.axis is not None and len(fn.axis) == 1 else None
     x = fn.inputs[0].numpy().astype(np.float64)
     if axis is None:
         return np.exp(x - fn.out).reshape(1, -1)
