@@ -4,6 +4,11 @@ graph pictures mark the named nodes."""
 
 from __future__ import annotations
 
+import importlib
+import shutil
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -281,5 +286,21 @@ def test_render_marks_skipped_nodes_in_orange() -> None:
     x = Tensor(np.array([0.0, 1.0]), requires_grad=True)
     report = gradcheck(lambda x: (x.relu() * 3.0).sum(), [x.numpy()], localize=True, raise_exception=False)
     dot = graph.to_dot((x.relu() * 3.0).sum(), highlight=report)
-    assert 'color="#ff7f0e", penwidth=4, xlabel="skipped: kink"' in dot
+    marked = [line for line in dot.splitlines() if 'color="#ff7f0e", penwidth=4' in line]
+    assert len(marked) == 1 and "Relu" in marked[0] and "skipped: kink" in marked[0]
     assert "skipped: not differentiable at the point it saw" in dot
+
+
+def test_the_demo_names_the_planted_cube_and_draws_it(tmp_path) -> None:
+    pytest.importorskip("graphviz")
+    if shutil.which("dot") is None:
+        pytest.skip("Graphviz's dot program is not installed")
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "demos"))
+    try:
+        result = importlib.import_module("localize_bug").main(["--out", str(tmp_path)])
+    finally:
+        sys.path.pop(0)
+    assert not result["passed"] and result["op"] == "Cube" and result["scope"] == ("rnn", "t=0")
+    assert result["failed"] == 3 and result["ratio"] == pytest.approx(2 / 3, rel=1e-4)
+    with open(result["path"], "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"

@@ -54,7 +54,7 @@ _SCALE = ((-8, "#1a237e"), (-6, "#2166ac"), (-4, "#26a69a"), (-2, "#66bd63"), (0
 _ZERO, _BAD = "#e0e0e0", "#ff00ff"  # exactly zero (cut off, e.g. by a detach); NaN or Inf
 _OP, _PARAM, _INPUT, _LOSS = "#dbe7f5", "#fff1c1", "#f2f2f2", "#e6d3f5"
 _SHARE, _CUT = "#b8860b", "#d62728"
-# nodes named by a localised gradcheck (`highlight=`): border colour and what the mark says
+# nodes named by a localised gradcheck (`highlight=`): border colour, the line added to the label, legend
 _MARKS = {"failed": (_CUT, "✗ backward wrong", "its backward disagrees with its own forward"),
           "skipped": ("#ff7f0e", "skipped: kink", "skipped: not differentiable at the point it saw")}
 
@@ -334,7 +334,8 @@ def to_dot(
         if key_of[fn_id] not in marked or check.status == "failed":
             marked[key_of[fn_id]] = check
     lines = {
-        key: f"{number[key]} [{_node(it, names, grads, show_values, cuts, record)}{_mark(marked.get(key))}];"
+        key: f"{number[key]} [{_node(it, names, grads, show_values, cuts, record, marked.get(key))}"
+        f"{_mark(marked.get(key))}];"
         for key, it in items.items()
     }
     graph_attrs = _attrs(
@@ -402,7 +403,8 @@ def _drawn_ancestor(t: Tensor, key_of: dict[int, tuple]) -> tuple | None:
     return None
 
 
-def _node(it: _Item, names: dict, grads: dict, show_values: bool, cuts: dict, record: str) -> str:
+def _node(it: _Item, names: dict, grads: dict, show_values: bool, cuts: dict, record: str,
+          check: Any = None) -> str:
     """The attributes of one node."""
     t = it.tensor
     norm = _norm(grads[id(t)]) if t is not None and id(t) in grads else None
@@ -445,6 +447,8 @@ def _node(it: _Item, names: dict, grads: dict, show_values: bool, cuts: dict, re
         lines += [_values(t.numpy())] if show_values and not it.root else []
         if norm is not None and not it.root:
             lines.append(f"‖g‖ {_fmt(norm)}")
+    if check is not None:
+        lines.append(_MARKS[check.status][1])
     if it.root:
         value = [f"= {t.item():.4g}"] if t is not None and t.size == 1 else []
         return _attrs(
@@ -461,11 +465,10 @@ def _node(it: _Item, names: dict, grads: dict, show_values: bool, cuts: dict, re
 
 
 def _mark(check: Any) -> str:
-    """Extra attributes of a node a localised gradcheck named (its reason shows as a tooltip)."""
+    """The border of a node a localised gradcheck named (its reason shows as a tooltip)."""
     if check is None:
         return ""
-    colour, text, _ = _MARKS[check.status]
-    return ", " + _attrs(color=colour, penwidth=4, xlabel=text, tooltip=check.reason)
+    return ", " + _attrs(color=_MARKS[check.status][0], penwidth=4, tooltip=check.reason)
 
 
 def _clusters(items: dict[tuple, _Item], lines: dict[tuple, str]) -> list[str]:

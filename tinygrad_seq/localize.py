@@ -42,7 +42,7 @@ from .tensor import Tensor
 
 __all__ = ["Localisation", "NodeCheck", "localize"]
 
-_FULL_OUT, _FULL_IN = 64, 1024  # a node with at most this many output / checked input elements: full Jacobian
+_FULL_OUT, _FULL_IN = 64, 128  # a node with at most this many output / checked input elements: full Jacobian
 _SHOW = 3  # failing (and skipped) nodes described in full; the rest are listed by scope
 
 
@@ -104,9 +104,14 @@ class Localisation:
         lines = [f"  localisation: each of the {self.nodes} nodes of fn's graph checked alone (its backward "
                  f"against central differences of its own forward, on the inputs it saw{how}) in "
                  f"{self.seconds:.2g} s: {len(self.failed)} failed, {len(self.skipped)} skipped"]
-        for n in self.failed[:_SHOW]:
-            lines += ["    " + s for s in n.describe(self.nodes)]
-        lines += _rest("also failed", self.failed[_SHOW:])
+        groups = _groups(self.failed)  # one per op and line of code, in order of their first node
+        for nodes in groups[:_SHOW]:
+            lines += ["    " + s for s in nodes[0].describe(self.nodes)]
+            if len(nodes) > 1:
+                more = len(nodes) - 1
+                lines.append(f"      the same op fails at {more} more node{'s' * (more > 1)}, "
+                             f"in {_scopes(nodes[1:])}")
+        lines += _rest("also failed", [n for nodes in groups[_SHOW:] for n in nodes])
         if not self.failed and self.skipped:
             lines.append("    no node's backward disagrees with its own forward, but the nodes skipped below "
                          "sit on a kink, where no gradient matches both sides: check fn at another point")
@@ -114,10 +119,13 @@ class Localisation:
             lines.append("    no node's backward disagrees with its own forward: look at how fn joins them, "
                          "where the value flows but the gradient does not (.detach(), arithmetic on .data or "
                          ".numpy(), a Tensor built from another's values) or at randomness")
-        for n in self.skipped[:_SHOW]:
-            lines.append(f"    SKIPPED node {n.position}: op '{n.op}' in scope '{n.scope_name}' created at "
-                         f"{_short(n.where)}: {n.reason}")
-        lines += _rest("also skipped", self.skipped[_SHOW:])
+        groups = _groups(self.skipped)
+        for nodes in groups[:_SHOW]:
+            n = nodes[0]
+            more = f" (and {len(nodes) - 1} more, in {_scopes(nodes[1:])})" if len(nodes) > 1 else ""
+            head = f"SKIPPED node {n.position}: op '{n.op}' in scope '{n.scope_name}'{more}"
+            lines.append(f"    {head} created at {_short(n.where)}: {n.reason}")
+        lines += _rest("also skipped", [n for nodes in groups[_SHOW:] for n in nodes])
         return "\n".join(lines)
 
     def marks(self, order: Sequence[Function]) -> dict[int, NodeCheck]:
@@ -143,16 +151,26 @@ def _short(where: str | None) -> str:
     return (rel if not rel.startswith("..") else path) + sep + rest
 
 
+def _groups(nodes: list[NodeCheck]) -> list[list[NodeCheck]]:
+    """The nodes grouped by op and creation line, groups in the order of their first node."""
+    groups: dict[tuple, list[NodeCheck]] = {}
+    for n in nodes:
+        groups.setdefault((n.op, n.where), []).append(n)
+    return list(groups.values())
+
+
+def _scopes(nodes: list[NodeCheck], shown: int = 8) -> str:
+    names = [n.scope_name for n in nodes]
+    return ", ".join(names[:shown]) + (f", ... ({len(names) - shown} more)" if len(names) > shown else "")
+
+
 def _rest(what: str, nodes: list[NodeCheck]) -> list[str]:
     """One line per op listing the scopes of nodes not described in full."""
-    by_op: dict[str, list[str]] = {}
+    by_op: dict[str, list[NodeCheck]] = {}
     for n in nodes:
-        by_op.setdefault(n.op, []).append(n.scope_name)
-    lines = []
-    for op, scopes in by_op.items():
-        shown = ", ".join(scopes[:8]) + (f", ... ({len(scopes) - 8} more)" if len(scopes) > 8 else "")
-        lines.append(f"    {what}: {len(scopes)} more node{'s' * (len(scopes) > 1)} of op '{op}' in {shown}")
-    return lines
+        by_op.setdefault(n.op, []).append(n)
+    return [f"    {what}: {len(ns)} node{'s' * (len(ns) > 1)} of op '{op}', in {_scopes(ns)}"
+            for op, ns in by_op.items()]
 
 
 def _check_node(node: Function, eps: float, atol: float, rtol: float, fast: bool,
@@ -187,7 +205,7 @@ def localize(fn: Callable[..., Tensor], inputs: Any, *, eps: float = 1e-6, atol:
     """Check every node of fn's graph alone, on the inputs it saw; list those that fail or are skipped.
 
     Inputs as for `gradcheck` (copied to float64). Nodes whose output has at most 64 elements and whose
-    checked inputs at most 1024 compare their whole Jacobian; larger ones compare a random projection
+    checked inputs at most 128 compare their whole Jacobian; larger ones compare a random projection
     (`seed`). Usually reached through ``gradcheck(fn, inputs, localize=True)``.
 
     Example: ``localize(lambda x, w: model(x, w).sum(), [x, w]).failed[0].scope``
