@@ -418,6 +418,7 @@ def run_backward(
                 if anomaly:
                     _check_finite(g._data, fn, f"backward (gradient of input {i})")
                 deposit(x, g)
+            grads = g = None  # NOTE: memory: hold no gradient past its node (the next may be large)
     result.extend((x, g) for x, g in leaf_grads.values())
     return result
 
