@@ -5,10 +5,15 @@ followed by `scan` over the cell's step function: about a dozen small ops per ti
 that backward, each a Tensor and a graph node. ``fused=True`` on `RNN` / `LSTM` / `GRU` runs the same
 maths here instead, as one `Function` per layer and direction:
 
-- forward: the input projection of all T steps is one GEMM straight into a (T, B, G*H) gate buffer; each
+- forward: the input projection of all T steps is one (batched) GEMM straight into a gate buffer; each
   step adds h @ W_hh^T and applies the gate nonlinearities in place (ufuncs with ``out=``);
-- backward: BPTT writes the gate gradients of every step into one (T, B, G*H) buffer; the gradients of
-  W_ih, W_hh and the input are then one GEMM each over the T*B rows (not T small ones);
+- backward: BPTT writes the gate gradients of every step into one buffer; the gradients of W_ih, W_hh
+  and the input are then one GEMM per gate over all T*B rows (not T small ones);
+- NOTE: speed: the gate buffers are (G, T, B, H), so that every gate of every step is one contiguous
+  (B, H) block (NumPy runs a ufunc over a contiguous block several times faster than over a column
+  slice of a (B, G*H) row), and the forward step's copy of the weights has the rows of the sigmoid
+  gates scaled by 1/2: one tanh over all of the LSTM's gates then gives its sigmoids as
+  0.5 + 0.5 tanh(a / 2) with two more passes (the GRU's r and z likewise);
 - float32 stays float32 and float64 stays float64; ``lengths=`` (state carried, output zero past each
   sequence's end) and ``reverse`` (positions T-1, ..., 0) behave as in `scan`.
 
@@ -44,23 +49,21 @@ __all__ = ["FusedSequence", "fused_sequence"]
 _TITLES = {"rnn_tanh": "RNN", "rnn_relu": "RNN", "lstm": "LSTM", "gru": "GRU"}
 
 
-def _sigmoid_(a: np.ndarray) -> None:
-    """a := sigma(a) in place, as 0.5 + 0.5 tanh(a / 2): the same value as 1 / (1 + e^-a), no overflow."""
-    np.multiply(a, 0.5, out=a)
-    np.tanh(a, out=a)
+def _sigmoid_from_tanh_(a: np.ndarray) -> None:
+    """a := 0.5 + 0.5 a in place: sigma(x) from a = tanh(x / 2) (the same value as 1 / (1 + e^-x))."""
     np.multiply(a, 0.5, out=a)
     np.add(a, 0.5, out=a)
 
 
 def _sigmoid_grad_(grad: np.ndarray, s: np.ndarray, work: np.ndarray) -> None:
-    """grad *= s * (1 - s) in place, s = sigma(a) (work: scratch of grad's shape)."""
+    """grad *= s * (1 - s) in place, s = sigma(x) (work: scratch of grad's shape)."""
     np.subtract(1, s, out=work)
     work *= s
     grad *= work
 
 
 def _tanh_grad_(grad: np.ndarray, t: np.ndarray, work: np.ndarray) -> None:
-    """grad *= 1 - t^2 in place, t = tanh(a)."""
+    """grad *= 1 - t^2 in place, t = tanh(x)."""
     np.multiply(t, t, out=work)
     np.subtract(1, work, out=work)
     grad *= work
@@ -72,17 +75,24 @@ def _tanh_grad_(grad: np.ndarray, t: np.ndarray, work: np.ndarray) -> None:
 
 
 class _Cell:
-    """What differs between the kinds. ``gates`` (T, B, G*H) holds x @ W_ih^T + bias on entry; a step
-    turns row t into the activated gates, which backward reads; ``h_in`` (T, B, H) is the h each step
-    read. Subclasses write `step` and `step_back`; a cell with more state (the LSTM's c) keeps it."""
+    """What differs between the kinds.
 
-    def __init__(self, gates: np.ndarray, w_hh: np.ndarray, b_hh: np.ndarray | None, h_in: np.ndarray,
-                 reverse: bool) -> None:
-        self.gates, self.w_hh, self.b_hh, self.h_in = gates, w_hh, b_hh, h_in
-        self.w_hh_t = np.ascontiguousarray(w_hh.T)  # NOTE: speed: BLAS reads a contiguous W_hh^T faster
-        self.H, self.rev = w_hh.shape[1], int(reverse)
-        self.work = np.empty(gates.shape[1:], gates.dtype)  # (B, G*H) scratch
-        self.small = np.empty(h_in.shape[1:], gates.dtype)  # (B, H) scratch
+    ``gates`` (G, T, B, H) holds x @ W_ih^T + bias on entry, with the `sigmoids` gates' rows scaled by
+    1/2; a step turns block [:, t] into the activated gates, which backward reads. ``w_hh`` (G, H, H) is
+    W_hh per gate (for backward), ``w_hh_t`` W_hh^T per gate, scaled as the gates (contiguous, for the
+    forward step), ``b_hh`` (G, 1, H) the scaled bias the step adds (GRU only). ``h_in`` (T, B, H) is the
+    h each step read.
+    """
+
+    sigmoids: tuple[int, ...] = ()  # the gates that are sigmoids
+
+    def __init__(self, gates: np.ndarray, w_hh: np.ndarray, w_hh_t: np.ndarray, b_hh: np.ndarray | None,
+                 h_in: np.ndarray, reverse: bool) -> None:
+        self.gates, self.w_hh, self.w_hh_t, self.b_hh, self.h_in = gates, w_hh, w_hh_t, b_hh, h_in
+        G, _, B, H = gates.shape
+        self.H, self.rev = H, int(reverse)
+        self.work = np.empty((G, B, H), gates.dtype)  # scratch, one block per gate
+        self.small = np.empty((B, H), gates.dtype)
 
     def start(self, extra: tuple[np.ndarray, ...]) -> None:
         """Take the initial state beyond h (the LSTM's c0)."""
@@ -100,12 +110,13 @@ class _Cell:
 
     def step_back(self, t: int, dh: np.ndarray, dc: np.ndarray | None, dgates: np.ndarray) -> tuple:
         """From the gradient of step t's new (h, c), write dL/d(pre-activation gates) into `dgates`
-        (B, G*H); return the gradient of the (h, c) the step read."""
+        (G, B, H); return the gradient of the (h, c) the step read."""
         raise NotImplementedError
 
-    def hh_grads(self, dgates: np.ndarray, h_in: np.ndarray, bias: bool) -> tuple:
-        """(dW_hh, db_hh) over all T*B rows at once: dgates (T*B, G*H), h_in (T*B, H)."""
-        return dgates.T @ h_in, (dgates.sum(axis=0) if bias else None)
+    def hh_grads(self, dgates: np.ndarray, h_in: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(dW_hh (G, H, H), db_hh (G, H)) in the cell's gate order, one GEMM per gate over all T*B rows:
+        dgates (G, T*B, H), h_in (T*B, H)."""
+        return np.matmul(dgates.transpose(0, 2, 1), h_in), dgates.sum(axis=1)
 
 
 class _RNNCell(_Cell):
@@ -116,9 +127,9 @@ class _RNNCell(_Cell):
         self.relu = relu
 
     def step(self, t, h, out):
-        g = self.gates[t]
-        np.matmul(h, self.w_hh_t, out=self.work)
-        g += self.work
+        g = self.gates[0, t]
+        np.matmul(h, self.w_hh_t[0], out=self.small)
+        g += self.small
         if self.relu:
             np.maximum(g, 0, out=g)
         else:
@@ -127,17 +138,19 @@ class _RNNCell(_Cell):
         return out
 
     def step_back(self, t, dh, dc, dgates):
-        g = self.gates[t]
+        g, d = self.gates[0, t], dgates[0]
         if self.relu:
-            np.multiply(dh, g > 0, out=dgates)
+            np.multiply(dh, g > 0, out=d)
         else:
-            np.copyto(dgates, dh)
-            _tanh_grad_(dgates, g, self.work)
-        return dgates @ self.w_hh, None
+            np.copyto(d, dh)
+            _tanh_grad_(d, g, self.small)
+        return d @ self.w_hh[0], None
 
 
 class _LSTMCell(_Cell):
     """i, f, g, o = sigma, sigma, tanh, sigma of (gx + h @ W_hh^T); c' = f c + i g; h' = o tanh(c')."""
+
+    sigmoids = (0, 1, 3)
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
@@ -149,16 +162,16 @@ class _LSTMCell(_Cell):
         self.cs[len(self.h_in) * self.rev] = extra[0]
 
     def step(self, t, h, out):
-        H, g, small = self.H, self.gates[t], self.small
-        np.matmul(h, self.w_hh_t, out=self.work)
-        g += self.work
-        _sigmoid_(g[:, : 2 * H])  # i, f
-        np.tanh(g[:, 2 * H : 3 * H], out=g[:, 2 * H : 3 * H])
-        _sigmoid_(g[:, 3 * H :])  # o
-        i, f, gg, o = g[:, :H], g[:, H : 2 * H], g[:, 2 * H : 3 * H], g[:, 3 * H :]
+        a, small = self.gates[:, t], self.small
+        np.matmul(h, self.w_hh_t, out=self.work)  # (B, H) @ (G, H, H) -> (G, B, H)
+        a += self.work
+        np.tanh(a, out=a)
+        _sigmoid_from_tanh_(a[:2])  # i, f
+        _sigmoid_from_tanh_(a[3])  # o
+        i, f, g, o = a
         c, c_new = self.cs[t + self.rev], self.cs[t + 1 - self.rev]
         np.multiply(f, c, out=c_new)
-        c_new += np.multiply(i, gg, out=small)
+        c_new += np.multiply(i, g, out=small)
         np.tanh(c_new, out=small)
         np.multiply(o, small, out=out)
         return out
@@ -170,47 +183,48 @@ class _LSTMCell(_Cell):
         return [self.cs[len(self.h_in) * (1 - self.rev)]]
 
     def step_back(self, t, dh, dc, dgates):
-        H, g, work = self.H, self.gates[t], self.work
-        i, f, gg, o = g[:, :H], g[:, H : 2 * H], g[:, 2 * H : 3 * H], g[:, 3 * H :]
-        di, df, dg, do = dgates[:, :H], dgates[:, H : 2 * H], dgates[:, 2 * H : 3 * H], dgates[:, 3 * H :]
+        a, work = self.gates[:, t], self.work
+        i, f, g, o = a
+        di, df, dg, do = dgates
         # NOTE: memory: tanh(c') is recomputed here rather than kept for all T steps
         tc = np.tanh(self.cs[t + 1 - self.rev], out=self.small)
         np.multiply(dh, tc, out=do)
         # dc += dh * o * (1 - tanh(c')^2)
-        np.multiply(tc, tc, out=work[:, :H])
-        np.subtract(1, work[:, :H], out=work[:, :H])
-        work[:, :H] *= o
-        work[:, :H] *= dh
-        dc += work[:, :H]
-        np.multiply(dc, gg, out=di)
+        _tanh_grad_(np.multiply(dh, o, out=work[0]), tc, work[1])
+        dc += work[0]
+        np.multiply(dc, g, out=di)
         np.multiply(dc, self.cs[t + self.rev], out=df)
         np.multiply(dc, i, out=dg)
         dc *= f  # the gradient of the c this step read
-        _sigmoid_grad_(dgates[:, : 2 * H], g[:, : 2 * H], work[:, : 2 * H])
-        _tanh_grad_(dg, gg, self.small)
-        _sigmoid_grad_(do, o, self.small)
-        return dgates @ self.w_hh, dc
+        _sigmoid_grad_(dgates[:2], a[:2], work[:2])
+        _sigmoid_grad_(do, o, work[2])
+        _tanh_grad_(dg, g, work[3])
+        np.matmul(dgates, self.w_hh, out=work)  # (G, B, H) @ (G, H, H) -> (G, B, H), summed over gates
+        return work.sum(axis=0), dc
 
 
 class _GRUCell(_Cell):
     """r, z = sigma(gx_rz + gh_rz); n = tanh(gx_n + r * gh_n); h' = n + z (h - n); gh = h @ W_hh^T + b_hh."""
 
+    sigmoids = (0, 1)
+
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self.gh_n = np.empty_like(self.h_in)  # W_hn h + b_hn of each step (r multiplies it)
-        self.dgh_n = None  # its gradient, dgates_n * r, filled by backward
+        self.dgh_n = None  # its gradient, dgates_n * r, made by backward
 
     def step(self, t, h, out):
-        H, g, gh = self.H, self.gates[t], self.work
-        np.matmul(h, self.w_hh_t, out=gh)
+        a, gh = self.gates[:, t], self.work
+        np.matmul(h, self.w_hh_t, out=gh)  # (B, H) @ (G, H, H) -> (G, B, H)
         if self.b_hh is not None:
             gh += self.b_hh
-        rz = g[:, : 2 * H]
-        rz += gh[:, : 2 * H]
-        _sigmoid_(rz)
-        r, z, n = g[:, :H], g[:, H : 2 * H], g[:, 2 * H :]
-        self.gh_n[t] = gh[:, 2 * H :]
-        n += np.multiply(r, self.gh_n[t], out=self.small)
+        rz = a[:2]
+        rz += gh[:2]
+        np.tanh(rz, out=rz)
+        _sigmoid_from_tanh_(rz)
+        r, z, n = a
+        self.gh_n[t] = gh[2]
+        n += np.multiply(r, gh[2], out=self.small)
         np.tanh(n, out=n)
         np.subtract(h, n, out=out)
         out *= z
@@ -218,40 +232,40 @@ class _GRUCell(_Cell):
         return out
 
     def step_back(self, t, dh, dc, dgates):
-        H, g, dgh = self.H, self.gates[t], self.work
+        a, dgh = self.gates[:, t], self.work
         if self.dgh_n is None:
             self.dgh_n = np.empty_like(self.gh_n)
-        r, z, n = g[:, :H], g[:, H : 2 * H], g[:, 2 * H :]
-        dr, dz, dn = dgates[:, :H], dgates[:, H : 2 * H], dgates[:, 2 * H :]
+        r, z, n = a
+        dr, dz, dn = dgates
         direct = dh * z  # h' = n + z (h - n): the path straight to h
         np.subtract(dh, direct, out=dn)
         np.subtract(self.h_in[t], n, out=dz)
         dz *= dh
         _tanh_grad_(dn, n, self.small)
         np.multiply(dn, self.gh_n[t], out=dr)
-        _sigmoid_grad_(dgates[:, : 2 * H], g[:, : 2 * H], dgh[:, : 2 * H])
-        dgh[:, : 2 * H] = dgates[:, : 2 * H]  # the r and z pre-activations see gx and gh alike
+        _sigmoid_grad_(dgates[:2], a[:2], dgh[:2])
         np.multiply(dn, r, out=self.dgh_n[t])
-        dgh[:, 2 * H :] = self.dgh_n[t]
-        dh_prev = dgh @ self.w_hh
+        np.matmul(dgates[:2], self.w_hh[:2], out=dgh[:2])  # the r and z pre-activations see gh as gx
+        np.matmul(self.dgh_n[t], self.w_hh[2], out=dgh[2])
+        dh_prev = dgh.sum(axis=0)
         dh_prev += direct
         return dh_prev, None
 
-    def hh_grads(self, dgates, h_in, bias):
-        H = self.H
-        dgh_n = self.dgh_n.reshape(-1, H)  # (T, B, H) -> (T*B, H)
-        dw = np.empty(self.w_hh.shape, dgates.dtype)
-        np.matmul(dgates[:, : 2 * H].T, h_in, out=dw[: 2 * H])
-        np.matmul(dgh_n.T, h_in, out=dw[2 * H :])
-        db = np.concatenate([dgates[:, : 2 * H].sum(axis=0), dgh_n.sum(axis=0)]) if bias else None
+    def hh_grads(self, dgates, h_in):
+        dgh_n = self.dgh_n.reshape(-1, self.H)  # n's pre-activation sees gh_n through r: (T*B, H)
         self.dgh_n = None  # a scratch of backward: a second backward (retain_graph) makes a new one
-        return dw, db
+        dw = np.empty((3, self.H, self.H), dgates.dtype)
+        np.matmul(dgates[:2].transpose(0, 2, 1), h_in, out=dw[:2])
+        np.matmul(dgh_n.T, h_in, out=dw[2])
+        return dw, np.concatenate([dgates[:2].sum(axis=1), dgh_n.sum(axis=0)[None]])
 
 
-def _make_cell(kind: str, *args: Any) -> _Cell:
-    if kind in ("rnn_tanh", "rnn_relu"):
-        return _RNNCell(*args, relu=kind == "rnn_relu")
-    return {"lstm": _LSTMCell, "gru": _GRUCell}[kind](*args)
+_CELLS = {"rnn_tanh": _RNNCell, "rnn_relu": _RNNCell, "lstm": _LSTMCell, "gru": _GRUCell}
+
+
+def _per_gate(w: np.ndarray, G: int) -> np.ndarray:
+    """(G*H, ...) -> (G, H, ...): one block per gate (a view)."""
+    return w.reshape(G, -1, *w.shape[1:])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -291,21 +305,30 @@ class FusedSequence(Function):
         state = rest[2:] if bias else rest
         T, B, I = x.shape
         H, rev = w_hh.shape[1], int(reverse)
+        cell_type = _CELLS[kind]
+        G = w_hh.shape[0] // H
+        scale = np.ones((G, 1, 1), dtype)
+        scale[list(cell_type.sigmoids)] = 0.5  # sigma(x) = 0.5 + 0.5 tanh(x / 2)
 
         x2 = x.reshape(T * B, I)  # (T, B, I) -> (T*B, I)
-        gates = (x2 @ w_ih.T).reshape(T, B, -1)  # (T*B, G*H) -> (T, B, G*H)
+        w_ih_g, w_hh_g = _per_gate(w_ih, G), _per_gate(w_hh, G)  # (G, H, I), (G, H, H)
+        gates = np.empty((G, T, B, H), dtype)
+        np.matmul(x2, (w_ih_g * scale).transpose(0, 2, 1), out=gates.reshape(G, T * B, H))
         step_bias = None
         if bias and kind == "gru":
-            gates += b_ih  # b_hh stays in the step: r gates b_hn
-            step_bias = b_hh
+            gates += (_per_gate(b_ih, G) * scale[:, 0])[:, None, None]  # b_hh stays in the step:
+            step_bias = (_per_gate(b_hh, G) * scale[:, 0])[:, None]  # (G, 1, H)   r gates b_hn
         elif bias:
-            gates += b_ih + b_hh
+            gates += (_per_gate(b_ih + b_hh, G) * scale[:, 0])[:, None, None]
+        w_hh_t = np.ascontiguousarray((w_hh_g * scale).transpose(0, 2, 1))  # (G, H, H): W_hh^T per gate
+
         out = np.empty((T + 1 + len(state), B, H), dtype)
         out[T * rev] = state[0]
         shortest = T if lengths is None else int(min(T, lengths.min(initial=T)))
         # NOTE: memory: without padding, the h each step read is the previous row of `out`
         h_in = out[rev : rev + T] if shortest == T else np.empty((T, B, H), dtype)
-        cell = _make_cell(kind, gates, w_hh, step_bias, h_in, reverse)
+        cell = cell_type(gates, w_hh_g, w_hh_t, step_bias, h_in, reverse, **(
+            {"relu": kind == "rnn_relu"} if cell_type is _RNNCell else {}))
         cell.start(state[1:])
 
         h = out[T * rev]
@@ -323,7 +346,7 @@ class FusedSequence(Function):
         out[T + 1] = h
         for k, s in enumerate(cell.finals()):
             out[T + 2 + k] = s
-        self.x2, self.w_ih, self.cell, self.lengths, self.shortest = x2, w_ih, cell, lengths, shortest
+        self.x2, self.w_ih_g, self.cell, self.lengths, self.shortest = x2, w_ih_g, cell, lengths, shortest
         return out
 
     def backward(self, grad):
@@ -340,32 +363,37 @@ class FusedSequence(Function):
         g = grad._data.astype(cell.gates.dtype, copy=False)
         dh = g[T + 1].copy()
         dc = g[T + 2].copy() if n_states == 2 else None
-        dgates = np.empty(cell.gates.shape, cell.gates.dtype)  # (T, B, G*H)
+        dgates = np.empty(cell.gates.shape, cell.gates.dtype)  # (G, T, B, H)
         for t in range(T) if self.reverse else range(T - 1, -1, -1):
             dy = g[t + 1 - rev]
             if t < shortest:
                 dh += dy
-                dh, dc = cell.step_back(t, dh, dc, dgates[t])
+                dh, dc = cell.step_back(t, dh, dc, dgates[:, t])
                 continue
             running = (t < lengths)[:, None]  # (B, 1): past its end the state's gradient passes by
             carry_h, carry_c = dh * ~running, (None if dc is None else dc * ~running)
             dh = (dh + dy) * running
-            dh, dc = cell.step_back(t, dh, None if dc is None else dc * running, dgates[t])
+            dh, dc = cell.step_back(t, dh, None if dc is None else dc * running, dgates[:, t])
             dh += carry_h
             if dc is not None:
                 dc += carry_c
         dh += g[T * rev]  # the output's copy of h0
 
-        d2 = dgates.reshape(T * B, -1)  # (T, B, G*H) -> (T*B, G*H)
+        G = dgates.shape[0]
+        d3 = dgates.reshape(G, T * B, H)  # (G, T, B, H) -> (G, T*B, H)
         want = [x.requires_grad for x in self.inputs]
         bias = len(self.inputs) - n_states == 5
-        dx = (d2 @ self.w_ih).reshape(T, B, -1) if want[0] else None  # (T*B, I) -> (T, B, I)
-        dw_ih = d2.T @ self.x2 if want[1] else None
-        dw_hh, db_hh = cell.hh_grads(d2, cell.h_in.reshape(T * B, H), bias)
-        grads = [dx, dw_ih, dw_hh]
+        dx = None
+        if want[0]:  # sum over gates k of (T*B, H) @ (H, I), one GEMM each into one scratch
+            dx, part = d3[0] @ self.w_ih_g[0], np.empty((T * B, self.x2.shape[1]), d3.dtype)
+            for k in range(1, G):
+                dx += np.matmul(d3[k], self.w_ih_g[k], out=part)
+            dx = dx.reshape(T, B, -1)  # (T*B, I) -> (T, B, I)
+        dw_ih = np.matmul(d3.transpose(0, 2, 1), self.x2).reshape(G * H, -1) if want[1] else None
+        dw_hh, db_hh = cell.hh_grads(d3, cell.h_in.reshape(T * B, H))
+        grads = [dx, dw_ih, dw_hh.reshape(G * H, H)]
         if bias:
-            db_ih = d2.sum(axis=0)
-            grads += [db_ih, db_ih.copy() if db_hh is None else db_hh]
+            grads += [d3.sum(axis=1).reshape(-1), db_hh.reshape(-1)]
         grads += [dh, dc][:n_states]
         return tuple(None if a is None else Tensor._wrap(a, False) for a in grads)
 
