@@ -304,3 +304,27 @@ def test_the_demo_names_the_planted_cube_and_draws_it(tmp_path) -> None:
     assert result["failed"] == 3 and result["ratio"] == pytest.approx(2 / 3, rel=1e-4)
     with open(result["path"], "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_command_checks_a_model_and_passes_when_it_is_right(capsys) -> None:
+    from tinygrad_seq.nn.lm.cli import main
+
+    assert main(["gradcheck", "--model", "gru", "--steps", "4", "--localize"]) == 0
+    out = capsys.readouterr().out
+    assert "an untrained gru model (hidden 8): gradcheck of the loss on 4 tokens" in out and "passed" in out
+    assert "localisation" not in out
+
+
+def test_the_command_names_a_wrong_backward_in_a_model(capsys, monkeypatch) -> None:
+    from tinygrad_seq import ops
+    from tinygrad_seq.nn.lm.cli import main
+
+    right = ops.MatMul.backward
+    monkeypatch.setattr(ops.MatMul, "backward", lambda self, grad: tuple(2 * g for g in right(self, grad)))
+    assert main(["gradcheck", "--model", "lstm", "--unfused", "--steps", "3", "--localize"]) == 1
+    out = capsys.readouterr().out
+    assert "FAILED node" in out and "op 'MatMul' in scope 'RecurrentLM/rnn/l0'" in out
+    assert "look at MatMul.backward" in out
+    assert "(backward / differences = 2 there)" in out
+    assert main(["gradcheck", "--model", "lstm", "--steps", "3"]) == 1  # without --localize: no names
+    assert "FAILED node" not in capsys.readouterr().out

@@ -64,17 +64,18 @@ class InputCheck:
         label = f"{self.label}, " if self.label else ""
         return f"input {self.index} ({label}shape {self.shape})"
 
-    def describe(self) -> str:
-        """One line: which input and element went wrong (or how close the worst one came)."""
+    def describe(self, analytic: str = "analytic", numeric: str = "numeric") -> str:
+        """One line: which input and element went wrong (or how close the worst one came); `analytic` and
+        `numeric` name the two sides."""
         parts = []
         if self.projection is not None:
-            parts.append(f"<u, J v> analytic {self.projection[0]:.6g}, numeric {self.projection[1]:.6g}")
+            parts.append(f"<u, J v> {analytic} {self.projection[0]:.6g}, {numeric} {self.projection[1]:.6g}")
         if self.element is not None:
             of = " of J^T u" if self.projection is not None else ""
             output = f" of output {self.output}" if self.output else ""
             cmp = "<=" if abs(self.abs_err) <= self.tol else ">"
-            parts.append(f"element {self.element}{of}{output}: analytic {self.analytic:.6g}, "
-                         f"numeric {self.numeric:.6g}, abs err {self.abs_err:.2g} {cmp} tol {self.tol:.2g}")
+            parts.append(f"element {self.element}{of}{output}: {analytic} {self.analytic:.6g}, "
+                         f"{numeric} {self.numeric:.6g}, abs err {self.abs_err:.2g} {cmp} tol {self.tol:.2g}")
         if self.kink is not None:
             at = f"element {self.kink}" if isinstance(self.kink, tuple) else self.kink
             left, right = self.slopes

@@ -195,8 +195,7 @@ def _check_node(node: Function, eps: float, atol: float, rtol: float, fast: bool
                            f"{kinked.shape}) {at}, one-sided differences {left:.4g} from the left and "
                            f"{right:.4g} from the right"), kinked
     if report.failures:
-        return "failed", report.failures[0].describe().replace("analytic", "backward gives", 1).replace(
-            "numeric", "differences of its forward give", 1), report.failures[0]
+        return "failed", report.failures[0].describe("backward", "differences"), report.failures[0]
     return None
 
 

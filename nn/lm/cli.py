@@ -7,6 +7,7 @@
     tinygrad-seq graph runs/lstm --steps 6 -o lstm.svg
     tinygrad-seq graph runs/lstm --steps 40 --html -o lstm.html
     tinygrad-seq gradcheck --layer all
+    tinygrad-seq gradcheck runs/lstm --localize
 
 Bad input (a missing file, an empty corpus, a checkpoint from another model, a prompt with unknown
 characters) gets one line on stderr and exit code 2, never a traceback. Ctrl-C during training saves
@@ -222,9 +223,9 @@ def _score(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------------- graph, gradcheck
 
 
-def _graph(args: argparse.Namespace) -> int:
-    from tinygrad_seq import graph
-
+def _model_chunk(args: argparse.Namespace) -> tuple[Any, Any, np.ndarray, np.ndarray, str]:
+    """(model in eval mode, vocab, inputs, targets (T, 1), what it is) for --steps tokens: the trained model
+    in args.dir on its corpus, or a fresh small one of kind args.model on a fixed sentence."""
     if args.dir is not None:
         model, vocab, ckpt = load_model(_checkpoint_path(args.dir))
         train_cfg = TrainConfig.from_dict(ckpt.meta.get("train", {}))
@@ -253,6 +254,13 @@ def _graph(args: argparse.Namespace) -> int:
         raise UsageError(f"--steps {args.steps} is longer than the Transformer's context ({model.context})")
     x, y = ids[: args.steps, None], ids[1 : args.steps + 1, None]  # (T, 1)
     model.eval()
+    return model, vocab, x, y, what
+
+
+def _graph(args: argparse.Namespace) -> int:
+    from tinygrad_seq import graph
+
+    model, vocab, x, y, what = _model_chunk(args)
     if hasattr(model, "rnn"):
         model.rnn.fused = False  # the same weights, run as small ops: one cluster per time step
     if args.html:
@@ -291,8 +299,9 @@ def _explore(args: argparse.Namespace, model, vocab, x: np.ndarray, y: np.ndarra
     return 0
 
 
-def gradcheck_layer(kind: str, rng: np.random.Generator) -> GradcheckReport:
-    """Gradcheck a small float64 layer (2 deep if recurrent) with respect to its input and parameters."""
+def gradcheck_layer(kind: str, rng: np.random.Generator, localize: bool = False) -> GradcheckReport:
+    """Gradcheck a small float64 layer (2 deep if recurrent) with respect to its input and parameters;
+    ``localize=True`` names the failing nodes."""
     from .. import GRU, LSTM, RNN, MultiheadAttention, functional_call
 
     T, B, I, H = 4, 2, 3, 4
@@ -306,16 +315,49 @@ def gradcheck_layer(kind: str, rng: np.random.Generator) -> GradcheckReport:
     names = [name for name, _ in layer.named_parameters()]
     x = rng.standard_normal((T, B, I))
     fn = lambda x_, *ps: forward(x_, dict(zip(names, ps)))
-    report = gradcheck(fn, [x, *[p.numpy() for p in layer.parameters()]], raise_exception=False)
+    report = gradcheck(fn, [x, *[p.numpy() for p in layer.parameters()]], raise_exception=False,
+                       localize=localize)
     report.title = f"{kind} (T={T}, B={B}, input {I}): gradcheck of the input and {len(names)} parameters"
     report.notes.append("inputs: " + ", ".join(f"{i} = {n}" for i, n in enumerate(["x", *names])))
     return report
 
 
+def gradcheck_model(model: Any, x: np.ndarray, y: np.ndarray, localize: bool = False,
+                    seed: int = 0) -> GradcheckReport:
+    """Gradcheck a language model's mean cross-entropy on one (T, B) chunk with respect to every parameter.
+
+    The model is converted to float64 in place and checked in eval mode by random projections (its
+    parameters are too many for a full Jacobian); ``localize=True`` names the failing nodes.
+    """
+    from tinygrad_seq import functional as F
+
+    from .. import functional_call
+
+    model.astype(np.float64).eval()
+    names = [name for name, _ in model.named_parameters()]
+
+    def loss_of(*weights: Any) -> Any:
+        logits, _ = functional_call(model, dict(zip(names, weights)), x)  # (T, B, V)
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), fused=True)  # (T*B, V)
+
+    report = gradcheck(loss_of, [p.numpy() for p in model.parameters()], fast=True, localize=localize,
+                       raise_exception=False, seed=seed)
+    report.notes.append("inputs: " + ", ".join(f"{i} = {n}" for i, n in enumerate(names)))
+    return report
+
+
 def _gradcheck(args: argparse.Namespace) -> int:
-    kinds = ["rnn", "lstm", "gru", "mha"] if args.layer == "all" else [args.layer]
+    if args.dir is not None or args.model is not None:
+        model, _, x, y, what = _model_chunk(args)
+        if args.unfused and hasattr(model, "rnn"):
+            model.rnn.fused = False  # the same weights, run as small ops: one scope per time step
+        report = gradcheck_model(model, x, y, localize=args.localize, seed=args.seed)
+        report.title = f"{what}: gradcheck of the loss on {args.steps} tokens with respect to every parameter"
+        print(report)
+        return 0 if report else 1
+    kinds = ["rnn", "lstm", "gru", "mha"] if args.layer in (None, "all") else [args.layer]
     rng = np.random.default_rng(args.seed)
-    reports = [gradcheck_layer(kind, rng) for kind in kinds]
+    reports = [gradcheck_layer(kind, rng, localize=args.localize) for kind in kinds]
     for report in reports:
         print(str(report) + "\n")
     failed = [k for k, r in zip(kinds, reports) if not r]
@@ -449,11 +491,22 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("-o", "--output", required=True, metavar="FILE",
                    help="picture: .svg, .png, .pdf or .dot; with --html, the page (.html)")
 
-    k = command("gradcheck", "check layer gradients against finite differences",
-                "Gradcheck small float64 layers (input and every parameter) and print the reports; "
-                "exit code 1 if any fails.", _gradcheck)
-    k.add_argument("--layer", choices=["rnn", "lstm", "gru", "mha", "all"], default="all", help="which layer")
-    k.add_argument("--seed", type=int, default=0, help="random seed of the layers and inputs")
+    k = command("gradcheck", "check layer or model gradients against finite differences",
+                "Gradcheck small float64 layers (input and every parameter), or a language model's loss "
+                "(a trained one in DIR or a fresh --model) with respect to every parameter, and print the "
+                "reports; with --localize a failing check also names the op whose backward is wrong "
+                "(scope, time step, line of code). Exit code 1 if any fails.", _gradcheck)
+    k.add_argument("dir", metavar="DIR", nargs="?", help=ckpt_help + " (default: check the layers)")
+    k.add_argument("--model", choices=MODELS, help="check an untrained language model of this kind")
+    k.add_argument("--layer", choices=["rnn", "lstm", "gru", "mha", "all"], default=None,
+                   help="which layer (default: all; not with DIR or --model)")
+    k.add_argument("--hidden", type=_positive_int, default=8, help="hidden size of the untrained model")
+    k.add_argument("--steps", type=_positive_int, default=6, help="tokens of the model's loss")
+    k.add_argument("--unfused", action="store_true",
+                   help="run a recurrent model's layer as small ops (one scope per time step), not fused")
+    k.add_argument("--localize", action="store_true",
+                   help="when a check fails, check every node alone and name the first wrong ones")
+    k.add_argument("--seed", type=int, default=0, help="random seed of the layers, inputs and projections")
     return parser
 
 
@@ -461,8 +514,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns the exit code (0 ok, 1 a check failed, 2 bad input, 130 Ctrl-C)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "graph" and args.dir is not None and args.model is not None:
+    if args.command in ("graph", "gradcheck") and args.dir is not None and args.model is not None:
         parser.error("give a training directory or --model, not both")
+    if args.command == "gradcheck" and args.layer is not None and (args.dir or args.model) is not None:
+        parser.error("--layer checks the built-in layers: not with a training directory or --model")
     try:
         return args.run(args)
     except (UsageError, CorpusError, CheckpointError, TrainingError, UnknownCharacterError) as error:
