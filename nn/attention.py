@@ -19,6 +19,7 @@ import numpy as np
 
 from tinygrad_seq import functional as F
 from tinygrad_seq.autograd import ShapeError, scope
+from tinygrad_seq.seeding import generator
 from tinygrad_seq.tensor import Tensor
 
 from . import init
@@ -230,7 +231,7 @@ class MultiheadAttention(Module):
             raise ValueError(
                 f"MultiheadAttention: embed_dim {embed_dim} must be divisible by num_heads {num_heads}"
             )
-        rng = rng if rng is not None else np.random.default_rng()
+        rng = generator(rng)
         self.embed_dim, self.num_heads, self.head_dim = embed_dim, num_heads, embed_dim // num_heads
         self.kdim = embed_dim if kdim is None else kdim
         self.vdim = embed_dim if vdim is None else vdim

@@ -15,6 +15,7 @@ import math
 import numpy as np
 
 from tinygrad_seq.autograd import no_grad
+from tinygrad_seq.seeding import generator
 from tinygrad_seq.tensor import Tensor
 
 __all__ = [
@@ -36,12 +37,12 @@ def _fill(tensor: Tensor, values: np.ndarray) -> Tensor:
 
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, rng: Rng = None) -> Tensor:
     """Fill with draws from U(a, b)."""
-    return _fill(tensor, np.random.default_rng(rng).uniform(a, b, size=tensor.shape))
+    return _fill(tensor, generator(rng).uniform(a, b, size=tensor.shape))
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, rng: Rng = None) -> Tensor:
     """Fill with draws from N(mean, std^2)."""
-    return _fill(tensor, np.random.default_rng(rng).normal(mean, std, size=tensor.shape))
+    return _fill(tensor, generator(rng).normal(mean, std, size=tensor.shape))
 
 
 def constant_(tensor: Tensor, value: float) -> Tensor:
@@ -141,7 +142,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, rng: Rng = None) -> Tensor:
         raise ValueError(f"orthogonal_: needs at least 2 dimensions, got shape {tensor.shape}")
     rows = tensor.shape[0]
     cols = tensor.size // rows
-    flat = np.random.default_rng(rng).normal(size=(rows, cols))
+    flat = generator(rng).normal(size=(rows, cols))
     if rows < cols:
         flat = flat.T  # (cols, rows): QR needs the tall side first
     q, r = np.linalg.qr(flat)  # q: (max, min) with orthonormal columns

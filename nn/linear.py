@@ -9,6 +9,7 @@ import numpy as np
 
 from tinygrad_seq import functional as F
 from tinygrad_seq.autograd import no_grad
+from tinygrad_seq.seeding import generator
 from tinygrad_seq.tensor import Tensor, where
 
 from . import init
@@ -33,7 +34,7 @@ class Linear(Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
                  rng: np.random.Generator | None = None, dtype: Any = np.float32) -> None:
         super().__init__()
-        rng = np.random.default_rng(rng)
+        rng = generator(rng)
         self.in_features, self.out_features = in_features, out_features
         self.weight = Parameter(np.empty((out_features, in_features), dtype=dtype))
         init.kaiming_uniform_(self.weight, a=math.sqrt(5), rng=rng)
@@ -75,7 +76,7 @@ class Embedding(Module):
             padding_idx %= num_embeddings
         self.num_embeddings, self.embedding_dim, self.padding_idx = num_embeddings, embedding_dim, padding_idx
         self.weight = Parameter(np.empty((num_embeddings, embedding_dim), dtype=dtype))
-        init.normal_(self.weight, 0.0, 1.0, np.random.default_rng(rng))
+        init.normal_(self.weight, 0.0, 1.0, generator(rng))
         if padding_idx is not None:
             with no_grad():
                 self.weight[padding_idx] = 0.0
@@ -144,7 +145,7 @@ class Dropout(Module):
         if not 0.0 <= p < 1.0:
             raise ValueError(f"Dropout: p must be in [0, 1), got {p}")
         self.p = p
-        self.rng = np.random.default_rng(rng)
+        self.rng = generator(rng)
 
     def forward(self, x: Tensor) -> Tensor:
         return F.dropout(x, self.p, self.training, self.rng)

@@ -37,6 +37,7 @@ import numpy as np
 
 from tinygrad_seq import functional as F
 from tinygrad_seq.autograd import ShapeError, scope
+from tinygrad_seq.seeding import generator
 from tinygrad_seq.tensor import Tensor, concatenate, stack, where
 
 from . import init
@@ -209,7 +210,7 @@ class _CellBase(Module):
         self.weight_hh = Parameter(np.empty((gh, hidden_size), dtype=dtype))
         self.bias_ih = Parameter(np.empty(gh, dtype=dtype)) if bias else None
         self.bias_hh = Parameter(np.empty(gh, dtype=dtype)) if bias else None
-        _uniform_init(self, hidden_size, np.random.default_rng(rng))
+        _uniform_init(self, hidden_size, generator(rng))
 
     def _run(self, x: Tensor, hx: State | None) -> State:
         if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
@@ -342,7 +343,7 @@ class _RecurrentBase(Module):
         self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
         self.bidirectional, self.fused = bidirectional, bool(fused)
         self.num_directions = 2 if bidirectional else 1
-        self.rng = np.random.default_rng(rng)  # for the initial weights, then for dropout masks
+        self.rng = generator(rng)  # for the initial weights, then for dropout masks
         gh = self.kind.num_gates * hidden_size
         for layer in range(num_layers):
             layer_in = input_size if layer == 0 else hidden_size * self.num_directions

@@ -17,6 +17,7 @@ import numpy as np
 
 from tinygrad_seq import functional as F
 from tinygrad_seq.autograd import ShapeError, scope
+from tinygrad_seq.seeding import generator
 from tinygrad_seq.tensor import Tensor
 
 from . import init
@@ -89,7 +90,7 @@ class TransformerEncoderLayer(_Switchable):
                  batch_first: bool = False, norm_first: bool = False, bias: bool = True,
                  rng: np.random.Generator | None = None, fused: bool = False) -> None:
         super().__init__()
-        rng = rng if rng is not None else np.random.default_rng()
+        rng = generator(rng)
         self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
                                             batch_first=batch_first, rng=rng, fused=fused)
         self.linear1 = Linear(d_model, dim_feedforward, bias=bias, rng=rng)
@@ -148,7 +149,7 @@ class TransformerDecoderLayer(_Switchable):
                  batch_first: bool = False, norm_first: bool = False, bias: bool = True,
                  rng: np.random.Generator | None = None, fused: bool = False) -> None:
         super().__init__()
-        rng = rng if rng is not None else np.random.default_rng()
+        rng = generator(rng)
         self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
                                             batch_first=batch_first, rng=rng, fused=fused)
         self.multihead_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
@@ -264,7 +265,7 @@ class LearnedPositionalEncoding(Module):
         super().__init__()
         self.d_model, self.max_len, self.batch_first = d_model, max_len, batch_first
         self.weight = Parameter(np.empty((max_len, d_model), dtype=np.float32))
-        init.normal_(self.weight, 0.0, 1.0, rng=rng if rng is not None else np.random.default_rng())
+        init.normal_(self.weight, 0.0, 1.0, rng=generator(rng))
 
     def forward(self, x: Tensor) -> Tensor:
         T = _positions(x, self.batch_first, self.max_len, "LearnedPositionalEncoding")

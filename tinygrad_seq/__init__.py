@@ -27,6 +27,7 @@ from .autograd import (
     scope,
 )
 from .gradcheck import GradcheckReport, gradcheck, gradgradcheck
+from .seeding import manual_seed
 from .tensor import (
     Tensor,
     arange,
@@ -72,5 +73,5 @@ __all__ = [
     "detect_anomaly", "enable_grad", "eye", "full", "full_like", "functional", "grad", "is_grad_enabled",
     "matmul", "maximum", "minimum", "no_grad", "ones", "ones_like", "rand", "randn", "scope", "stack",
     "where", "zeros", "zeros_like",
-    "GradcheckReport", "gradcheck", "gradgradcheck",
+    "GradcheckReport", "gradcheck", "gradgradcheck", "manual_seed",
 ]

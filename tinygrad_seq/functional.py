@@ -21,19 +21,20 @@ from typing import Any
 import numpy as np
 
 from .autograd import Function, ShapeError, is_grad_enabled
+from .seeding import generator
 from .tensor import Tensor
 
 _REDUCTIONS = ("mean", "sum", "none")
 
 
-def softmax(x: Tensor, axis: int = -1) -> Tensor:
+def softmax(x: Tensor, axis: int = -1, **torch_names: Any) -> Tensor:
     """exp(x) / sum(exp(x)) along `axis`, computed as exp(log_softmax(x)) so it cannot overflow."""
-    return x.softmax(axis)
+    return x.softmax(axis, **torch_names)
 
 
-def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
+def log_softmax(x: Tensor, axis: int = -1, **torch_names: Any) -> Tensor:
     """x - logsumexp(x) along `axis` (stable for inputs of any magnitude)."""
-    return x.log_softmax(axis)
+    return x.log_softmax(axis, **torch_names)
 
 
 def _reduce(losses: Tensor, reduction: str, count: Any = None) -> Tensor:
@@ -156,7 +157,7 @@ def dropout(
 
 def dropout_mask(shape: tuple[int, ...], p: float, dtype: Any, rng: np.random.Generator | None) -> np.ndarray:
     """What dropout multiplies by: 0 with probability `p`, else 1/(1-p); one draw of ``rng.random(shape)``."""
-    rng = rng if rng is not None else np.random.default_rng()
+    rng = generator(rng)
     keep = rng.random(shape) >= p
     return (keep / (1.0 - p)).astype(dtype)
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from . import autograd, ops
 from .autograd import STATE, ShapeError
+from .seeding import generator
 
 Axis = int | tuple[int, ...] | None
 
@@ -214,10 +215,17 @@ class Tensor:
     def __ge__(self, other: Any) -> Tensor:
         return Tensor(self._data >= _plain(other))
 
-    def eq(self, other: Any) -> Tensor:
-        """Elementwise ==, as a boolean tensor (`==` itself keeps identity semantics for hashing)."""
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        """Elementwise ``x == y`` as a boolean tensor, as in NumPy and PyTorch (`eq` is the same)."""
         return Tensor(self._data == _plain(other))
 
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        """Elementwise ``x != y`` as a boolean tensor."""
+        return Tensor(self._data != _plain(other))
+
+    eq = __eq__
+    # Hash by identity, as torch does: a tensor can be a dict key or in a set (found by `is`), while
+    # `t in list_of_tensors` compares elementwise and fails on a tensor of more than one element.
     __hash__ = object.__hash__
 
     # ------------------------------------------------------------------ elementwise
@@ -258,34 +266,50 @@ class Tensor:
 
     # ------------------------------------------------------------------ reductions
 
-    def sum(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    def sum(self, axis: Axis = None, keepdims: bool = False, **torch_names: Any) -> Tensor:
+        if torch_names:
+            _torch_keywords("sum", torch_names)
         return ops.Sum.apply(self, axis=ops.normalize_axis(axis, self.ndim, "sum"), keepdims=keepdims)
 
-    def mean(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    def mean(self, axis: Axis = None, keepdims: bool = False, **torch_names: Any) -> Tensor:
+        if torch_names:
+            _torch_keywords("mean", torch_names)
         axes = ops.normalize_axis(axis, self.ndim, "mean")
         count = self.size if axes is None else int(np.prod([self.shape[a] for a in axes]))
         return self.sum(axes, keepdims) / count
 
-    def var(self, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
+    def var(self, axis: Axis = None, keepdims: bool = False, ddof: int = 0, **torch_names: Any) -> Tensor:
+        if torch_names:
+            _torch_keywords("var", torch_names)
         axes = ops.normalize_axis(axis, self.ndim, "var")
         count = self.size if axes is None else int(np.prod([self.shape[a] for a in axes]))
         centred = self - self.mean(axes, keepdims=True)
         return (centred * centred).sum(axes, keepdims) / (count - ddof)
 
-    def max(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    def max(self, axis: Axis = None, keepdims: bool = False, **torch_names: Any) -> Tensor:
+        if torch_names:
+            _torch_keywords("max", torch_names)
         return ops.Max.apply(self, axis=ops.normalize_axis(axis, self.ndim, "max"), keepdims=keepdims)
 
-    def min(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    def min(self, axis: Axis = None, keepdims: bool = False, **torch_names: Any) -> Tensor:
+        if torch_names:
+            _torch_keywords("min", torch_names)
         return -(-self).max(axis, keepdims)
 
-    def logsumexp(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    def logsumexp(self, axis: Axis = None, keepdims: bool = False, **torch_names: Any) -> Tensor:
+        if torch_names:
+            _torch_keywords("logsumexp", torch_names)
         return ops.LogSumExp.apply(self, axis=ops.normalize_axis(axis, self.ndim, "logsumexp"),
                                    keepdims=keepdims)
 
-    def softmax(self, axis: int = -1) -> Tensor:
+    def softmax(self, axis: int = -1, **torch_names: Any) -> Tensor:
+        if torch_names:
+            _torch_keywords("softmax", torch_names)
         return self.log_softmax(axis).exp()
 
-    def log_softmax(self, axis: int = -1) -> Tensor:
+    def log_softmax(self, axis: int = -1, **torch_names: Any) -> Tensor:
+        if torch_names:
+            _torch_keywords("log_softmax", torch_names)
         # NOTE: shift by the row max first, as a constant (log_softmax does not change under a shift, so
         # no gradient is lost): x - max is exact, whereas x - logsumexp(x) subtracts two large numbers
         # and loses the low digits (softmax of three logits of -1e4 in float32 was off by 2e-5)
@@ -293,7 +317,9 @@ class Tensor:
         shifted = self - Tensor._wrap(np.where(np.isfinite(m), m, 0).astype(self.dtype, copy=False), False)
         return shifted - shifted.logsumexp(axis, keepdims=True)
 
-    def argmax(self, axis: int | None = None) -> Tensor:
+    def argmax(self, axis: int | None = None, **torch_names: Any) -> Tensor:
+        if torch_names:
+            _torch_keywords("argmax", torch_names)
         return Tensor(np.argmax(self._data, axis=axis))
 
     # ------------------------------------------------------------------ shape
@@ -309,27 +335,42 @@ class Tensor:
         return ops.Reshape.apply(self, shape=shape)
 
     def transpose(self, *axes: Any) -> Tensor:
+        """np.transpose: reverse the axes (no arguments) or put them in the order given (all of them).
+
+        Two separate axes that PyTorch would swap and NumPy would read otherwise (``x.transpose(0, 1)`` on
+        a 2-D tensor is NumPy's identity; on 3-D it is an error in NumPy) raise, naming `swapaxes`.
+        """
+        if len(axes) == 2 and not isinstance(axes[0], tuple | list):
+            _check_two_axis_transpose(self.ndim, axes)
         axes = tuple(axes[0]) if len(axes) == 1 and isinstance(axes[0], tuple | list) else axes
         if not axes:
             axes = tuple(range(self.ndim))[::-1]
         # negative axes made non-negative, so that backward's inverse permutation (argsort) is right
         return ops.Transpose.apply(self, axes=tuple(int(a) % max(self.ndim, 1) for a in axes))
 
-    permute = transpose
+    def permute(self, *axes: Any) -> Tensor:
+        """The axes in a new order, like np.transpose(x, axes) and torch's permute: all axes, listed."""
+        axes = tuple(axes[0]) if len(axes) == 1 and isinstance(axes[0], tuple | list) else axes
+        return ops.Transpose.apply(self, axes=tuple(int(a) % max(self.ndim, 1) for a in axes))
 
     def swapaxes(self, a: int, b: int) -> Tensor:
+        """np.swapaxes: exchange axes `a` and `b` (what torch's transpose(a, b) does)."""
         axes = list(range(self.ndim))
         axes[a], axes[b] = axes[b], axes[a]
-        return self.transpose(axes)
+        return self.permute(axes)
 
-    def expand_dims(self, axis: Axis) -> Tensor:
+    def expand_dims(self, axis: Axis = None, **torch_names: Any) -> Tensor:
+        if torch_names:
+            _torch_keywords("expand_dims", torch_names)
         try:
             shape = np.expand_dims(np.empty(self.shape, dtype=bool), axis).shape
         except ValueError as err:
             raise ShapeError(f"expand_dims: axis {axis} for a tensor of shape {self.shape}: {err}") from None
         return self.reshape(shape)
 
-    def squeeze(self, axis: Axis = None) -> Tensor:
+    def squeeze(self, axis: Axis = None, **torch_names: Any) -> Tensor:
+        if torch_names:
+            _torch_keywords("squeeze", torch_names)
         try:
             shape = np.squeeze(np.empty(self.shape, dtype=bool), axis).shape
         except ValueError as err:
@@ -348,11 +389,15 @@ class Tensor:
             raise ShapeError(f"broadcast_to: cannot broadcast a tensor of shape {self.shape} to {shape}")
         return ops.BroadcastTo.apply(self, shape=shape)
 
-    def flip(self, axis: Axis = None) -> Tensor:
+    def flip(self, axis: Axis = None, **torch_names: Any) -> Tensor:
+        if torch_names:
+            _torch_keywords("flip", torch_names)
         return ops.Flip.apply(self, axis=axis)
 
-    def split(self, sections: int | Sequence[int], axis: int = 0) -> list[Tensor]:
+    def split(self, sections: int | Sequence[int], axis: int = 0, **torch_names: Any) -> list[Tensor]:
         """Like np.split: `sections` equal parts, or the indices to cut at."""
+        if torch_names:
+            _torch_keywords("split", torch_names)
         n = self.shape[axis]
         if isinstance(sections, int):
             if n % sections:
@@ -376,8 +421,99 @@ class Tensor:
         lead = (slice(None),) * (axis % self.ndim)
         return self[lead + (_plain(indices),)]
 
+    # ------------------------------------------------------------------ habits from PyTorch and NumPy
+
+    def _one_element(self, what: str) -> Any:
+        if self._data.size != 1:
+            raise TypeError(
+                f"{what} of a tensor needs exactly one element, but this one has shape {self.shape}"
+                + ("; reduce it first (.any(), .all(), .sum(), ...) or compare elementwise" if what == "bool"
+                   else "; index one element first, e.g. t[0], or use t.numpy() / t.tolist()")
+            )
+        return self._data.reshape(()).item()
+
+    def __bool__(self) -> bool:
+        """bool(t) for a one-element tensor (``if loss < best:``); an error for more elements, as in NumPy."""
+        return bool(self._one_element("bool"))
+
+    def __float__(self) -> float:
+        """float(t) for a one-element tensor."""
+        return float(self._one_element("float()"))
+
+    def __int__(self) -> int:
+        """int(t) for a one-element tensor."""
+        return int(self._one_element("int()"))
+
+    def __format__(self, spec: str) -> str:
+        """f"{t}" is repr-like text; f"{loss:.3f}" formats the value of a one-element tensor."""
+        return format(self._one_element(f"format spec {spec!r}"), spec) if spec else str(self)
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        """np.asarray(t) (and so plt.plot(t)): the data, as an array (no gradient flows through it)."""
+        if copy:
+            return np.array(self._data, dtype=dtype, copy=True)
+        return self._data if dtype is None else self._data.astype(dtype, copy=False)
+
+    def _in_place(self, symbol: str, ufunc: np.ufunc, other: Any) -> Tensor:
+        """x op= y written into x's own array: allowed when no gradient is being recorded for x."""
+        if self.requires_grad and STATE.grad_enabled:
+            kind = "a leaf Variable" if self.grad_fn is None else "a tensor"
+            raise RuntimeError(
+                f"{symbol}: {kind} that requires grad is being used in an in-place operation. Update "
+                f"weights under `with no_grad():` (as `p {symbol} lr * p.grad`), or build a new tensor: "
+                f"`x = x {symbol[0]} y`"
+            )
+        value = _plain(other)
+        try:
+            ufunc(self._data, value, out=self._data, casting="same_kind")
+        except (ValueError, TypeError) as error:  # a shape that does not fit, or int -= float, read-only
+            other_shape = np.shape(value)
+            raise ShapeError(f"{symbol}: cannot write the result for shapes {self.shape} and {other_shape} "
+                             f"into this tensor ({self.shape}, {self.dtype}): {error}") from None
+        self.data = self._data  # the data setter bumps the version: a graph that saved x sees the change
+        return self
+
+    def __iadd__(self, other: Any) -> Tensor:
+        """x += y in place (under no_grad, or when x needs no gradient)."""
+        return self._in_place("+=", np.add, other)
+
+    def __isub__(self, other: Any) -> Tensor:
+        """x -= y in place (under no_grad, or when x needs no gradient)."""
+        return self._in_place("-=", np.subtract, other)
+
+    def __imul__(self, other: Any) -> Tensor:
+        """x *= y in place (under no_grad, or when x needs no gradient)."""
+        return self._in_place("*=", np.multiply, other)
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        """x /= y in place (under no_grad, or when x needs no gradient)."""
+        return self._in_place("/=", np.true_divide, other)
+
 
 autograd.set_tensor_type(Tensor)
+
+
+def _check_two_axis_transpose(ndim: int, axes: tuple) -> None:
+    """transpose(a, b): "swap a and b" in PyTorch, "this permutation" in NumPy; refuse where they differ."""
+    a, b = (int(x) for x in axes)
+    if ndim == 2 and -2 <= a < 2 and -2 <= b < 2 and (a % 2, b % 2) == (1, 0):
+        return  # (1, 0): NumPy's permutation and PyTorch's swap are the same
+    raise ValueError(
+        f"transpose({a}, {b}) on a {ndim}-D tensor: NumPy reads the axes as a whole permutation, PyTorch "
+        f"swaps the two; here write x.swapaxes({a}, {b}) to swap two axes, x.T to reverse all axes, or "
+        f"x.permute(...) with every axis"
+    )
+
+
+_TORCH_KEYWORDS = {"dim": "axis", "dims": "axis", "keepdim": "keepdims"}
+
+
+def _torch_keywords(op: str, given: dict[str, Any]) -> None:
+    """Raise for keywords an op does not take, naming NumPy's spelling for PyTorch's (dim= -> axis=)."""
+    name = next(iter(given))
+    if name in _TORCH_KEYWORDS:
+        raise TypeError(f"{op}: {name}= is PyTorch's name; here it is NumPy's {_TORCH_KEYWORDS[name]}=")
+    raise TypeError(f"{op}() got an unexpected keyword argument {name!r}")
 
 
 def _plain(x: Any) -> Any:
@@ -434,11 +570,15 @@ def where(condition: Any, x: Any, y: Any) -> Tensor:
     return ops.Where.apply(x, y, condition=np.asarray(_plain(condition), dtype=bool))
 
 
-def concatenate(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
+def concatenate(tensors: Sequence[Tensor], axis: int = 0, **torch_names: Any) -> Tensor:
+    if torch_names:
+        _torch_keywords("concatenate", torch_names)
     return ops.Concatenate.apply(*tensors, axis=axis)
 
 
-def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
+def stack(tensors: Sequence[Tensor], axis: int = 0, **torch_names: Any) -> Tensor:
+    if torch_names:
+        _torch_keywords("stack", torch_names)
     return concatenate([t.expand_dims(axis) for t in tensors], axis=axis)
 
 
@@ -479,7 +619,7 @@ def randn(
     *shape: int, rng: np.random.Generator | None = None, dtype: Any = np.float32, requires_grad: bool = False
 ) -> Tensor:
     """Standard normal samples; pass `rng` (a NumPy Generator) for reproducible numbers."""
-    rng = rng if rng is not None else np.random.default_rng()
+    rng = generator(rng)
     return Tensor(rng.standard_normal(_shape(shape)).astype(dtype), requires_grad=requires_grad)
 
 
@@ -487,7 +627,7 @@ def rand(
     *shape: int, rng: np.random.Generator | None = None, dtype: Any = np.float32, requires_grad: bool = False
 ) -> Tensor:
     """Uniform samples in [0, 1); pass `rng` for reproducible numbers."""
-    rng = rng if rng is not None else np.random.default_rng()
+    rng = generator(rng)
     return Tensor(rng.random(_shape(shape)).astype(dtype), requires_grad=requires_grad)
 
 

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_seq import functional as F
+from tinygrad_seq.seeding import generator
 from tinygrad_seq.tensor import Tensor
 
 from .. import init
@@ -116,7 +117,7 @@ class RecurrentLM(Module):
 
     def __init__(self, config: LMConfig, rng: np.random.Generator | None = None) -> None:
         super().__init__()
-        rng = np.random.default_rng(rng)
+        rng = generator(rng)
         self.config = config
         V, E, H = config.vocab_size, config.embed, config.hidden
         self.embedding = Embedding(V, E, rng=rng)
@@ -163,7 +164,7 @@ class TransformerLM(Module):
 
     def __init__(self, config: LMConfig, rng: np.random.Generator | None = None) -> None:
         super().__init__()
-        rng = np.random.default_rng(rng)
+        rng = generator(rng)
         self.config = config
         V, d = config.vocab_size, config.hidden
         self.embedding = Embedding(V, d, rng=rng)
@@ -204,7 +205,7 @@ def build_model(config: LMConfig,
                 rng: np.random.Generator | int | None = None) -> RecurrentLM | TransformerLM:
     """The model that `config` describes, initialised from `rng` (a Generator or a seed)."""
     cls = TransformerLM if config.model == "transformer" else RecurrentLM
-    return cls(config, rng=np.random.default_rng(rng))
+    return cls(config, rng=generator(rng))
 
 
 def detach_state(state: State) -> State:
