@@ -126,10 +126,21 @@ def test_in_place_on_a_leaf_that_requires_grad_raises_as_in_torch():
     with pytest.raises(RuntimeError, match=r"-=: a leaf Variable that requires grad is being used in an "
                                            r"in-place operation.*with no_grad\(\):"):
         p -= 0.1
-    y = p * 2
-    with pytest.raises(RuntimeError, match=r"\+=: a tensor that requires grad is being used in an in-place"):
-        y += 1
     np.testing.assert_array_equal(p.numpy(), [1.0, 2.0])
+
+
+def test_in_place_on_a_tensor_inside_a_graph_records_the_op():
+    p = Tensor([1.0, 2.0], requires_grad=True)
+    y = p * 2
+    before = y
+    y *= p  # recorded as y * p, as PyTorch records an in-place op on a non-leaf
+    assert y is not before and y.grad_fn is not None
+    np.testing.assert_array_equal(before.numpy(), [2.0, 4.0])
+    y.sum().backward()
+    np.testing.assert_array_equal(p.grad.numpy(), [4.0, 8.0])  # d(2p^2)/dp
+    c = Tensor([1.0, 1.0])  # no grad of its own, but the operand has one: recorded too, never dropped
+    c *= p
+    assert c.requires_grad and c.grad_fn is not None
 
 
 def test_in_place_after_the_forward_pass_is_caught_by_backward():

@@ -455,13 +455,17 @@ class Tensor:
         return self._data if dtype is None else self._data.astype(dtype, copy=False)
 
     def _in_place(self, symbol: str, ufunc: np.ufunc, other: Any) -> Tensor:
-        """x op= y written into x's own array: allowed when no gradient is being recorded for x."""
-        if self.requires_grad and STATE.grad_enabled:
-            kind = "a leaf Variable" if self.grad_fn is None else "a tensor"
+        """x op= y: written into x's own array when no graph is recorded (under no_grad, or when neither
+        x nor y requires grad). Inside a graph, a leaf that requires grad raises, as in PyTorch; otherwise
+        the op is recorded as x op y (the gradient is right; other references keep the old value)."""
+        if STATE.grad_enabled and (self.requires_grad or isinstance(other, Tensor) and other.requires_grad):
+            if not (self.requires_grad and self.grad_fn is None):
+                return {"+=": Tensor.__add__, "-=": Tensor.__sub__, "*=": Tensor.__mul__,
+                        "/=": Tensor.__truediv__}[symbol](self, other)
             raise RuntimeError(
-                f"{symbol}: {kind} that requires grad is being used in an in-place operation. Update "
-                f"weights under `with no_grad():` (as `p {symbol} lr * p.grad`), or build a new tensor: "
-                f"`x = x {symbol[0]} y`"
+                f"{symbol}: a leaf Variable that requires grad is being used in an in-place operation. "
+                f"Update weights under `with no_grad():` (as `p {symbol} lr * p.grad`), or build a new "
+                f"tensor: `x = x {symbol[0]} y`"
             )
         value = _plain(other)
         try:
