@@ -23,7 +23,7 @@ TEXT = "".join(
     for c in ("mat", "log", "rug")
 ) * 3
 TINY = ["--hidden", "16", "--seq-len", "8", "--batch-size", "4", "--eval-every", "4", "--warmup", "0"]
-SUBCOMMANDS = ["train", "eval", "sample", "score", "graph", "gradcheck"]
+SUBCOMMANDS = ["train", "eval", "sample", "score", "graph", "gradcheck", "export"]
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:

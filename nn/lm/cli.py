@@ -1,4 +1,5 @@
-"""The `tinygrad-seq` command (also `python -m tinygrad_seq`): train, eval, sample, score, graph, gradcheck.
+"""The `tinygrad-seq` command (also `python -m tinygrad_seq`): train, eval, sample, score, graph, gradcheck,
+export.
 
     tinygrad-seq train --corpus pydoc --model lstm --minutes 5 --out runs/lstm
     tinygrad-seq eval runs/lstm --json
@@ -8,6 +9,7 @@
     tinygrad-seq graph runs/lstm --steps 40 --html -o lstm.html
     tinygrad-seq gradcheck --layer all
     tinygrad-seq gradcheck runs/lstm --localize
+    tinygrad-seq export runs/lstm -o model.safetensors
 
 Bad input (a missing file, an empty corpus, a checkpoint from another model, a prompt with unknown
 characters) gets one line on stderr and exit code 2, never a traceback. Ctrl-C during training saves
@@ -365,6 +367,22 @@ def _gradcheck(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from tinygrad_seq.extras import MissingExtra
+
+    from .export import export_safetensors
+
+    model, vocab, ckpt = load_model(_checkpoint_path(args.dir))
+    try:
+        arrays = export_safetensors(model, vocab, args.output, step=ckpt.step)
+    except MissingExtra as error:
+        raise UsageError(str(error)) from None
+    print(f"wrote {args.output}: {len(arrays)} tensors ({model.num_parameters():,} parameters) of the "
+          f"{ckpt.config.model} model at step {ckpt.step}, under torch.nn's names; the metadata holds its "
+          "config and vocabulary (README: Weights out to PyTorch)")
+    return 0
+
+
 # ------------------------------------------------------------------------------------------ parser
 
 
@@ -507,6 +525,13 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--localize", action="store_true",
                    help="when a check fails, check every node alone and name the first wrong ones")
     k.add_argument("--seed", type=int, default=0, help="random seed of the layers, inputs and projections")
+
+    x = command("export", "write the weights for PyTorch (safetensors)",
+                "Write a trained model's weights under torch.nn's names as a safetensors file (needs the "
+                "lm extra), with its config and vocabulary in the metadata, to load into the equivalent "
+                "torch modules.", _export)
+    x.add_argument("dir", metavar="DIR", help=ckpt_help)
+    x.add_argument("-o", "--output", required=True, metavar="FILE", help="the .safetensors file to write")
     return parser
 
 
