@@ -8,7 +8,8 @@ The model: an embedding (vocab 65, dim 64), one LSTM or GRU layer (hidden 256, `
 decoder back to the vocabulary; batch 32, T=64; mean softmax cross-entropy over all T*B positions; one Adam
 step; float32. The reference is the same step written by hand in NumPy and tuned: each sequence-long
 buffer allocated once per step, the gates activated in place (ufuncs with ``out=``), W_hh^T contiguous,
-the weight gradients one GEMM each over the T*B rows, Adam in place. Before timing, both run in float64
+the weight gradients one GEMM each over the T*B rows, Adam in place (it borrows only the fused
+kernel's two in-place gradient helpers, sigmoid_grad_ and tanh_grad_). Before timing, both run in float64
 at small sizes from the same weights and must agree on the loss, every gradient and every updated weight.
 
 The GEMM floor is the step's matrix products alone (input projection, T recurrent products forward and
@@ -29,6 +30,7 @@ import numpy as np
 
 from tinygrad_seq import Tensor, nn
 from tinygrad_seq.functional import cross_entropy
+from tinygrad_seq.nn.kernels.recurrent import sigmoid_grad_, tanh_grad_
 
 VOCAB, EMBED, HIDDEN, BATCH, T, LR = 65, 64, 256, 32, 64, 1e-3
 BETAS, EPS = (0.9, 0.999), 1e-8
@@ -60,18 +62,6 @@ def sigmoid_(a: np.ndarray) -> None:
     np.tanh(a, out=a)
     np.multiply(a, 0.5, out=a)
     np.add(a, 0.5, out=a)
-
-
-def times_sigmoid_grad_(d: np.ndarray, s: np.ndarray, work: np.ndarray) -> None:
-    np.subtract(1, s, out=work)
-    work *= s
-    d *= work
-
-
-def times_tanh_grad_(d: np.ndarray, t: np.ndarray, work: np.ndarray) -> None:
-    np.multiply(t, t, out=work)
-    np.subtract(1, work, out=work)
-    d *= work
 
 
 def lstm_forward(x2, w_ih, w_hh, b, steps, batch):
@@ -109,15 +99,15 @@ def lstm_backward(d_hs, hs, cache, w_hh):
         di, df, dg, do = (d[:, k * H : (k + 1) * H] for k in range(4))
         d_h += d_hs[t]
         np.multiply(d_h, tanh_c[t], out=do)
-        times_tanh_grad_(np.multiply(d_h, o, out=tmp), tanh_c[t], work[:, :H])
+        tanh_grad_(np.multiply(d_h, o, out=tmp), tanh_c[t], work[:, :H])
         d_c += tmp
         np.multiply(d_c, g, out=di)
         np.multiply(d_c, cs[t], out=df)
         np.multiply(d_c, i, out=dg)
         d_c *= f
-        times_sigmoid_grad_(d[:, : 2 * H], a[:, : 2 * H], work[:, : 2 * H])
-        times_tanh_grad_(dg, g, work[:, :H])
-        times_sigmoid_grad_(do, o, work[:, :H])
+        sigmoid_grad_(d[:, : 2 * H], a[:, : 2 * H], work[:, : 2 * H])
+        tanh_grad_(dg, g, work[:, :H])
+        sigmoid_grad_(do, o, work[:, :H])
         np.matmul(d, w_hh, out=d_h)
     d2 = d_gates.reshape(steps * batch, 4 * H)
     h2 = hs[:-1].reshape(steps * batch, H)
@@ -164,9 +154,9 @@ def gru_backward(d_hs, hs, cache, w_hh):
         np.subtract(d_h, direct, out=dn)
         np.subtract(hs[t], n, out=dz)
         dz *= d_h
-        times_tanh_grad_(dn, n, work[:, :H])
+        tanh_grad_(dn, n, work[:, :H])
         np.multiply(dn, gh_n[t], out=dr)
-        times_sigmoid_grad_(d[:, : 2 * H], a[:, : 2 * H], work[:, : 2 * H])
+        sigmoid_grad_(d[:, : 2 * H], a[:, : 2 * H], work[:, : 2 * H])
         d_gh[:, : 2 * H] = d[:, : 2 * H]
         np.multiply(dn, r, out=d_gh_n[t])
         d_gh[:, 2 * H :] = d_gh_n[t]

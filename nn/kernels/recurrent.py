@@ -55,15 +55,16 @@ def _sigmoid_from_tanh_(a: np.ndarray) -> None:
     np.add(a, 0.5, out=a)
 
 
-def _sigmoid_grad_(grad: np.ndarray, s: np.ndarray, work: np.ndarray) -> None:
-    """grad *= s * (1 - s) in place, s = sigma(x) (work: scratch of grad's shape)."""
+def sigmoid_grad_(grad: np.ndarray, s: np.ndarray, work: np.ndarray) -> None:
+    """grad *= s * (1 - s) in place, s = sigma(x): the gradient through a sigmoid (work: scratch of grad's
+    shape). Also used by benchmarks/recurrent_lm.py's hand-written step."""
     np.subtract(1, s, out=work)
     work *= s
     grad *= work
 
 
-def _tanh_grad_(grad: np.ndarray, t: np.ndarray, work: np.ndarray) -> None:
-    """grad *= 1 - t^2 in place, t = tanh(x)."""
+def tanh_grad_(grad: np.ndarray, t: np.ndarray, work: np.ndarray) -> None:
+    """grad *= 1 - t^2 in place, t = tanh(x): the gradient through a tanh."""
     np.multiply(t, t, out=work)
     np.subtract(1, work, out=work)
     grad *= work
@@ -143,7 +144,7 @@ class _RNNCell(_Cell):
             np.multiply(dh, g > 0, out=d)
         else:
             np.copyto(d, dh)
-            _tanh_grad_(d, g, self.small)
+            tanh_grad_(d, g, self.small)
         return d @ self.w_hh[0], None
 
 
@@ -190,15 +191,15 @@ class _LSTMCell(_Cell):
         tc = np.tanh(self.cs[t + 1 - self.rev], out=self.small)
         np.multiply(dh, tc, out=do)
         # dc += dh * o * (1 - tanh(c')^2)
-        _tanh_grad_(np.multiply(dh, o, out=work[0]), tc, work[1])
+        tanh_grad_(np.multiply(dh, o, out=work[0]), tc, work[1])
         dc += work[0]
         np.multiply(dc, g, out=di)
         np.multiply(dc, self.cs[t + self.rev], out=df)
         np.multiply(dc, i, out=dg)
         dc *= f  # the gradient of the c this step read
-        _sigmoid_grad_(dgates[:2], a[:2], work[:2])
-        _sigmoid_grad_(do, o, work[2])
-        _tanh_grad_(dg, g, work[3])
+        sigmoid_grad_(dgates[:2], a[:2], work[:2])
+        sigmoid_grad_(do, o, work[2])
+        tanh_grad_(dg, g, work[3])
         np.matmul(dgates, self.w_hh, out=work)  # (G, B, H) @ (G, H, H) -> (G, B, H), summed over gates
         return work.sum(axis=0), dc
 
@@ -241,9 +242,9 @@ class _GRUCell(_Cell):
         np.subtract(dh, direct, out=dn)
         np.subtract(self.h_in[t], n, out=dz)
         dz *= dh
-        _tanh_grad_(dn, n, self.small)
+        tanh_grad_(dn, n, self.small)
         np.multiply(dn, self.gh_n[t], out=dr)
-        _sigmoid_grad_(dgates[:2], a[:2], dgh[:2])
+        sigmoid_grad_(dgates[:2], a[:2], dgh[:2])
         np.multiply(dn, r, out=self.dgh_n[t])
         np.matmul(dgates[:2], self.w_hh[:2], out=dgh[:2])  # the r and z pre-activations see gh as gx
         np.matmul(self.dgh_n[t], self.w_hh[2], out=dgh[2])
