@@ -5,12 +5,15 @@
     python benchmarks/recurrent_lm.py --profile    # where the fused LSTM step's time goes (cProfile)
 
 The model: an embedding (vocab 65, dim 64), one LSTM or GRU layer (hidden 256, ``fused=True``), a linear
-decoder back to the vocabulary; batch 32, T=64; mean softmax cross-entropy over all T*B positions; one Adam
-step; float32. The reference is the same step written by hand in NumPy and tuned: each sequence-long
-buffer allocated once per step, the gates activated in place (ufuncs with ``out=``), W_hh^T contiguous,
-the weight gradients one GEMM each over the T*B rows, Adam in place (it borrows only the fused
-kernel's two in-place gradient helpers, sigmoid_grad_ and tanh_grad_). Before timing, both run in float64
-at small sizes from the same weights and must agree on the loss, every gradient and every updated weight.
+decoder back to the vocabulary; batch 32, T=64; mean softmax cross-entropy over all T*B positions (fused,
+as the LM toolkit trains); one Adam step; float32. ``--unrolled`` also times the composed layer with the
+composed cross-entropy (the engine without fused nodes).
+
+The reference is the same step written by hand in NumPy and tuned: each sequence-long buffer allocated
+once per step, the gates activated in place (ufuncs with ``out=``), W_hh^T contiguous, the weight
+gradients one GEMM each over the T*B rows, Adam in place (it borrows only the fused kernel's two in-place
+gradient helpers, sigmoid_grad_ and tanh_grad_). Before timing, both run in float64 at small sizes from
+the same weights and must agree on the loss, every gradient and every updated weight.
 
 The GEMM floor is the step's matrix products alone (input projection, T recurrent products forward and
 T backward, weight and input gradients, decoder), timed in the same process: no implementation of this
@@ -252,7 +255,7 @@ def check_agreement(kind: str, tol: float = 1e-9) -> float:
     for _ in range(2):  # two steps: the second starts from the updated weights and moments
         opt.zero_grad()
         logits = model(ids)
-        loss = cross_entropy(logits.reshape(-1, VOCAB), targets.reshape(-1))
+        loss = cross_entropy(logits.reshape(-1, VOCAB), targets.reshape(-1), fused=True)
         loss.backward()
         ref_loss, ref_grads = ref.loss_and_grads(ids, targets)
         gaps = {"loss": abs(loss.item() - ref_loss)}
@@ -310,7 +313,7 @@ def bench(kind: str, repeats: int, unrolled: bool, show_profile: bool) -> None:
     ref = NumpyRecurrentLM(kind, model.state_dict())
     opt = nn.optim.Adam(model.parameters(), lr=LR, betas=BETAS, eps=EPS)
     ids, targets = rng.integers(0, VOCAB, (T, BATCH)), rng.integers(0, VOCAB, (T, BATCH))
-    engine = lambda: engine_step(model, opt, ids, targets)  # noqa: E731
+    engine = lambda: engine_step(model, opt, ids, targets, fused=model.rnn.fused)  # noqa: E731
     numpy = lambda: ref.step(ids, targets)  # noqa: E731
     sizes = f"vocab {VOCAB}, embed {EMBED}, hidden {HIDDEN}, batch {BATCH}, T={T}, Adam, float32"
     ratio = compare(f"{kind.upper()} LM step, fused ({sizes}), median of {repeats}:", engine, numpy, repeats,
