@@ -11,9 +11,9 @@ maths here instead, as one `Function` per layer and direction:
   and the input are then one GEMM per gate over all T*B rows (not T small ones);
 - NOTE: speed: the gate buffers are (G, T, B, H), so that every gate of every step is one contiguous
   (B, H) block (NumPy runs a ufunc over a contiguous block several times faster than over a column
-  slice of a (B, G*H) row), and the forward step's copy of the weights has the rows of the sigmoid
-  gates scaled by 1/2: one tanh over all of the LSTM's gates then gives its sigmoids as
-  0.5 + 0.5 tanh(a / 2) with two more passes (the GRU's r and z likewise);
+  slice of a (B, G*H) row), and the sigmoid gates are halved before one tanh over all of the LSTM's
+  gates, which then gives them as 0.5 + 0.5 tanh(a / 2) with two more passes (the GRU's r and z
+  likewise); the weights are used as they are (no copies per call: sampling calls with T = 1);
 - float32 stays float32 and float64 stays float64; ``lengths=`` (state carried, output zero past each
   sequence's end) and ``reverse`` (positions T-1, ..., 0) behave as in `scan`.
 
@@ -49,6 +49,11 @@ __all__ = ["FusedSequence", "fused_sequence"]
 _TITLES = {"rnn_tanh": "RNN", "rnn_relu": "RNN", "lstm": "LSTM", "gru": "GRU"}
 
 
+def _halve_(a: np.ndarray) -> None:
+    """a := a / 2 in place, before the tanh that gives sigma(x) = 0.5 + 0.5 tanh(x / 2)."""
+    np.multiply(a, 0.5, out=a)
+
+
 def _sigmoid_from_tanh_(a: np.ndarray) -> None:
     """a := 0.5 + 0.5 a in place: sigma(x) from a = tanh(x / 2) (the same value as 1 / (1 + e^-x))."""
     np.multiply(a, 0.5, out=a)
@@ -78,14 +83,11 @@ def tanh_grad_(grad: np.ndarray, t: np.ndarray, work: np.ndarray) -> None:
 class _Cell:
     """What differs between the kinds.
 
-    ``gates`` (G, T, B, H) holds x @ W_ih^T + bias on entry, with the `sigmoids` gates' rows scaled by
-    1/2; a step turns block [:, t] into the activated gates, which backward reads. ``w_hh`` (G, H, H) is
-    W_hh per gate (for backward), ``w_hh_t`` W_hh^T per gate, scaled as the gates (contiguous, for the
-    forward step), ``b_hh`` (G, 1, H) the scaled bias the step adds (GRU only). ``h_in`` (T, B, H) is the
-    h each step read.
+    ``gates`` (G, T, B, H) holds x @ W_ih^T + bias on entry; a step turns block [:, t] into the activated
+    gates, which backward reads. ``w_hh`` (G, H, H) is W_hh per gate (for backward), ``w_hh_t`` W_hh^T per
+    gate (for the forward step), ``b_hh`` (G, 1, H) the bias the step adds (GRU only). ``h_in`` (T, B, H)
+    is the h each step read.
     """
-
-    sigmoids: tuple[int, ...] = ()  # the gates that are sigmoids
 
     def __init__(self, gates: np.ndarray, w_hh: np.ndarray, w_hh_t: np.ndarray, b_hh: np.ndarray | None,
                  h_in: np.ndarray, reverse: bool) -> None:
@@ -151,7 +153,6 @@ class _RNNCell(_Cell):
 class _LSTMCell(_Cell):
     """i, f, g, o = sigma, sigma, tanh, sigma of (gx + h @ W_hh^T); c' = f c + i g; h' = o tanh(c')."""
 
-    sigmoids = (0, 1, 3)
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
@@ -166,8 +167,10 @@ class _LSTMCell(_Cell):
         a, small = self.gates[:, t], self.small
         np.matmul(h, self.w_hh_t, out=self.work)  # (B, H) @ (G, H, H) -> (G, B, H)
         a += self.work
+        _halve_(a[:2])  # i, f
+        _halve_(a[3])  # o
         np.tanh(a, out=a)
-        _sigmoid_from_tanh_(a[:2])  # i, f
+        _sigmoid_from_tanh_(a[:2])
         _sigmoid_from_tanh_(a[3])  # o
         i, f, g, o = a
         c, c_new = self.cs[t + self.rev], self.cs[t + 1 - self.rev]
@@ -207,7 +210,6 @@ class _LSTMCell(_Cell):
 class _GRUCell(_Cell):
     """r, z = sigma(gx_rz + gh_rz); n = tanh(gx_n + r * gh_n); h' = n + z (h - n); gh = h @ W_hh^T + b_hh."""
 
-    sigmoids = (0, 1)
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
@@ -221,6 +223,7 @@ class _GRUCell(_Cell):
             gh += self.b_hh
         rz = a[:2]
         rz += gh[:2]
+        _halve_(rz)
         np.tanh(rz, out=rz)
         _sigmoid_from_tanh_(rz)
         r, z, n = a
@@ -308,20 +311,20 @@ class FusedSequence(Function):
         H, rev = w_hh.shape[1], int(reverse)
         cell_type = _CELLS[kind]
         G = w_hh.shape[0] // H
-        scale = np.ones((G, 1, 1), dtype)
-        scale[list(cell_type.sigmoids)] = 0.5  # sigma(x) = 0.5 + 0.5 tanh(x / 2)
 
         x2 = x.reshape(T * B, I)  # (T, B, I) -> (T*B, I)
         w_ih_g, w_hh_g = _per_gate(w_ih, G), _per_gate(w_hh, G)  # (G, H, I), (G, H, H)
         gates = np.empty((G, T, B, H), dtype)
-        np.matmul(x2, (w_ih_g * scale).transpose(0, 2, 1), out=gates.reshape(G, T * B, H))
+        np.matmul(x2, w_ih_g.transpose(0, 2, 1), out=gates.reshape(G, T * B, H))
         step_bias = None
         if bias and kind == "gru":
-            gates += (_per_gate(b_ih, G) * scale[:, 0])[:, None, None]  # b_hh stays in the step:
-            step_bias = (_per_gate(b_hh, G) * scale[:, 0])[:, None]  # (G, 1, H)   r gates b_hn
+            gates += _per_gate(b_ih, G)[:, None, None]  # b_hh stays in the step: r gates b_hn
+            step_bias = _per_gate(b_hh, G)[:, None]  # (G, 1, H)
         elif bias:
-            gates += (_per_gate(b_ih + b_hh, G) * scale[:, 0])[:, None, None]
-        w_hh_t = np.ascontiguousarray((w_hh_g * scale).transpose(0, 2, 1))  # (G, H, H): W_hh^T per gate
+            gates += _per_gate(b_ih + b_hh, G)[:, None, None]
+        w_hh_t = w_hh_g.transpose(0, 2, 1)  # (G, H, H): W_hh^T per gate
+        if T > 4:  # NOTE: speed: BLAS reads a contiguous copy faster; worth its copy over a few steps
+            w_hh_t = np.ascontiguousarray(w_hh_t)
 
         out = np.empty((T + 1 + len(state), B, H), dtype)
         out[T * rev] = state[0]
