@@ -1,15 +1,24 @@
-"""Per-op overhead: a tanh RNN training step in tinygrad_seq vs hand-written NumPy forward + BPTT.
+"""Per-op overhead: what one op costs in tinygrad_seq next to the same arithmetic in plain NumPy.
 
-    python benchmarks/overhead.py            # both sizes, prints median times and the ratio
+    python benchmarks/overhead.py            # every ratio next to its target
+    python benchmarks/overhead.py --profile  # also where the chain's time goes (cProfile)
 
-Two sizes: a small character RNN (vocab 65, hidden 100, T=25, batch 1: the overhead of the
-Python graph dominates) and a larger one (batch 32, hidden 256, T=64: NumPy's arithmetic does).
-Both implementations first run in float64 and must agree on the loss and every gradient.
+1. One op: a Tensor add of two (1, 100) float32 arrays under `no_grad` vs a bare NumPy add
+   (target <= 1.6x): the cost of Function.apply and of making the result Tensor.
+2. A recorded chain of 1,000 small ops on (1, 100) arrays, h = tanh(h * w + b) 333 times and a sum,
+   plus its backward vs the same forward and backward written as a plain NumPy loop (target <= 4x):
+   graph recording and the backward loop. Both first run in float64 and must agree on every gradient.
+3. A tanh RNN training step at two sizes (no target): a small character RNN (vocab 65, hidden 100,
+   T=25, batch 1: the overhead of the Python graph dominates) and a larger one (batch 32, hidden 256,
+   T=64: NumPy's arithmetic does), against hand-written forward + BPTT (also used by min_char_rnn.py).
 """
 
 from __future__ import annotations
 
+import argparse
+
 from timing import compare as compare_steps  # sets BLAS's thread count: before NumPy loads
+from timing import profile
 
 # isort: split
 import numpy as np
@@ -17,6 +26,63 @@ import numpy as np
 import tinygrad_seq as ts
 from tinygrad_seq import Tensor
 from tinygrad_seq.functional import cross_entropy
+
+ADD_TARGET, CHAIN_TARGET, LINKS, ADDS = 1.6, 4.0, 333, 200
+
+
+def add_steps() -> tuple:
+    """(engine, numpy): `ADDS` adds of two (1, 100) float32 arrays, as Tensors under no_grad and bare."""
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((1, 100)).astype(np.float32) for _ in range(2))
+    x, y = Tensor(a), Tensor(b)
+
+    def engine() -> None:
+        with ts.no_grad():
+            for _ in range(ADDS):
+                x + y
+
+    def numpy() -> None:
+        for _ in range(ADDS):
+            a + b
+
+    return engine, numpy
+
+
+def chain_engine(x: Tensor, w: Tensor, b: Tensor) -> list[np.ndarray]:
+    """h = tanh(h * w + b) `LINKS` times from x, summed (1,000 ops), then backward; returns the gradients."""
+    for p in (x, w, b):
+        p.grad = None
+    h = x
+    for _ in range(LINKS):
+        h = (h * w + b).tanh()
+    h.sum().backward()
+    return [x.grad.numpy(), w.grad.numpy(), b.grad.numpy()]
+
+
+def chain_numpy(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> list[np.ndarray]:
+    """The same chain and its backward as a plain NumPy loop."""
+    hs = [x]
+    for _ in range(LINKS):
+        hs.append(np.tanh(hs[-1] * w + b))
+    dh, dw, db = np.ones_like(x), np.zeros_like(w), np.zeros_like(b)
+    for k in range(LINKS, 0, -1):
+        du = dh * (1 - hs[k] * hs[k])
+        db += du
+        dw += du * hs[k - 1]
+        dh = du * w
+    return [dh, dw, db]
+
+
+def chain_steps() -> tuple:
+    """(engine, numpy) for the chain, after checking in float64 that they agree on every gradient."""
+    rng = np.random.default_rng(0)
+    raw = [rng.standard_normal((1, 100)) * s for s in (1.0, 0.5, 0.1)]  # x, w, b
+    got = chain_engine(*(Tensor(v, requires_grad=True) for v in raw))
+    for g, ref in zip(got, chain_numpy(*raw)):
+        assert np.allclose(g, ref, rtol=1e-12, atol=1e-14), "chain: gradients disagree"
+    raw = [v.astype(np.float32) for v in raw]
+    tensors = [Tensor(v, requires_grad=True) for v in raw]
+    return (lambda: chain_engine(*tensors)), (lambda: chain_numpy(*raw))
 
 
 def make_params(vocab: int, hidden: int, dtype, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -115,6 +181,16 @@ def compare(name: str, vocab: int, hidden: int, T: int, B: int, repeats: int) ->
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", action="store_true", help="print the chain's top functions by time")
+    args = parser.parse_args()
+    compare_steps(f"one op: {ADDS} Tensor adds of (1, 100) float32 under no_grad vs bare NumPy adds",
+                  *add_steps(), repeats=101, target=ADD_TARGET)
+    engine, numpy = chain_steps()
+    compare_steps(f"a recorded chain of {3 * LINKS + 1} ops on (1, 100) float32 and its backward vs a NumPy "
+                  "loop (gradients checked equal in float64)", engine, numpy, repeats=31, target=CHAIN_TARGET)
+    if args.profile:
+        profile(engine, 20, top=20)
     print("tanh RNN training step (forward + backward), median of repeated runs; gradients checked equal")
     compare("vocab 65, hidden 100, T=25, B=1", 65, 100, 25, 1, repeats=50)
     compare("vocab 65, hidden 256, T=64, B=32", 65, 256, 64, 32, repeats=10)

@@ -4,6 +4,10 @@ Import this module before NumPy: BLAS reads its thread count once, when NumPy lo
 unless OPENBLAS_NUM_THREADS (or OMP_/MKL_NUM_THREADS) is already set, because on a busy 2-core
 machine threaded BLAS oversubscribes the cores and makes both sides' times erratic; ratios are what
 these scripts report, measured in one process, never absolute times.
+
+Times are CPU time of this process (`time.process_time`), not wall time: on a shared machine a step's
+wall time is mostly waiting for a core, and a longer step waits more often, which skewed ratios by up
+to 3x here; with one BLAS thread the CPU time is what the step costs.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ import pstats  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
+
+_clock = time.process_time
 
 
 def engine_step(model, opt, ids, targets, fused: bool = False) -> float:
@@ -39,9 +45,9 @@ def median_seconds(step: Callable[[], object], repeats: int) -> float:
     step()
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = _clock()
         step()
-        times.append(time.perf_counter() - start)
+        times.append(_clock() - start)
     return statistics.median(times)
 
 
@@ -57,9 +63,9 @@ def compare(label: str, engine: Callable[[], object], numpy: Callable[[], object
     times: tuple[list[float], list[float]] = ([], [])
     for _ in range(repeats):
         for step, bucket in zip((engine, numpy), times):
-            start = time.perf_counter()
+            start = _clock()
             step()
-            bucket.append(time.perf_counter() - start)
+            bucket.append(_clock() - start)
     t_engine, t_numpy = (statistics.median(b) for b in times)
     ratio = t_engine / t_numpy
     print(label)

@@ -193,46 +193,70 @@ class Function:
     @classmethod
     def apply(cls, *inputs: Any, **params: Any) -> Tensor:
         """Run the op forward on Tensors (or arrays) and record a node when a gradient is needed."""
-        tensors = inputs
         tensor_type = _tensor_type
         for x in inputs:
             if not isinstance(x, tensor_type):
-                tensors = tuple(x if isinstance(x, tensor_type) else tensor_type(x) for x in inputs)
+                inputs = tuple(x if isinstance(x, tensor_type) else tensor_type(x) for x in inputs)
                 break
-        fn = cls()
-        try:
-            out = fn.forward(*[t._data for t in tensors], **params)
-        except ShapeError:
-            raise
-        except (ValueError, IndexError, TypeError) as err:
-            shapes = ", ".join(str(t.shape) for t in tensors)
-            raise type(err)(f"{fn.name.lower()}: {err} (input shapes: {shapes})") from None
-        if type(out) is not np.ndarray:
-            out = np.asarray(out)
-        state = STATE
-        result = tensor_type._wrap(out, False)
-        if state.grad_enabled and out.dtype.kind == "f":
-            for t in tensors:
-                if t.requires_grad:
-                    result.requires_grad = True
-                    result.grad_fn = fn
-                    fn.inputs = tensors
-                    fn.params = params  # the keyword arguments of forward: it can be run again alone
-                    fn.scope = state.scope
-                    fn.versions = tuple([t._version for t in tensors])
-                    fn.released = False
-                    fn.where = None
-                    break
-        if state.sites:
-            fn.where = _user_frame()
-            if state.anomaly:
-                _check_finite(out, fn, "forward")
-        return result
+        return run_op(cls, inputs, params)
+
+    scatter_into: Any = None  # an indexing op's in-place first-order backward (see ops.GetItem)
 
     def _describe(self) -> str:
         where = f" created at {self.where}" if getattr(self, "where", None) else ""
         scope = "/".join(getattr(self, "scope", ())) or "<top level>"
         return f"op '{self.name}' in scope '{scope}'{where}"
+
+
+_new = object.__new__
+_ndarray = np.ndarray
+_NO_PARAMS: dict[str, Any] = {}  # never written to
+
+
+def run_op(cls: type[Function], tensors: tuple, params: dict[str, Any] = _NO_PARAMS) -> Tensor:
+    """`cls.apply(*tensors, **params)` for inputs that are all Tensors already: the operators' path.
+
+    NOTE: speed. One plain call (no argument packing), the forward called with its arrays spelled out
+    for one or two inputs, and the result Tensor made in place: per op this is most of the engine's cost
+    when arrays are small (a (1, 100) add).
+    """
+    fn = _new(cls)
+    try:
+        if params:
+            out = fn.forward(*[t._data for t in tensors], **params)
+        elif len(tensors) == 2:
+            out = fn.forward(tensors[0]._data, tensors[1]._data)
+        elif len(tensors) == 1:
+            out = fn.forward(tensors[0]._data)
+        else:
+            out = fn.forward(*[t._data for t in tensors])
+    except ShapeError:
+        raise
+    except (ValueError, IndexError, TypeError) as err:
+        shapes = ", ".join(str(t.shape) for t in tensors)
+        raise type(err)(f"{fn.name.lower()}: {err} (input shapes: {shapes})") from None
+    if type(out) is not _ndarray:
+        out = np.asarray(out)
+    result = _new(_tensor_type)
+    result._data = out
+    state = STATE
+    if state.grad_enabled and out.dtype.kind == "f":
+        for t in tensors:
+            if t.requires_grad:
+                result.requires_grad = True
+                result.grad_fn = fn
+                fn.inputs = tensors
+                fn.params = params  # the keyword arguments of forward: it can be run again alone
+                fn.scope = state.scope
+                fn.versions = tuple([t._version for t in tensors])
+                fn.released = False
+                fn.where = None
+                break
+    if state.sites:
+        fn.where = _user_frame()
+        if state.anomaly:
+            _check_finite(out, fn, "forward")
+    return result
 
 
 def _check_finite(array: np.ndarray, fn: Function, phase: str) -> None:
@@ -247,25 +271,30 @@ def _check_finite(array: np.ndarray, fn: Function, phase: str) -> None:
 
 
 def toposort(roots: Sequence[Tensor]) -> list[Function]:
-    """Every node reachable from `roots`, each after all nodes it depends on (iterative DFS)."""
+    """Every node reachable from `roots`, each after all nodes it depends on (iterative DFS).
+
+    A stack of (node, iterator over its inputs, last first): a node is emitted when its iterator is
+    exhausted, so each node is pushed once (nodes hash by identity).
+    """
     order: list[Function] = []
-    seen: set[int] = set()
+    seen: set[Function] = set()
     for root in roots:
-        if root.grad_fn is None or id(root.grad_fn) in seen:
+        fn = root.grad_fn
+        if fn is None or fn in seen:
             continue
-        stack: list[tuple[Function, bool]] = [(root.grad_fn, False)]
+        seen.add(fn)
+        stack = [(fn, reversed(fn.inputs))]
         while stack:
-            fn, expanded = stack.pop()
-            if expanded:
+            fn, pending = stack[-1]
+            for x in pending:
+                child = x.grad_fn
+                if child is not None and child not in seen:
+                    seen.add(child)
+                    stack.append((child, reversed(child.inputs)))
+                    break
+            else:
+                stack.pop()
                 order.append(fn)
-                continue
-            if id(fn) in seen:
-                continue
-            seen.add(id(fn))
-            stack.append((fn, True))
-            for x in fn.inputs:
-                if x.grad_fn is not None and id(x.grad_fn) not in seen:
-                    stack.append((x.grad_fn, False))
     return order
 
 
@@ -286,14 +315,6 @@ def sum_to(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
     return grad
 
 
-def _as_tuple(grads: Any, n: int, fn: Function) -> tuple:
-    if not isinstance(grads, tuple):
-        grads = (grads,)
-    if len(grads) != n:
-        raise RuntimeError(f"{fn.name}.backward returned {len(grads)} gradients for {n} inputs")
-    return grads
-
-
 def _raise_modified(fn: Function) -> None:
     for i, (x, version) in enumerate(zip(fn.inputs, fn.versions, strict=True)):
         if x._version != version:
@@ -302,6 +323,124 @@ def _raise_modified(fn: Function) -> None:
                 f"pass (version {version} -> {x._version}), but backward needs its old value. "
                 "Change a copy instead, or make the change before building the graph."
             )
+
+
+def _raise_released(fn: Function) -> None:
+    raise RuntimeError(
+        f"{fn._describe()}: trying to backward through the graph a second time, but its saved arrays were "
+        "released after the first backward. Pass retain_graph=True to the first backward() (or grad()) "
+        "call if you need to go through it again."
+    )
+
+
+class _BackwardPass:
+    """One backward pass: the gradient reaching each tensor so far, and the steps that move it on.
+
+    Gradients are kept by node for a tensor an op made (one output per node) and by tensor for a leaf
+    (both hash by identity). NOTE: speed: a gradient array this pass allocated itself, that nothing else
+    refers to yet, is `owned` (by id): further contributions are added into it in place instead of
+    allocating a new sum.
+    """
+
+    __slots__ = ("grads", "leaves", "watched", "wanted_leaves", "owned", "create_graph", "retain_graph",
+                 "report_retained")
+
+    def __init__(self, wanted: Sequence[Tensor] | None, retain_graph: bool, create_graph: bool) -> None:
+        self.grads: dict[Function | Tensor, Tensor] = {}
+        self.leaves: dict[Tensor, None] = {}  # the leaves reached, in the order reached
+        self.watched: dict[Function, Tensor] = {}  # non-leaf tensors whose gradient is reported, by node
+        self.wanted_leaves: set[Tensor] | None = None
+        if wanted is not None:
+            self.watched = {t.grad_fn: t for t in wanted if t.grad_fn is not None}
+            self.wanted_leaves = {t for t in wanted if t.grad_fn is None}
+        self.report_retained = wanted is None  # backward() also reports tensors marked retain_grad()
+        self.owned: set[int] = set()
+        self.retain_graph, self.create_graph = retain_graph, create_graph
+
+    def _key(self, x: Tensor) -> Function | Tensor | None:
+        """Where x's gradient is kept, or None when nobody asked for it (a constant, an unwanted leaf)."""
+        fn = x.grad_fn
+        if fn is not None:
+            if self.report_retained and x._retains_grad:
+                self.watched[fn] = x
+            return fn
+        if not x.requires_grad or (self.wanted_leaves is not None and x not in self.wanted_leaves):
+            return None
+        self.leaves[x] = None
+        return x
+
+    def deposit(self, x: Tensor, g: Tensor) -> None:
+        """Add g to the gradient reaching x."""
+        key = self._key(x)
+        if key is None:
+            return
+        old = self.grads.get(key)
+        if old is None:
+            self.grads[key] = g
+        elif id(old) in self.owned:
+            old._data += g._data
+        elif self.create_graph:
+            self.grads[key] = old + g
+        else:
+            total = _tensor_type._wrap(old._data + g._data, False)
+            self.owned.add(id(total))
+            self.grads[key] = total
+
+    def deposit_scatter(self, x: Tensor, fn: Function, grad: Tensor) -> None:
+        """NOTE: speed. x[index]'s gradient is added into x's buffer in place, instead of a full-size
+        array of zeros per indexing op (a loop over x[t] would otherwise cost O(T^2))."""
+        key = self._key(x)
+        if key is None:
+            return
+        old = self.grads.get(key)
+        if old is None or id(old) not in self.owned:
+            buffer = np.zeros(x.shape, dtype=x.dtype) if old is None else old._data.astype(x.dtype, copy=True)
+            old = _tensor_type._wrap(buffer, False)
+            self.owned.add(id(old))
+            self.grads[key] = old
+        fn.scatter_into(old._data, grad._data)
+
+    def step(self, fn: Function, grad: Tensor, anomaly: bool) -> None:
+        """Run fn's backward rule on the gradient of its output and deposit what its inputs receive."""
+        if fn.released:
+            _raise_released(fn)
+        for x, version in zip(fn.inputs, fn.versions):
+            if x._version != version:
+                _raise_modified(fn)
+        if fn.scatter_into is not None and not self.create_graph:
+            self.deposit_scatter(fn.inputs[0], fn, grad)
+            if not self.retain_graph:
+                _release(fn)
+            return
+        if anomaly:
+            # the ops inside a backward rule are not checked one by one: a NaN there is reported
+            # below as this node's gradient, naming the op the user wrote rather than a helper
+            STATE.anomaly = False
+            try:
+                grads = fn.backward(grad)
+            finally:
+                STATE.anomaly = True
+        else:
+            grads = fn.backward(grad)
+        if type(grads) is not tuple:
+            grads = (grads,)
+        n = len(fn.inputs)
+        if len(grads) != n:
+            raise RuntimeError(f"{fn.name}.backward returned {len(grads)} gradients for {n} inputs")
+        if not self.retain_graph:
+            _release(fn)
+        for i, (x, g) in enumerate(zip(fn.inputs, grads)):
+            if g is None or not x.requires_grad:
+                continue
+            if not isinstance(g, _tensor_type):
+                g = _tensor_type(g)
+            if g._data.shape != x._data.shape:
+                g = sum_to(g, x._data.shape)
+            if g._data.dtype is not x._data.dtype and g._data.dtype != x._data.dtype:
+                g = g.astype(x._data.dtype)
+            if anomaly:
+                _check_finite(g._data, fn, f"backward (gradient of input {i})")
+            self.deposit(x, g)
 
 
 def run_backward(
@@ -317,116 +456,30 @@ def run_backward(
     Returns (tensor, gradient) pairs: for the `wanted` tensors when they are given, otherwise for
     every leaf that requires grad and every tensor marked with ``retain_grad()``.
     """
-    node_grads: dict[int, Tensor] = {}  # gradient of each node's output, by id(node)
-    leaf_grads: dict[int, list] = {}  # id(leaf) -> [leaf, gradient]
-    watched: dict[int, Tensor] = {}  # non-leaf tensors whose gradient is reported, by id(node)
-    if wanted is not None:
-        watched = {id(t.grad_fn): t for t in wanted if t.grad_fn is not None}
-    wanted_leaves = None if wanted is None else {id(t) for t in wanted if t.grad_fn is None}
+    state = _BackwardPass(wanted, retain_graph, create_graph)
+    grads, watched, owned = state.grads, state.watched, state.owned
     result: list[tuple[Tensor, Tensor]] = []
-
-    # Gradient arrays this pass allocated itself and that nothing else refers to yet: further
-    # contributions are added into them in place instead of allocating a new sum each time.
-    owned: set[int] = set()
-
-    def current(x: Tensor) -> Tensor | None:
-        if x.grad_fn is None:
-            entry = leaf_grads.get(id(x))
-            return None if entry is None else entry[1]
-        return node_grads.get(id(x.grad_fn))
-
-    def store(x: Tensor, g: Tensor) -> None:
-        if x.grad_fn is None:
-            leaf_grads[id(x)] = [x, g]
-            return
-        node_grads[id(x.grad_fn)] = g
-        if wanted is None and x._retains_grad:
-            watched[id(x.grad_fn)] = x
-
-    def deposit(x: Tensor, g: Tensor) -> None:
-        if x.grad_fn is None and not (x.requires_grad and (wanted_leaves is None or id(x) in wanted_leaves)):
-            return
-        old = current(x)
-        if old is None:
-            store(x, g)
-        elif id(old) in owned:
-            old._data += g._data
-        else:
-            total = old + g
-            if not create_graph:
-                owned.add(id(total))
-            store(x, total)
-
-    def deposit_scatter(x: Tensor, fn: Function, grad: Tensor) -> None:
-        """NOTE: speed. x[index]'s gradient is added into x's buffer in place, instead of a full-size
-        array of zeros per indexing op (a loop over x[t] would otherwise cost O(T^2))."""
-        if x.grad_fn is None and not (x.requires_grad and (wanted_leaves is None or id(x) in wanted_leaves)):
-            return
-        old = current(x)
-        if old is None or id(old) not in owned:
-            buffer = np.zeros(x.shape, dtype=x.dtype) if old is None else old._data.astype(x.dtype, copy=True)
-            old = _tensor_type._wrap(buffer, False)
-            owned.add(id(old))
-            store(x, old)
-        fn.scatter_into(old._data, grad._data)
-
     anomaly = STATE.anomaly
     with _GradMode(create_graph):
         for root, g in zip(roots, root_grads, strict=True):
-            deposit(root, g)
+            state.deposit(root, g)
         for fn in reversed(toposort(roots)):
-            grad = node_grads.pop(id(fn), None)
+            grad = grads.pop(fn, None)
             if grad is None:
                 continue
             owned.discard(id(grad))  # from here on it may be shared (e.g. Add passes it on twice)
-            if id(fn) in watched:
-                result.append((watched[id(fn)], grad))
-            if fn.released:
-                raise RuntimeError(
-                    f"{fn._describe()}: trying to backward through the graph a second time, but its "
-                    "saved arrays were released after the first backward. Pass retain_graph=True to "
-                    "the first backward() (or grad()) call if you need to go through it again."
-                )
-            if fn.versions != tuple([x._version for x in fn.inputs]):
-                _raise_modified(fn)
-            if not create_graph and hasattr(fn, "scatter_into"):
-                deposit_scatter(fn.inputs[0], fn, grad)
-                if not retain_graph:
-                    _release(fn)
-                continue
-            if anomaly:
-                # the ops inside a backward rule are not checked one by one: a NaN there is reported
-                # below as this node's gradient, naming the op the user wrote rather than a helper
-                STATE.anomaly = False
-                try:
-                    grads = _as_tuple(fn.backward(grad), len(fn.inputs), fn)
-                finally:
-                    STATE.anomaly = True
-            else:
-                grads = _as_tuple(fn.backward(grad), len(fn.inputs), fn)
-            if not retain_graph:
-                _release(fn)
-            for i, (x, g) in enumerate(zip(fn.inputs, grads, strict=True)):
-                if g is None or not x.requires_grad:
-                    continue
-                if not isinstance(g, _tensor_type):
-                    g = _tensor_type(g)
-                if g._data.shape != x._data.shape:
-                    g = sum_to(g, x._data.shape)
-                if g._data.dtype != x._data.dtype:
-                    g = g.astype(x._data.dtype)
-                if anomaly:
-                    _check_finite(g._data, fn, f"backward (gradient of input {i})")
-                deposit(x, g)
-            grads = g = None  # NOTE: memory: hold no gradient past its node (the next may be large)
-    result.extend((x, g) for x, g in leaf_grads.values())
+            if watched and fn in watched:
+                result.append((watched[fn], grad))
+            state.step(fn, grad, anomaly)
+            grad = None  # NOTE: memory: hold no gradient past its node (the next may be large)
+    result.extend((x, grads[x]) for x in state.leaves)
     return result
 
 
 def _release(fn: Function) -> None:
     """Free what forward saved for backward; the graph's structure (inputs, scope) stays."""
     fn.released = True
-    fn.params = {}
+    fn.params = _NO_PARAMS
     saved = getattr(fn, "__dict__", None)
     if saved:
         saved.clear()

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from . import autograd, ops
-from .autograd import STATE, ShapeError
+from .autograd import STATE, ShapeError, run_op
 from .seeding import generator
 
 Axis = int | tuple[int, ...] | None
@@ -39,19 +39,21 @@ class Tensor:
         Tensor([2. 4. 6.])
     """
 
+    __array_ufunc__ = None  # `ndarray + Tensor` calls Tensor.__radd__ instead of NumPy's loop
+
+    # NOTE: speed. Defaults live on the class, so a new Tensor (one per op) stores only what differs from
+    # them: an op's result sets `_data`, and `requires_grad` and `grad_fn` when it is recorded. (Slots
+    # would have to be filled one by one on every Tensor.)
+    grad: Tensor | None = None
+    grad_fn: autograd.Function | None = None
+    requires_grad: bool = False
+    _version: int = 0
+    _retains_grad: bool = False
     # _cut_from (set only by detach, and kept by indexing the result): a weak reference to the tensor this
     # one was detached from, so that a picture of the graph can draw the truncation point; unset elsewhere.
-    __slots__ = ("_data", "grad", "requires_grad", "grad_fn", "_version", "_retains_grad", "_cut_from",
-                 "__weakref__")
-    __array_ufunc__ = None  # `ndarray + Tensor` calls Tensor.__radd__ instead of NumPy's loop
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
         self._data = _to_array(data, dtype)
-        self.grad: Tensor | None = None
-        self.grad_fn: autograd.Function | None = None
-        self._version = 0
-        self._retains_grad = False
-        self.requires_grad = False
         if requires_grad:
             self.requires_grad_()
 
@@ -60,10 +62,8 @@ class Tensor:
         """Make a Tensor around an op's result without copying or checks (the hot path)."""
         t = _new(cls)
         t._data = array
-        t.grad = t.grad_fn = None
-        t._version = 0
-        t._retains_grad = False
-        t.requires_grad = requires_grad
+        if requires_grad:
+            t.requires_grad = True
         return t
 
     # ------------------------------------------------------------------ attributes
@@ -155,32 +155,34 @@ class Tensor:
         if isinstance(other, Tensor):
             return other
         if isinstance(other, int | float) and not isinstance(other, bool):
-            return Tensor._wrap(np.asarray(other, dtype=np.result_type(self._data.dtype, other)), False)
+            dtype = self._data.dtype  # a float tensor's own dtype is result_type's answer, found faster
+            dtype = dtype if dtype.kind == "f" else np.result_type(dtype, other)
+            return Tensor._wrap(np.asarray(other, dtype), False)
         return Tensor(other)
 
     def __add__(self, other: Any) -> Tensor:
-        return ops.Add.apply(self, self._other(other))
+        return run_op(ops.Add, (self, other if isinstance(other, Tensor) else self._other(other)))
 
     def __radd__(self, other: Any) -> Tensor:
-        return ops.Add.apply(self._other(other), self)
+        return run_op(ops.Add, (self._other(other), self))
 
     def __sub__(self, other: Any) -> Tensor:
-        return ops.Sub.apply(self, self._other(other))
+        return run_op(ops.Sub, (self, other if isinstance(other, Tensor) else self._other(other)))
 
     def __rsub__(self, other: Any) -> Tensor:
-        return ops.Sub.apply(self._other(other), self)
+        return run_op(ops.Sub, (self._other(other), self))
 
     def __mul__(self, other: Any) -> Tensor:
-        return ops.Mul.apply(self, self._other(other))
+        return run_op(ops.Mul, (self, other if isinstance(other, Tensor) else self._other(other)))
 
     def __rmul__(self, other: Any) -> Tensor:
-        return ops.Mul.apply(self._other(other), self)
+        return run_op(ops.Mul, (self._other(other), self))
 
     def __truediv__(self, other: Any) -> Tensor:
-        return ops.Div.apply(self, self._other(other))
+        return run_op(ops.Div, (self, other if isinstance(other, Tensor) else self._other(other)))
 
     def __rtruediv__(self, other: Any) -> Tensor:
-        return ops.Div.apply(self._other(other), self)
+        return run_op(ops.Div, (self._other(other), self))
 
     def __pow__(self, exponent: Any) -> Tensor:
         if isinstance(exponent, Tensor) and exponent.requires_grad:
@@ -200,7 +202,7 @@ class Tensor:
         return matmul(self._other(other), self)
 
     def __neg__(self) -> Tensor:
-        return ops.Neg.apply(self)
+        return run_op(ops.Neg, (self,))
 
     # comparisons give boolean tensors without gradients
     def __lt__(self, other: Any) -> Tensor:
@@ -231,25 +233,25 @@ class Tensor:
     # ------------------------------------------------------------------ elementwise
 
     def exp(self) -> Tensor:
-        return ops.Exp.apply(self)
+        return run_op(ops.Exp, (self,))
 
     def log(self) -> Tensor:
-        return ops.Log.apply(self)
+        return run_op(ops.Log, (self,))
 
     def sqrt(self) -> Tensor:
-        return ops.Sqrt.apply(self)
+        return run_op(ops.Sqrt, (self,))
 
     def abs(self) -> Tensor:
-        return ops.Abs.apply(self)
+        return run_op(ops.Abs, (self,))
 
     def tanh(self) -> Tensor:
-        return ops.Tanh.apply(self)
+        return run_op(ops.Tanh, (self,))
 
     def sigmoid(self) -> Tensor:
-        return ops.Sigmoid.apply(self)
+        return run_op(ops.Sigmoid, (self,))
 
     def relu(self) -> Tensor:
-        return ops.Relu.apply(self)
+        return run_op(ops.Relu, (self,))
 
     def clip(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
         return ops.Clip.apply(self, low=min, high=max)
@@ -551,7 +553,7 @@ def matmul(x: Tensor, y: Tensor) -> Tensor:
     if x.ndim == 0 or y.ndim == 0:
         raise ShapeError(f"matmul: both operands need at least one dimension, got {x.shape} and {y.shape}")
     if x.ndim >= 2 and y.ndim >= 2:
-        return ops.MatMul.apply(x, y)
+        return run_op(ops.MatMul, (x, y))
     left = x.reshape(1, -1) if x.ndim == 1 else x  # (n,) -> (1, n)
     right = y.reshape(-1, 1) if y.ndim == 1 else y  # (n,) -> (n, 1)
     if left.shape[-1] != right.shape[-2]:
