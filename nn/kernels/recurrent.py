@@ -117,9 +117,9 @@ class _Cell:
         raise NotImplementedError
 
     def hh_grads(self, dgates: np.ndarray, h_in: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(dW_hh (G, H, H), db_hh (G, H)) in the cell's gate order, one GEMM per gate over all T*B rows:
-        dgates (G, T*B, H), h_in (T*B, H)."""
-        return np.matmul(dgates.transpose(0, 2, 1), h_in), dgates.sum(axis=1)
+        """(dW_hh (G, H, H), db_hh (G, H) or None when it equals db_ih), one GEMM per gate over all T*B
+        rows: dgates (G, T*B, H), h_in (T*B, H)."""
+        return np.matmul(dgates.transpose(0, 2, 1), h_in), None
 
 
 class _RNNCell(_Cell):
@@ -397,7 +397,8 @@ class FusedSequence(Function):
         dw_hh, db_hh = cell.hh_grads(d3, cell.h_in.reshape(T * B, H))
         grads = [dx, dw_ih, dw_hh.reshape(G * H, H)]
         if bias:
-            grads += [d3.sum(axis=1).reshape(-1), db_hh.reshape(-1)]
+            db_ih = d3.sum(axis=1).reshape(-1)  # (G, H) -> (G*H,)
+            grads += [db_ih, db_ih.copy() if db_hh is None else db_hh.reshape(-1)]
         grads += [dh, dc][:n_states]
         return tuple(None if a is None else Tensor._wrap(a, False) for a in grads)
 
