@@ -225,7 +225,8 @@ class MultiheadAttention(Module):
 
     def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True,
                  batch_first: bool = False, kdim: int | None = None, vdim: int | None = None,
-                 rng: np.random.Generator | None = None, fused: bool = False) -> None:
+                 rng: np.random.Generator | None = None, fused: bool = False,
+                 dtype: Any = np.float32) -> None:
         super().__init__()
         if embed_dim % num_heads:
             raise ValueError(
@@ -239,15 +240,15 @@ class MultiheadAttention(Module):
         self._qkv_same_embed_dim = self.kdim == embed_dim and self.vdim == embed_dim
         E = embed_dim
         if self._qkv_same_embed_dim:
-            self.in_proj_weight = Parameter(np.empty((3 * E, E), dtype=np.float32))
+            self.in_proj_weight = Parameter(np.empty((3 * E, E), dtype=dtype))
             self.q_proj_weight = self.k_proj_weight = self.v_proj_weight = None
         else:
-            self.q_proj_weight = Parameter(np.empty((E, E), dtype=np.float32))
-            self.k_proj_weight = Parameter(np.empty((E, self.kdim), dtype=np.float32))
-            self.v_proj_weight = Parameter(np.empty((E, self.vdim), dtype=np.float32))
+            self.q_proj_weight = Parameter(np.empty((E, E), dtype=dtype))
+            self.k_proj_weight = Parameter(np.empty((E, self.kdim), dtype=dtype))
+            self.v_proj_weight = Parameter(np.empty((E, self.vdim), dtype=dtype))
             self.in_proj_weight = None
-        self.in_proj_bias = Parameter(np.zeros(3 * E, dtype=np.float32)) if bias else None
-        self.out_proj = Linear(E, E, bias=bias, rng=rng)
+        self.in_proj_bias = Parameter(np.zeros(3 * E, dtype=dtype)) if bias else None
+        self.out_proj = Linear(E, E, bias=bias, rng=rng, dtype=dtype)
         if self._qkv_same_embed_dim:
             init.xavier_uniform_(self.in_proj_weight, rng=rng)
         else:

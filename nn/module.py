@@ -185,7 +185,7 @@ class Module:
             if t.dtype != dtype:
                 # not `t.data = ...`: the data setter keeps the tensor's dtype, so swap the array itself
                 t._data = t._data.astype(dtype)
-                t._version += 1
+                t.bump_version()
             if t.grad is not None and t.grad.dtype != dtype:
                 t.grad = Tensor(t.grad.numpy().astype(dtype))
         return self

@@ -77,7 +77,7 @@ class Optimizer:
                     f"{type(self).__name__}.step: a gradient of shape {grad.shape} "
                     f"for a parameter of shape {p.shape}")
             self._update(p.data, grad, state)
-            p.data = p.data  # the array was changed in place: bump the version counter
+            p.bump_version()  # the array was changed in place
         self.steps += 1
 
     def _update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any]) -> None:

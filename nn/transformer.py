@@ -41,8 +41,38 @@ def _activation(activation: str | Callable[[Tensor], Tensor]) -> Callable[[Tenso
     return _ACTIVATIONS[activation]
 
 
-class _Switchable(Module):
-    """``fused``, on a Transformer layer, is the switch of its attention, its norms and its GELU together."""
+class _Layer(Module):
+    """What the encoder and decoder layers share: their submodules (in PyTorch's order) and blocks.
+
+    ``cross=True`` adds the decoder's cross-attention ``multihead_attn`` after ``self_attn``, and a third
+    norm and dropout. Each block is ``dropout_k(block(x))``; the layers add the residuals and norms.
+    ``fused``, on a built layer, is the switch of its attention, its norms and its GELU together.
+    """
+
+    def __init__(self, cross: bool, d_model: int, nhead: int, dim_feedforward: int, dropout: float,
+                 activation: str | Callable[[Tensor], Tensor], layer_norm_eps: float, batch_first: bool,
+                 norm_first: bool, bias: bool, rng: np.random.Generator | None, fused: bool,
+                 dtype: Any) -> None:
+        super().__init__()
+        rng = generator(rng)
+        attention = dict(dropout=dropout, bias=bias, batch_first=batch_first, rng=rng, fused=fused,
+                         dtype=dtype)
+        self.self_attn = MultiheadAttention(d_model, nhead, **attention)
+        if cross:
+            self.multihead_attn = MultiheadAttention(d_model, nhead, **attention)
+        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, rng=rng, dtype=dtype)
+        self.dropout = Dropout(dropout, rng=rng)
+        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, rng=rng, dtype=dtype)
+        self.norm_first = norm_first
+        blocks = 3 if cross else 2
+        for k in range(1, blocks + 1):
+            norm = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype, fused=fused)
+            setattr(self, f"norm{k}", norm)
+        for k in range(1, blocks + 1):
+            setattr(self, f"dropout{k}", Dropout(dropout, rng=rng))
+        self.activation = _activation(activation)
+        self.batch_first = batch_first
+        self.fused = fused
 
     @property
     def fused(self) -> bool:
@@ -55,16 +85,26 @@ class _Switchable(Module):
             if module is not self and hasattr(module, "fused"):
                 module.fused = value
 
+    def _attention_block(self, attention: MultiheadAttention, out_dropout: Dropout, x: Tensor, memory: Tensor,
+                         attn_mask: Any, key_padding_mask: Any, is_causal: bool) -> Tensor:
+        """out_dropout(attention(x, memory, memory)): self-attention when memory is x."""
+        x = attention(x, memory, memory, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
+                      need_weights=False, is_causal=is_causal)[0]
+        return out_dropout(x)
 
-def _ff_block(layer: _Switchable, x: Tensor, out_dropout: Dropout) -> Tensor:
-    """The position-wise block of both layers: out_dropout(linear2(dropout(activation(linear1(x)))))."""
-    with scope("feedforward"):
-        h = layer.linear1(x)
-        h = F.gelu(h, fused=True) if layer.fused and layer.activation is F.gelu else layer.activation(h)
-        return out_dropout(layer.linear2(layer.dropout(h)))
+    def _sa_block(self, x: Tensor, attn_mask: Any, key_padding_mask: Any, is_causal: bool) -> Tensor:
+        return self._attention_block(self.self_attn, self.dropout1, x, x, attn_mask, key_padding_mask,
+                                     is_causal)
+
+    def _ff_block(self, x: Tensor, out_dropout: Dropout) -> Tensor:
+        """out_dropout(linear2(dropout(activation(linear1(x)))))."""
+        with scope("feedforward"):
+            h = self.linear1(x)
+            h = F.gelu(h, fused=True) if self.fused and self.activation is F.gelu else self.activation(h)
+            return out_dropout(self.linear2(self.dropout(h)))
 
 
-class TransformerEncoderLayer(_Switchable):
+class TransformerEncoderLayer(_Layer):
     """Self-attention then a feed-forward network, each with a residual connection and LayerNorm.
 
     Post-norm (default)::
@@ -88,27 +128,10 @@ class TransformerEncoderLayer(_Switchable):
     def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048, dropout: float = 0.1,
                  activation: str | Callable[[Tensor], Tensor] = "relu", layer_norm_eps: float = 1e-5,
                  batch_first: bool = False, norm_first: bool = False, bias: bool = True,
-                 rng: np.random.Generator | None = None, fused: bool = False) -> None:
-        super().__init__()
-        rng = generator(rng)
-        self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
-                                            batch_first=batch_first, rng=rng, fused=fused)
-        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, rng=rng)
-        self.dropout = Dropout(dropout, rng=rng)
-        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, rng=rng)
-        self.norm_first = norm_first
-        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, fused=fused)
-        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, fused=fused)
-        self.dropout1 = Dropout(dropout, rng=rng)
-        self.dropout2 = Dropout(dropout, rng=rng)
-        self.activation = _activation(activation)
-        self.batch_first = batch_first
-        self.fused = fused
-
-    def _sa_block(self, x: Tensor, attn_mask: Any, key_padding_mask: Any, is_causal: bool) -> Tensor:
-        x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
-                           need_weights=False, is_causal=is_causal)[0]
-        return self.dropout1(x)
+                 rng: np.random.Generator | None = None, fused: bool = False,
+                 dtype: Any = np.float32) -> None:
+        super().__init__(False, d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps,
+                         batch_first, norm_first, bias, rng, fused, dtype)
 
     def forward(self, src: Tensor, src_mask: Any = None, src_key_padding_mask: Any = None,
                 is_causal: bool = False) -> Tensor:
@@ -116,14 +139,14 @@ class TransformerEncoderLayer(_Switchable):
         x = src
         if self.norm_first:
             x = x + self._sa_block(self.norm1(x), src_mask, src_key_padding_mask, is_causal)
-            x = x + _ff_block(self, self.norm2(x), self.dropout2)
+            x = x + self._ff_block(self.norm2(x), self.dropout2)
         else:
             x = self.norm1(x + self._sa_block(x, src_mask, src_key_padding_mask, is_causal))
-            x = self.norm2(x + _ff_block(self, x, self.dropout2))
+            x = self.norm2(x + self._ff_block(x, self.dropout2))
         return x
 
 
-class TransformerDecoderLayer(_Switchable):
+class TransformerDecoderLayer(_Layer):
     """Masked self-attention, cross-attention to `memory`, then a feed-forward network.
 
     Post-norm (default)::
@@ -147,37 +170,15 @@ class TransformerDecoderLayer(_Switchable):
     def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048, dropout: float = 0.1,
                  activation: str | Callable[[Tensor], Tensor] = "relu", layer_norm_eps: float = 1e-5,
                  batch_first: bool = False, norm_first: bool = False, bias: bool = True,
-                 rng: np.random.Generator | None = None, fused: bool = False) -> None:
-        super().__init__()
-        rng = generator(rng)
-        self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
-                                            batch_first=batch_first, rng=rng, fused=fused)
-        self.multihead_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
-                                                 batch_first=batch_first, rng=rng, fused=fused)
-        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, rng=rng)
-        self.dropout = Dropout(dropout, rng=rng)
-        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, rng=rng)
-        self.norm_first = norm_first
-        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, fused=fused)
-        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, fused=fused)
-        self.norm3 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, fused=fused)
-        self.dropout1 = Dropout(dropout, rng=rng)
-        self.dropout2 = Dropout(dropout, rng=rng)
-        self.dropout3 = Dropout(dropout, rng=rng)
-        self.activation = _activation(activation)
-        self.batch_first = batch_first
-        self.fused = fused
-
-    def _sa_block(self, x: Tensor, attn_mask: Any, key_padding_mask: Any, is_causal: bool) -> Tensor:
-        x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
-                           need_weights=False, is_causal=is_causal)[0]
-        return self.dropout1(x)
+                 rng: np.random.Generator | None = None, fused: bool = False,
+                 dtype: Any = np.float32) -> None:
+        super().__init__(True, d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps,
+                         batch_first, norm_first, bias, rng, fused, dtype)
 
     def _mha_block(self, x: Tensor, memory: Tensor, attn_mask: Any, key_padding_mask: Any,
                    is_causal: bool) -> Tensor:
-        x = self.multihead_attn(x, memory, memory, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
-                                need_weights=False, is_causal=is_causal)[0]
-        return self.dropout2(x)
+        return self._attention_block(self.multihead_attn, self.dropout2, x, memory, attn_mask,
+                                     key_padding_mask, is_causal)
 
     def forward(self, tgt: Tensor, memory: Tensor, tgt_mask: Any = None, memory_mask: Any = None,
                 tgt_key_padding_mask: Any = None, memory_key_padding_mask: Any = None,
@@ -188,12 +189,12 @@ class TransformerDecoderLayer(_Switchable):
             x = x + self._sa_block(self.norm1(x), tgt_mask, tgt_key_padding_mask, tgt_is_causal)
             x = x + self._mha_block(self.norm2(x), memory, memory_mask, memory_key_padding_mask,
                                     memory_is_causal)
-            x = x + _ff_block(self, self.norm3(x), self.dropout3)
+            x = x + self._ff_block(self.norm3(x), self.dropout3)
         else:
             x = self.norm1(x + self._sa_block(x, tgt_mask, tgt_key_padding_mask, tgt_is_causal))
             x = self.norm2(x + self._mha_block(x, memory, memory_mask, memory_key_padding_mask,
                                                memory_is_causal))
-            x = self.norm3(x + _ff_block(self, x, self.dropout3))
+            x = self.norm3(x + self._ff_block(x, self.dropout3))
         return x
 
 
@@ -261,10 +262,10 @@ class LearnedPositionalEncoding(Module):
     """
 
     def __init__(self, max_len: int, d_model: int, rng: np.random.Generator | None = None,
-                 batch_first: bool = False) -> None:
+                 batch_first: bool = False, dtype: Any = np.float32) -> None:
         super().__init__()
         self.d_model, self.max_len, self.batch_first = d_model, max_len, batch_first
-        self.weight = Parameter(np.empty((max_len, d_model), dtype=np.float32))
+        self.weight = Parameter(np.empty((max_len, d_model), dtype=dtype))
         init.normal_(self.weight, 0.0, 1.0, rng=generator(rng))
 
     def forward(self, x: Tensor) -> Tensor:

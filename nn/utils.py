@@ -29,7 +29,8 @@ def _scale_in_place(params: Tensor | Iterable[Tensor], factor: float) -> None:
     params = [params] if isinstance(params, Tensor) else params
     for p in params:
         if p.grad is not None:
-            p.grad.data *= factor  # in place; the augmented assignment also bumps the version counter
+            np.multiply(p.grad.data, factor, out=p.grad.data)
+            p.grad.bump_version()
 
 
 def grad_norm(params: Tensor | Iterable[Tensor], norm_type: float = 2.0) -> float:

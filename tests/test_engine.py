@@ -1,4 +1,4 @@
-"""The backward engine's contract (DESIGN.md), checked with core ops only.
+"""The backward engine's contract (docs/architecture.md), checked with core ops only.
 
 Graph shapes (diamonds, reuse, a 100,000-node chain), accumulation, higher-order gradients,
 detach and truncated BPTT, retain_grad, grad mode, scopes, anomaly mode, released graphs, dtypes,

@@ -174,7 +174,7 @@ def test_a_wrong_backward_in_a_10_step_rnn_is_named_with_its_time_step(bug: str,
     assert [n.op for n in found.failed] == [PLANTED[bug][0].__name__]
     node = found.failed[0]
     assert node.scope == ("Model", "net", f"t={at}", "mix")
-    assert "test_gradcheck_localize.py" in node.where and PLANTED_LINE in node.where
+    assert "test_gradcheck_localize.py" in node.created_at and PLANTED_LINE in node.created_at
     assert node.check.index == PLANTED[bug][1]
     assert abs(node.check.analytic - node.check.numeric) > node.check.tol
     text = str(report)
@@ -199,7 +199,7 @@ def test_a_wrong_backward_in_a_2_layer_transformer_is_named_with_its_layer(bug: 
     assert [n.op for n in report.localised.failed] == [PLANTED[bug][0].__name__]
     node = report.localised.failed[0]
     assert node.scope == ("Encoder", "layers.1", "feedforward", "planted")
-    assert PLANTED_LINE in node.where and node.check.index == PLANTED[bug][1]
+    assert PLANTED_LINE in node.created_at and node.check.index == PLANTED[bug][1]
 
 
 @pytest.mark.parametrize("case", [lambda: rnn_case(None), lambda: transformer_case(None)],

@@ -335,3 +335,25 @@ def test_evaluating_sets_eval_mode_and_no_grad_then_restores_both(mode):
         with evaluating(net):
             raise RuntimeError("inside")
     assert net.training is mode and is_grad_enabled()
+
+
+@pytest.mark.parametrize("make", [
+    lambda d: nn.Linear(3, 2, dtype=d),
+    lambda d: nn.Embedding(5, 3, dtype=d),
+    lambda d: nn.LayerNorm(3, dtype=d),
+    lambda d: nn.RNN(3, 2, dtype=d),
+    lambda d: nn.LSTM(3, 2, bidirectional=True, dtype=d),
+    lambda d: nn.GRU(3, 2, num_layers=2, dtype=d),
+    lambda d: nn.LSTMCell(3, 2, dtype=d),
+    lambda d: nn.MultiheadAttention(4, 2, dtype=d),
+    lambda d: nn.MultiheadAttention(4, 2, kdim=3, vdim=5, dtype=d),
+    lambda d: nn.TransformerEncoderLayer(4, 2, 8, dtype=d),
+    lambda d: nn.TransformerDecoderLayer(4, 2, 8, dtype=d),
+    lambda d: nn.LearnedPositionalEncoding(6, 4, dtype=d),
+], ids=["linear", "embedding", "layernorm", "rnn", "bilstm", "gru2", "lstmcell", "mha", "mha-kv", "encoder",
+        "decoder", "positions"])
+def test_every_layer_with_parameters_builds_them_in_the_dtype_asked(make):
+    for dtype in (np.float32, np.float64):
+        params = dict(make(dtype).named_parameters())
+        assert params
+        assert {name: p.dtype for name, p in params.items()} == dict.fromkeys(params, np.dtype(dtype))

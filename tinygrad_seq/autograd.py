@@ -132,7 +132,7 @@ def detect_anomaly() -> Iterator[None]:
 
 @contextlib.contextmanager
 def record_sites() -> Iterator[None]:
-    """Inside the block every new node keeps in ``.where`` the line of user code that created it.
+    """Inside the block every new node keeps in ``.created_at`` the line of user code that created it.
 
     `detect_anomaly` and ``gradcheck(..., localize=True)`` use it to name that line in their messages.
     """
@@ -178,7 +178,7 @@ class Function:
                 return grad * 3 * Tensor(self.x) ** 2
     """
 
-    __slots__ = ("inputs", "params", "scope", "versions", "where", "released")
+    __slots__ = ("inputs", "params", "scope", "versions", "created_at", "released")
 
     def forward(self, *arrays: np.ndarray, **params: Any) -> np.ndarray:
         raise NotImplementedError(f"{type(self).__name__}.forward is not written")
@@ -203,9 +203,9 @@ class Function:
     scatter_into: Any = None  # an indexing op's in-place first-order backward (see ops.GetItem)
 
     def _describe(self) -> str:
-        where = f" created at {self.where}" if getattr(self, "where", None) else ""
+        created = f" created at {self.created_at}" if getattr(self, "created_at", None) else ""
         scope = "/".join(getattr(self, "scope", ())) or "<top level>"
-        return f"op '{self.name}' in scope '{scope}'{where}"
+        return f"op '{self.name}' in scope '{scope}'{created}"
 
 
 _new = object.__new__
@@ -250,10 +250,10 @@ def run_op(cls: type[Function], tensors: tuple, params: dict[str, Any] = _NO_PAR
                 fn.scope = state.scope
                 fn.versions = tuple([t._version for t in tensors])
                 fn.released = False
-                fn.where = None
+                fn.created_at = None
                 break
     if state.sites:
-        fn.where = _user_frame()
+        fn.created_at = _user_frame()
         if state.anomaly:
             _check_finite(out, fn, "forward")
     return result

@@ -23,8 +23,7 @@ from typing import Any
 import numpy as np
 
 from .autograd import Function
-from .graph import _names, _norm
-from .graph_analysis import Graph, time_step
+from .graph_analysis import Graph, norm_of, param_names, time_step
 from .tensor import Tensor
 
 __all__ = ["analyse", "explore"]
@@ -126,7 +125,7 @@ def analyse(
                 "name": state_name,
                 "values": [None if t is None else _row(t.numpy(), batch) for t in per_step],
                 "grad_norm": [
-                    None if t is None or id(t) not in grads else _norm(grads[id(t)]) for t in per_step
+                    None if t is None or id(t) not in grads else norm_of(grads[id(t)]) for t in per_step
                 ],
             }
             for state_name, per_step in states
@@ -390,7 +389,7 @@ def _shares(g: Graph, params: Any, keys: list[str]) -> list[dict]:
     that reaches it from outside the steps (an output layer); one used only outside lists those parts.
     Named parameters come in the order of `params`, the others after them in the graph's order.
     """
-    names = _names(params)
+    names = param_names(params)
     rank = {i: j for j, i in enumerate(names)}
     found = [t for t in g.leaves.values() if t.requires_grad]
     found.sort(key=lambda t: rank.get(id(t), len(rank)))  # stable: unnamed ones keep the graph's order
@@ -398,7 +397,7 @@ def _shares(g: Graph, params: Any, keys: list[str]) -> list[dict]:
     for j, p in enumerate(found):
         parts = g.step_grads(p)
         total = sum(parts.values(), np.zeros(p.shape, dtype=np.float64))
-        size = _norm(total)
+        size = norm_of(total)
         shown = (keys if any(key in parts for key in keys) else []) + [
             key for key in parts if key not in keys
         ]
@@ -407,7 +406,7 @@ def _shares(g: Graph, params: Any, keys: list[str]) -> list[dict]:
             part = parts.get(key, np.zeros(p.shape))
             along = float(np.vdot(part.astype(np.float64), total) / size) if size > 0 else 0.0
             label = key.rsplit(".", 1)[-1] if key in keys else key or "outside the steps"
-            shares.append({"key": key, "label": label, "along": along, "norm": _norm(part)})
+            shares.append({"key": key, "label": label, "along": along, "norm": norm_of(part)})
         out.append(
             {
                 "name": names.get(id(p), f"parameter {j}"),

@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable
 from html import escape
 
-from .graph import _SCALE, _colour, _ink
+from .graph_style import NORM_SCALE, norm_colour, text_colour
 
 __all__ = ["page"]
 
@@ -198,11 +198,11 @@ def _strip_row(label: str, per_step: list, space: float, limits: tuple[float, fl
 
 
 def _grad_box(norm: float | None, x: float, y: float) -> str:
-    fill = "#ffffff" if norm is None else _colour(norm)
+    fill = "#ffffff" if norm is None else norm_colour(norm)
     text = _num(norm)
     return (f'<rect x="{x}" y="{y}" width="{_COL}" height="18" rx="3" fill="{fill}" stroke="#999" '
             f'stroke-width="0.5"/><text x="{x + _COL / 2}" y="{y + 13}" text-anchor="middle" '
-            f'font-size="9.5" fill="{_ink(fill)}">{escape(text)}</text>')
+            f'font-size="9.5" fill="{text_colour(fill)}">{escape(text)}</text>')
 
 
 def _svg(m: dict) -> str:
@@ -358,5 +358,6 @@ def _legend() -> str:
         f"largest |value| of the row; hover a gate's cell for its value) · gates {swatch('#ffffff')} 0 "
         f"{swatch(_DARK)} 1, "
         "probabilities the same on a square-root scale · gradient norm, log scale: "
-        f"1e{_SCALE[0][0]} {''.join(swatch(c) for _, c in _SCALE)} 1e+{_SCALE[-1][0]} (as in graph pictures)"
+        f"1e{NORM_SCALE[0][0]} {''.join(swatch(c) for _, c in NORM_SCALE)} 1e+{NORM_SCALE[-1][0]} "
+        "(as in graph pictures)"
     )

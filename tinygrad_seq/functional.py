@@ -173,7 +173,8 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if x.ndim == 0 or weight.ndim != 2 or x.shape[-1] != weight.shape[1]:
         raise ShapeError(
             f"linear: input of shape {x.shape} does not fit weight of shape {weight.shape}: the weight is "
-            "(out_features, in_features) and in_features must equal the input's last axis"
+            f"(out_features, in_features), so the input's last axis must be in_features = "
+            f"{weight.shape[-1] if weight.ndim else '?'}"
         )
     out = x @ weight.T
     return out if bias is None else out + bias

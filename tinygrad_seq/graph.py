@@ -33,8 +33,19 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .autograd import Function
+from .explore import explore as write_explorer
 from .extras import install_hint, require
-from .graph_analysis import STEP, Graph, detach_sources, step_grads, step_name, time_step
+from .graph_analysis import (
+    STEP,
+    Graph,
+    detach_sources,
+    norm_of,
+    param_names,
+    step_grads,
+    step_name,
+    time_step,
+)
+from .graph_style import NORM_SCALE, ZERO_COLOUR, norm_colour, text_colour
 from .tensor import Tensor
 
 if TYPE_CHECKING:
@@ -48,10 +59,6 @@ _INSTALL = (
     "`brew install graphviz` (macOS), `conda install -c conda-forge graphviz` (conda), "
     "`winget install graphviz` (Windows)."
 )
-# Gradient norms on a fixed log scale, dark blue (vanishing) -> green -> yellow -> red (exploding). Fixed,
-# not fitted to each picture, so that two pictures (an RNN's and an LSTM's) can be compared.
-_SCALE = ((-8, "#1a237e"), (-6, "#2166ac"), (-4, "#26a69a"), (-2, "#66bd63"), (0, "#fee04c"), (2, "#d73027"))
-_ZERO, _BAD = "#e0e0e0", "#ff00ff"  # exactly zero (cut off, e.g. by a detach); NaN or Inf
 _OP, _PARAM, _INPUT, _LOSS = "#dbe7f5", "#fff1c1", "#f2f2f2", "#e6d3f5"
 _SHARE, _CUT = "#b8860b", "#d62728"
 # nodes named by a localised gradcheck (`highlight=`): border colour, the line added to the label, legend
@@ -68,33 +75,8 @@ class GraphvizNotFound(RuntimeError):
 # ---------------------------------------------------------------------------------------------
 
 
-def _norm(a: np.ndarray) -> float:
-    return float(np.sqrt(np.sum(np.square(a, dtype=np.float64))))
-
-
 def _fmt(v: float) -> str:
     return "0" if v == 0 else f"{v:.1e}"
-
-
-def _colour(norm: float) -> str:
-    """The colour of a gradient norm on the fixed log scale (linear in log10 between the stops)."""
-    if norm == 0:
-        return _ZERO
-    if not math.isfinite(norm):
-        return _BAD
-    x = min(max(math.log10(norm), _SCALE[0][0]), _SCALE[-1][0])
-    for (x0, c0), (x1, c1) in zip(_SCALE, _SCALE[1:]):
-        if x <= x1:
-            f = (x - x0) / (x1 - x0)
-            rgb = (round(int(c0[i : i + 2], 16) * (1 - f) + int(c1[i : i + 2], 16) * f) for i in (1, 3, 5))
-            return "#" + "".join(f"{v:02x}" for v in rgb)
-    return _SCALE[-1][1]
-
-
-def _ink(fill: str) -> str:
-    """Black or white text, whichever reads on `fill`."""
-    r, g, b = (int(fill[i : i + 2], 16) / 255 for i in (1, 3, 5))
-    return "white" if 0.299 * r + 0.587 * g + 0.114 * b < 0.5 else "black"
 
 
 def _q(s: str) -> str:
@@ -125,14 +107,6 @@ def _values(a: np.ndarray) -> str:
     return f"mean {a.mean():.3g}, std {a.std():.3g}"
 
 
-def _names(params: Any) -> dict[int, str]:
-    """id(tensor) -> name, from anything with `named_parameters()` (a Module) or a dict name -> Tensor."""
-    if params is None:
-        return {}
-    pairs = params.named_parameters() if hasattr(params, "named_parameters") else params.items()
-    return {id(t): str(name) for name, t in pairs}
-
-
 def _common(scopes: list[tuple[str, ...]]) -> tuple[str, ...]:
     """The longest common prefix of some scopes."""
     first = scopes[0] if scopes else ()
@@ -151,10 +125,10 @@ def _common(scopes: list[tuple[str, ...]]) -> tuple[str, ...]:
 class _Item:
     """One drawn node: an op, a leaf, a collapsed scope ("box") or elided time steps ("gap")."""
 
-    __slots__ = ("key", "kind", "where", "fn", "tensor", "ops", "steps", "outs", "root")
+    __slots__ = ("key", "kind", "cluster", "fn", "tensor", "ops", "steps", "outs", "root")
 
-    def __init__(self, key: tuple, kind: str, where: tuple[str, ...]) -> None:
-        self.key, self.kind, self.where = key, kind, where
+    def __init__(self, key: tuple, kind: str, cluster: tuple[str, ...]) -> None:
+        self.key, self.kind, self.cluster = key, kind, cluster
         self.fn: Function | None = None
         self.tensor: Tensor | None = None
         self.ops, self.steps, self.outs, self.root = 0, [], {}, False
@@ -208,7 +182,7 @@ def _layout(g: Graph, group: str | None, collapse: Any, max_steps: int | None) -
 
     place = (lambda s: s) if group == "scope" else (lambda s: ())
 
-    def where_of(home: tuple, scope: tuple[str, ...]) -> tuple[str, ...]:
+    def cluster_of(home: tuple, scope: tuple[str, ...]) -> tuple[str, ...]:
         return place(home[1][:-1] if home[0] == "box" else home[1] if home[0] == "gap" else scope)
 
     items: dict[tuple, _Item] = {}
@@ -224,13 +198,13 @@ def _layout(g: Graph, group: str | None, collapse: Any, max_steps: int | None) -
                     key_of[id(x)] = home  # a constant inside a box, or anything only elided steps read
                     continue
                 it = items[("leaf", id(x))] = _Item(
-                    ("leaf", id(x)), "leaf", _common([where_of(fn_home[id(u)], u.scope) for u in readers])
+                    ("leaf", id(x)), "leaf", _common([cluster_of(fn_home[id(u)], u.scope) for u in readers])
                 )
                 it.tensor, key_of[id(x)] = x, it.key
         home = fn_home[id(fn)]
         it = items.get(home)
         if it is None:
-            it = items[home] = _Item(home, home[0], where_of(home, fn.scope))
+            it = items[home] = _Item(home, home[0], cluster_of(home, fn.scope))
         out = g.out[id(fn)]
         if home[0] == "op":
             it.fn, it.tensor = fn, out
@@ -297,7 +271,7 @@ def to_dot(
     Example: ``to_dot(loss, params=model, collapse=["*.t=*"], max_steps=6)``
     """
     g = Graph(roots)
-    names = _names(params)
+    names = param_names(params)
     grads, note = g.gradients() if show_grad else ({}, "")
     items, key_of = _layout(g, group, collapse, max_steps)
 
@@ -353,10 +327,10 @@ def to_dot(
         if state:
             attrs["penwidth"] = 2.5
             if id(x) in grads:
-                norm = _norm(grads[id(x)])
-                attrs.update(color=_colour(norm), label=f"‖g‖ {_fmt(norm)}")
+                norm = norm_of(grads[id(x)])
+                attrs.update(color=norm_colour(norm), label=f"‖g‖ {_fmt(norm)}")
         if share is not None:
-            attrs.update(color=_SHARE, fontcolor=_SHARE, label=f"‖g‖ {_fmt(_norm(share))}")
+            attrs.update(color=_SHARE, fontcolor=_SHARE, label=f"‖g‖ {_fmt(norm_of(share))}")
         out.append(f"  {number[src]} -> {number[dst]}" + (f" [{_attrs(**attrs)}];" if attrs else ";"))
     for key, skey in cuts.items():
         if skey is not None and skey != key:
@@ -407,7 +381,7 @@ def _node(it: _Item, names: dict, grads: dict, show_values: bool, cuts: dict, re
           check: Any = None) -> str:
     """The attributes of one node."""
     t = it.tensor
-    norm = _norm(grads[id(t)]) if t is not None and id(t) in grads else None
+    norm = norm_of(grads[id(t)]) if t is not None and id(t) in grads else None
     if it.kind == "leaf":
         extra: dict[str, Any] = {}
         if t.requires_grad:
@@ -432,14 +406,14 @@ def _node(it: _Item, names: dict, grads: dict, show_values: bool, cuts: dict, re
         return _attrs(shape="box", style="rounded,dashed", color="#777777", label=label)
     if it.kind == "box":
         outs = list(it.outs.values())
-        name = it.key[1][-1] if it.where == it.key[1][:-1] else ".".join(it.key[1])
+        name = it.key[1][-1] if it.cluster == it.key[1][:-1] else ".".join(it.key[1])
         lines = [name, f"{it.ops} ops"]
         if outs:
             shapes = ", ".join(dict.fromkeys(str(x.shape) if x.shape else "scalar" for x in outs))
             lines.append(f"→ {shapes} " + "/".join(dict.fromkeys(str(x.dtype) for x in outs)))
         found = [grads[id(x)] for x in outs if id(x) in grads]
         if found and not it.root:
-            norm = math.sqrt(sum(_norm(a) ** 2 for a in found))
+            norm = math.sqrt(sum(norm_of(a) ** 2 for a in found))
             lines.append(f"‖g‖ {_fmt(norm)}")
     else:
         # a node may describe itself (a fused layer: its name, steps and shapes); `label` is its text
@@ -458,9 +432,10 @@ def _node(it: _Item, names: dict, grads: dict, show_values: bool, cuts: dict, re
             fillcolor=_LOSS,
             label="\n".join(["loss: " + lines[0]] + lines[1:] + value),
         )
-    fill = _colour(norm) if norm is not None else _OP
+    fill = norm_colour(norm) if norm is not None else _OP
     return _attrs(
-        shape="box", style="rounded,filled", fillcolor=fill, fontcolor=_ink(fill), label="\n".join(lines)
+        shape="box", style="rounded,filled", fillcolor=fill, fontcolor=text_colour(fill),
+        label="\n".join(lines),
     )
 
 
@@ -476,12 +451,12 @@ def _clusters(items: dict[tuple, _Item], lines: dict[tuple, str]) -> list[str]:
     children: dict[tuple[str, ...], list[tuple[str, ...]]] = {(): []}
     members: dict[tuple[str, ...], list[tuple]] = {(): []}
     for key, it in items.items():
-        for j in range(1, len(it.where) + 1):
-            s = it.where[:j]
+        for j in range(1, len(it.cluster) + 1):
+            s = it.cluster[:j]
             if s not in children:
                 children[s], members[s] = [], []
                 children[s[:-1]].append(s)
-        members[it.where].append(key)
+        members[it.cluster].append(key)
     out: list[str] = []
     count = 0
     stack: list[tuple[tuple[str, ...], bool]] = [((), False)]
@@ -516,7 +491,7 @@ def _time_order(items: dict[tuple, _Item], links: list[tuple[tuple, tuple]], num
         if it.kind == "gap":
             step[key] = (it.key[1], sum(it.steps) / max(len(it.steps), 1))
             continue
-        s = time_step(it.key[1] if it.kind == "box" else it.fn.scope if it.kind == "op" else it.where)
+        s = time_step(it.key[1] if it.kind == "box" else it.fn.scope if it.kind == "op" else it.cluster)
         if s:
             step[key] = s
     has_in, has_out = set(), set()
@@ -543,10 +518,10 @@ def _cut_order(items: dict[tuple, _Item], cuts: dict, links: list[tuple], number
     for key, skey in cuts.items():
         if skey is None:
             continue
-        a, b = items[skey].where, items[key].where
+        a, b = items[skey].cluster, items[key].cluster
         j = next((j for j in range(min(len(a), len(b))) if a[j] != b[j]), min(len(a), len(b)))
         if j < len(b):
-            inside = {k for k, it in items.items() if it.where[: j + 1] == b[: j + 1]}
+            inside = {k for k, it in items.items() if it.cluster[: j + 1] == b[: j + 1]}
             fed = {d for s, d in links if s in inside}
             out += [f"  {number[skey]} -> {number[k]} [style=invis];" for k in items if k in inside - fed]
     return out
@@ -578,8 +553,8 @@ def _legend(grads: dict, notes: list[str], state: bool, shares: bool, cut: bool,
             rows.append(f'<TR><TD BORDER="3" COLOR="{colour}">{_html(text)}</TD>'
                         f'<TD ALIGN="LEFT">{_html(meaning)} (gradcheck localize)</TD></TR>')
     if grads:
-        cells = [f'<TD BGCOLOR="{_ZERO}">0</TD>'] + [
-            f'<TD BGCOLOR="{c}"><FONT COLOR="{_ink(c)}">1e{x:+d}</FONT></TD>' for x, c in _SCALE
+        cells = [f'<TD BGCOLOR="{ZERO_COLOUR}">0</TD>'] + [
+            f'<TD BGCOLOR="{c}"><FONT COLOR="{text_colour(c)}">1e{x:+d}</FONT></TD>' for x, c in NORM_SCALE
         ]
         rows.append('<TR><TD COLSPAN="2">gradient norm ‖g‖, log scale</TD></TR>')
         scale = '<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="3"><TR>' + "".join(cells)
@@ -683,6 +658,4 @@ def explore(*roots: Tensor, path: str | os.PathLike, **opts: Any) -> str:
 
     Example: ``explore(loss, params=model, path="out/bptt.html", compare={"LSTM": (loss2, lstm)})``
     """
-    from .explore import explore as write_page  # the explorer draws with this module's colours
-
-    return write_page(*roots, path=path, **opts)
+    return write_explorer(*roots, path=path, **opts)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -30,7 +31,9 @@ from . import autograd
 from .autograd import Function, toposort
 from .tensor import Tensor
 
-__all__ = ["STEP", "Graph", "detach_sources", "step_grads", "step_name", "time_step"]
+__all__ = [
+    "STEP", "Graph", "detach_sources", "norm_of", "param_names", "step_grads", "step_name", "time_step",
+]
 
 STEP = re.compile(r"t=(\d+)$")  # the scope name of one time step of an unrolled layer
 
@@ -175,6 +178,20 @@ class Graph:
                 if time_step(fn.scope) or any(id(u) in self._reaches for u in users):
                     self._reaches.add(id(fn))
         return self._reaches
+
+
+def norm_of(a: np.ndarray) -> float:
+    """The L2 norm of an array, summed in float64."""
+    return float(np.sqrt(np.sum(np.square(a, dtype=np.float64))))
+
+
+def param_names(params: Any) -> dict[int, str]:
+    """id(tensor) -> name, from anything with `named_parameters()` (a Module) or a dict name -> Tensor."""
+    if params is None:
+        return {}
+    pairs = params.named_parameters() if hasattr(params, "named_parameters") else params.items()
+    return {id(t): str(name) for name, t in pairs}
+
 
 def step_grads(*roots: Tensor, tensor: Tensor) -> dict[str, np.ndarray]:
     """Split d(sum of roots)/d(tensor) into what each time step contributes; the parts add up to it.

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from .autograd import Function, enable_grad, record_sites
-from .gradcheck import InputCheck, _call, _check, _prepare
+from .finite_differences import InputCheck, call_with, check_inputs, prepare_inputs
 from .graph_analysis import Graph
 from .tensor import Tensor
 
@@ -58,7 +58,7 @@ class NodeCheck:
     op: str
     scope: tuple[str, ...]
     ordinal: int
-    where: str | None
+    created_at: str | None
     status: str  # "failed" or "skipped"
     reason: str  # one line: what disagreed, or why it could not be checked
     check: InputCheck | None = None  # the input and element that went wrong (None: the check raised)
@@ -74,7 +74,7 @@ class NodeCheck:
     def describe(self, total: int) -> list[str]:
         """The lines that say which node, where it was made, what disagreed and what to look at."""
         lines = [f"{self.status.upper()} node {self.position} of {total}: op '{self.op}' in scope "
-                 f"'{self.scope_name}'", f"  created at {_short(self.where)}", f"  {self.reason}"]
+                 f"'{self.scope_name}'", f"  created at {_short(self.created_at)}", f"  {self.reason}"]
         if self.status == "failed" and self.check is not None:
             c = self.check
             ratio = f" (backward / differences = {c.analytic / c.numeric:.4g} there)" if c.numeric else ""
@@ -124,7 +124,7 @@ class Localisation:
             n = nodes[0]
             more = f" (and {len(nodes) - 1} more, in {_scopes(nodes[1:])})" if len(nodes) > 1 else ""
             head = f"SKIPPED node {n.position}: op '{n.op}' in scope '{n.scope_name}'{more}"
-            lines.append(f"    {head} created at {_short(n.where)}: {n.reason}")
+            lines.append(f"    {head} created at {_short(n.created_at)}: {n.reason}")
         lines += _rest("also skipped", [n for nodes in groups[_SHOW:] for n in nodes])
         return "\n".join(lines)
 
@@ -155,7 +155,7 @@ def _groups(nodes: list[NodeCheck]) -> list[list[NodeCheck]]:
     """The nodes grouped by op and creation line, groups in the order of their first node."""
     groups: dict[tuple, list[NodeCheck]] = {}
     for n in nodes:
-        groups.setdefault((n.op, n.where), []).append(n)
+        groups.setdefault((n.op, n.created_at), []).append(n)
     return list(groups.values())
 
 
@@ -182,7 +182,7 @@ def _check_node(node: Function, eps: float, atol: float, rtol: float, fast: bool
         return op.apply(*xs, **params)
 
     try:
-        report = _check(run, list(node.inputs), eps, atol, rtol, fast, seed, title=node.name)
+        report = check_inputs(run, list(node.inputs), eps, atol, rtol, fast, seed, title=node.name)
     except Exception as err:  # a backward that raises is as wrong as one that returns a wrong number
         return "failed", f"checking it raised {type(err).__name__}: {err}", None
     if report.problems:
@@ -211,9 +211,9 @@ def localize(fn: Callable[..., Tensor], inputs: Any, *, eps: float = 1e-6, atol:
     """
     start = time.perf_counter()
     inputs = [inputs] if isinstance(inputs, Tensor | np.ndarray) else list(inputs)
-    values, kinds, _ = _prepare(inputs)
+    values, kinds, _ = prepare_inputs(inputs)
     with enable_grad(), record_sites():
-        out, _ = _call(fn, values, kinds)
+        out, _ = call_with(fn, values, kinds)
     found = Localisation()
     if not isinstance(out, Tensor) or out.grad_fn is None:
         found.problem = "fn's output has no graph behind it (nothing it returns depends on a checked input)"
@@ -231,7 +231,8 @@ def localize(fn: Callable[..., Tensor], inputs: Any, *, eps: float = 1e-6, atol:
             result = _check_node(node, eps, atol, rtol, large, seed + position)
             if result is not None:
                 status, reason, check = result
-                entry = NodeCheck(position, node.name, node.scope, ordinal, node.where, status, reason, check)
+                entry = NodeCheck(position, node.name, node.scope, ordinal, node.created_at, status, reason,
+                                  check)
                 (found.failed if status == "failed" else found.skipped).append(entry)
     found.seconds = time.perf_counter() - start
     return found

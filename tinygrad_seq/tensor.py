@@ -75,6 +75,14 @@ class Tensor:
     @data.setter
     def data(self, value: Any) -> None:
         self._data = _to_array(value, self._data.dtype)
+        self.bump_version()
+
+    def bump_version(self) -> None:
+        """Record that `data` changed in place: the one way every in-place write tells the engine.
+
+        A graph that saved this tensor's old values then refuses to run backward, instead of silently
+        using the new ones.
+        """
         self._version += 1
 
     shape = property(lambda self: self._data.shape)
@@ -116,7 +124,7 @@ class Tensor:
                 "build a new tensor instead (where, masked_fill, concatenate) or write under no_grad()."
             )
         self._data[_index(index)] = _to_array(value, self.dtype)
-        self._version += 1
+        self.bump_version()
 
     # ------------------------------------------------------------------ autograd
 

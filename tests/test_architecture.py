@@ -1,0 +1,107 @@
+"""docs/architecture.md matches the tree; imports point one way (nn.lm -> nn -> core), no loop in the core."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+MAP = (ROOT / "docs" / "architecture.md").read_text()
+PACKAGES = {"tinygrad_seq": ROOT / "tinygrad_seq", "nn": ROOT / "nn", "nn/lm": ROOT / "nn" / "lm",
+            "nn/kernels": ROOT / "nn" / "kernels"}
+
+
+def _section(title: str) -> str:
+    """The text of the map's section whose heading contains `title`."""
+    parts = re.split(r"^##+ ", MAP, flags=re.M)
+    (text,) = [p for p in parts if p.splitlines()[0].find(title) >= 0]
+    return text
+
+
+def _named_files(text: str) -> set[str]:
+    return set(re.findall(r"^\| `([\w/]+\.py)` \|", text, flags=re.M))
+
+
+SECTIONS = {"tinygrad_seq": "The core", "nn": "The layers", "nn/kernels": "nn/kernels/",
+            "nn/lm": "language-model toolkit"}
+
+
+@pytest.mark.parametrize("package", sorted(SECTIONS))
+def test_the_map_names_every_module_of_each_package_and_nothing_else(package):
+    on_disk = {p.name for p in PACKAGES[package].glob("*.py") if p.name != "__init__.py"}
+    named = _named_files(_section(SECTIONS[package]))
+    assert named == on_disk, f"docs/architecture.md is out of date for {package}/: " \
+        f"missing {sorted(on_disk - named)}, gone {sorted(named - on_disk)}"
+
+
+def _imports(path: Path, package: str) -> set[str]:
+    """Absolute names of the tinygrad_seq modules `path` imports at run time (not under TYPE_CHECKING)."""
+    tree = ast.parse(path.read_text())
+    skip = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(
+        node.test) for n in ast.walk(node)}
+    found = set()
+    for node in ast.walk(tree):
+        if id(node) in skip:
+            continue
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                module = ".".join(base + ([node.module] if node.module else []))
+                names = [module] if node.module else [f"{module}.{a.name}" for a in node.names]
+            else:
+                names = [node.module or ""]
+            found.update(n for n in names if n.startswith("tinygrad_seq"))
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("tinygrad_seq"))
+    return found
+
+
+def _modules() -> dict[str, set[str]]:
+    """Every module of the project by its installed name -> the project modules it imports."""
+    homes = {"tinygrad_seq": ROOT / "tinygrad_seq", "tinygrad_seq.nn": ROOT / "nn"}
+    out = {}
+    for prefix, folder in homes.items():
+        for path in folder.rglob("*.py"):
+            rel = path.relative_to(folder).with_suffix("").parts
+            if prefix == "tinygrad_seq" and path.parent != folder:
+                continue
+            package = ".".join((prefix, *rel[:-1]))
+            name = package if rel[-1] == "__init__" else f"{package}.{rel[-1]}"
+            out[name] = _imports(path, package if rel[-1] == "__init__" else package)
+    return out
+
+
+def test_the_core_never_imports_nn_and_layers_never_import_the_lm_toolkit():
+    for name, deps in _modules().items():
+        if name == "tinygrad_seq.__main__":
+            continue  # the command's entry point: `python -m tinygrad_seq` runs nn.lm.cli
+        if not name.startswith("tinygrad_seq.nn"):
+            assert not [d for d in deps if d.startswith("tinygrad_seq.nn")], name
+        elif not name.startswith("tinygrad_seq.nn.lm"):
+            assert not [d for d in deps if d.startswith("tinygrad_seq.nn.lm")], name
+
+
+def test_the_core_modules_import_each_other_without_a_loop():
+    mods = {n: d for n, d in _modules().items() if not n.startswith("tinygrad_seq.nn")}
+    graph = {n: {d for d in deps if d in mods and d != n and d != "tinygrad_seq"} for n, deps in mods.items()
+             if n != "tinygrad_seq"}
+    state: dict[str, int] = {}
+    for start in graph:  # iterative depth-first search for a back edge
+        stack = [(start, iter(sorted(graph[start])))]
+        state.setdefault(start, 1)
+        while stack:
+            node, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                state[node] = 2
+                stack.pop()
+            elif state.get(child) == 1:
+                raise AssertionError(f"import loop: {' -> '.join(n for n, _ in stack)} -> {child}")
+            elif child not in state:
+                state[child] = 1
+                stack.append((child, iter(sorted(graph.get(child, ())))))
+    assert "tinygrad_seq.tensor" not in graph["tinygrad_seq.autograd"]
+    assert "tinygrad_seq.ops" not in graph["tinygrad_seq.autograd"]
