@@ -160,11 +160,16 @@ def to_layout(a: np.ndarray, batch_first: bool) -> np.ndarray:
     return a if batch_first else np.swapaxes(a, 0, 1)  # (B, L, E) <-> (L, B, E)
 
 
+def build(cls: type, c: dict) -> nn.Module:
+    """A layer of the drawn configuration `c`, with random (not default) parameters."""
+    layer = cls(c["E"], c["H"], c["ff"], activation=c["activation"], batch_first=c["batch_first"],
+                norm_first=c["norm_first"], rng=rng_of(c["seed"]))
+    return randomise(layer, c["seed"])
+
+
 @given(layer_config())
 def test_encoder_layer_equals_numpy_composition_of_its_sublayers(c):
-    layer = randomise(nn.TransformerEncoderLayer(c["E"], c["H"], c["ff"], activation=c["activation"],
-                                                 batch_first=c["batch_first"], norm_first=c["norm_first"],
-                                                 rng=rng_of(c["seed"])), c["seed"])
+    layer = build(nn.TransformerEncoderLayer, c)
     rng = rng_of(c["seed"] + 1)
     x = rng.standard_normal((c["B"], c["L"], c["E"]))
     mask = rng.standard_normal((c["L"], c["L"])) if c["masks"] else None
@@ -177,9 +182,7 @@ def test_encoder_layer_equals_numpy_composition_of_its_sublayers(c):
 
 @given(layer_config())
 def test_decoder_layer_equals_numpy_composition_of_its_sublayers(c):
-    layer = randomise(nn.TransformerDecoderLayer(c["E"], c["H"], c["ff"], activation=c["activation"],
-                                                 batch_first=c["batch_first"], norm_first=c["norm_first"],
-                                                 rng=rng_of(c["seed"])), c["seed"])
+    layer = build(nn.TransformerDecoderLayer, c)
     rng = rng_of(c["seed"] + 1)
     x, memory = rng.standard_normal((c["B"], c["L"], c["E"])), rng.standard_normal((c["B"], c["S"], c["E"]))
     tgt_pad = (rng.random((c["B"], c["L"])) < 0.3) if c["masks"] else None
