@@ -1,4 +1,4 @@
-# make test   ruff, then the test suite on 2 cores (HYPOTHESIS_PROFILE=dev by default, ci in CI)
+# make test   ruff, mypy, then the test suite on 2 cores (HYPOTHESIS_PROFILE=dev by default, ci in CI)
 # make demo   the main demo (pass options with DEMO_ARGS, e.g. make demo DEMO_ARGS=--quick)
 # make bench  every script in benchmarks/
 # make clean  remove .venv, out/ and build artefacts
@@ -28,6 +28,7 @@ $(VENV)/.installed: pyproject.toml
 # pytest's exit code goes straight to make: exit 5 (no tests collected) fails the target.
 test: $(VENV)/.installed
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1} $(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 demo: $(VENV)/.installed
@@ -42,5 +43,5 @@ bench: $(VENV)/.installed
 	[ $$found = 1 ] || echo "no benchmarks yet (benchmarks/*.py)"
 
 clean:
-	rm -rf $(VENV) out build dist *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) out build dist *.egg-info .pytest_cache .ruff_cache .mypy_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -174,7 +174,7 @@ def _fused_attention(query: Tensor, key: Tensor, value: Tensor, factor: float, b
     out = attention(query, key, value, scale=factor, blocked=blocked, bias=bias, keep=keep)
     if not need_weights:
         return out, None
-    if out.grad_fn is not None:
+    if isinstance(out.grad_fn, ScaledDotProductAttention):
         w, used = out.grad_fn.w, out.grad_fn.used
     else:  # no node was recorded (no_grad, or no input needs a gradient), so nothing kept the weights
         w = attention_weights(query.numpy(), key.numpy(), factor, blocked, bias)
@@ -239,22 +239,23 @@ class MultiheadAttention(Module):
         self.dropout, self.batch_first, self.rng, self.fused = dropout, batch_first, rng, fused
         self._qkv_same_embed_dim = self.kdim == embed_dim and self.vdim == embed_dim
         E = embed_dim
+        self.in_proj_weight: Parameter | None = None  # (3E, E) when q, k, v have the same size
+        self.q_proj_weight: Parameter | None = None  # else one projection each
+        self.k_proj_weight: Parameter | None = None
+        self.v_proj_weight: Parameter | None = None
         if self._qkv_same_embed_dim:
             self.in_proj_weight = Parameter(np.empty((3 * E, E), dtype=dtype))
-            self.q_proj_weight = self.k_proj_weight = self.v_proj_weight = None
+            projections = [self.in_proj_weight]
         else:
             self.q_proj_weight = Parameter(np.empty((E, E), dtype=dtype))
             self.k_proj_weight = Parameter(np.empty((E, self.kdim), dtype=dtype))
             self.v_proj_weight = Parameter(np.empty((E, self.vdim), dtype=dtype))
-            self.in_proj_weight = None
+            projections = [self.q_proj_weight, self.k_proj_weight, self.v_proj_weight]
         self.in_proj_bias = Parameter(np.zeros(3 * E, dtype=dtype)) if bias else None
         self.out_proj = Linear(E, E, bias=bias, rng=rng, dtype=dtype)
-        if self._qkv_same_embed_dim:
-            init.xavier_uniform_(self.in_proj_weight, rng=rng)
-        else:
-            for w in (self.q_proj_weight, self.k_proj_weight, self.v_proj_weight):
-                init.xavier_uniform_(w, rng=rng)
-        if bias:
+        for w in projections:
+            init.xavier_uniform_(w, rng=rng)
+        if self.out_proj.bias is not None:
             init.zeros_(self.out_proj.bias)
 
     def extra_repr(self) -> str:
@@ -265,7 +266,9 @@ class MultiheadAttention(Module):
         E = self.embed_dim
         b = self.in_proj_bias
         bq, bk, bv = (None, None, None) if b is None else (b[:E], b[E:2 * E], b[2 * E:])
-        if not self._qkv_same_embed_dim:
+        if self.in_proj_weight is None:
+            assert self.q_proj_weight is not None and self.k_proj_weight is not None
+            assert self.v_proj_weight is not None
             return (F.linear(query, self.q_proj_weight, bq), F.linear(key, self.k_proj_weight, bk),
                     F.linear(value, self.v_proj_weight, bv))
         w = self.in_proj_weight

@@ -38,6 +38,7 @@ class Linear(Module):
         self.in_features, self.out_features = in_features, out_features
         self.weight = Parameter(np.empty((out_features, in_features), dtype=dtype))
         init.kaiming_uniform_(self.weight, a=math.sqrt(5), rng=rng)
+        self.bias: Parameter | None
         if bias:
             self.bias = Parameter(np.empty(out_features, dtype=dtype))
             bound = 1.0 / math.sqrt(in_features) if in_features > 0 else 0.0

@@ -151,7 +151,7 @@ class Module:
 
     def named_parameters(self) -> Iterator[tuple[str, Parameter]]:
         """(dotted name, Parameter) pairs in registration order; a shared parameter is listed once."""
-        return self._named("_parameters")
+        return self._named("_parameters")  # type: ignore[return-value]  # the table holds Parameters
 
     def parameters(self) -> Iterator[Parameter]:
         return (p for _, p in self.named_parameters())

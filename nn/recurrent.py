@@ -162,6 +162,7 @@ def scan(
                 state = new
                 outputs[t] = new[0]
             else:
+                assert lengths is not None  # shortest < T only with lengths
                 running = (t < lengths)[:, None]  # (B, 1)
                 state = tuple(where(running, n, s) for n, s in zip(new, state))
                 outputs[t] = where(running, new[0], 0.0)
@@ -184,7 +185,7 @@ def _set_forget_bias(b_ih: Tensor | None, b_hh: Tensor | None, hidden_size: int,
     """The f-gate slice (second quarter) of b_ih := value and of b_hh := 0, so f starts at sigma(value)."""
     if value is None:
         return
-    if b_ih is None:
+    if b_ih is None or b_hh is None:
         raise ValueError("forget_bias needs bias=True (there is no bias to set)")
     H = hidden_size
     data_ih, data_hh = b_ih.data.copy(), b_hh.data.copy()
@@ -347,12 +348,12 @@ class _RecurrentBase(Module):
         gh = self.kind.num_gates * hidden_size
         for layer in range(num_layers):
             layer_in = input_size if layer == 0 else hidden_size * self.num_directions
-            shapes = {"weight_ih": (gh, layer_in), "weight_hh": (gh, hidden_size)}
+            shapes: dict[str, tuple[int, ...]] = {"weight_ih": (gh, layer_in), "weight_hh": (gh, hidden_size)}
             if bias:
                 shapes |= {"bias_ih": (gh,), "bias_hh": (gh,)}
             for suffix in self._suffixes():
-                for kind, shape in shapes.items():
-                    setattr(self, f"{kind}_l{layer}{suffix}", Parameter(np.empty(shape, dtype=dtype)))
+                for weight, shape in shapes.items():
+                    setattr(self, f"{weight}_l{layer}{suffix}", Parameter(np.empty(shape, dtype=dtype)))
         _uniform_init(self, hidden_size, self.rng)
 
     def _suffixes(self) -> list[str]:

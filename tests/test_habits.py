@@ -249,3 +249,14 @@ def test_nn_graph_and_testing_are_reachable_from_the_package():
     assert callable(ts.graph.to_dot) and callable(ts.testing.tensors)
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         ts.nope
+
+
+def test_every_public_tensor_method_and_property_has_a_one_line_docstring():
+    missing = []
+    for name, value in vars(Tensor).items():
+        if name.startswith("_") and name not in ("__getitem__", "__eq__", "__ne__", "__lt__", "__add__"):
+            continue
+        doc = value.__doc__ if isinstance(value, property) or callable(value) else "not a method"
+        if not doc or not doc.strip().splitlines()[0].strip():
+            missing.append(name)
+    assert missing == []

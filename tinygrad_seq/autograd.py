@@ -13,7 +13,8 @@ import linecache
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from types import FrameType
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -22,10 +23,10 @@ if TYPE_CHECKING:
 
 # The engine makes Tensors (op results, gradients) but never imports tensor.py, which is built on this
 # module: tensor.py hands its class over with `set_tensor_type` right after defining it.
-_tensor_type: Any = None
+_tensor_type: type[Tensor] = None  # type: ignore[assignment]  # set by set_tensor_type
 
 
-def set_tensor_type(cls: type) -> None:
+def set_tensor_type(cls: type[Tensor]) -> None:
     """Tell the engine which class its Tensors are (called once, by tensor.py)."""
     global _tensor_type
     _tensor_type = cls
@@ -146,7 +147,7 @@ def record_sites() -> Iterator[None]:
 
 def _user_frame() -> str:
     """'file:line: source' of the innermost frame outside this package."""
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR):
         frame = frame.f_back
     if frame is None:
@@ -179,6 +180,13 @@ class Function:
     """
 
     __slots__ = ("inputs", "params", "scope", "versions", "created_at", "released")
+    # set by apply when the node is recorded (a node made under no_grad has none of them but `created_at`)
+    inputs: tuple[Tensor, ...]
+    params: dict[str, Any]
+    scope: tuple[str, ...]
+    versions: tuple[int, ...]
+    created_at: str | None
+    released: bool
 
     def forward(self, *arrays: np.ndarray, **params: Any) -> np.ndarray:
         raise NotImplementedError(f"{type(self).__name__}.forward is not written")
@@ -412,6 +420,7 @@ class _BackwardPass:
             if not self.retain_graph:
                 _release(fn)
             return
+        grads: Any  # what backward returned: one gradient or a tuple, made a tuple below
         if anomaly:
             # the ops inside a backward rule are not checked one by one: a NaN there is reported
             # below as this node's gradient, naming the op the user wrote rather than a helper
@@ -520,8 +529,8 @@ def grad(
 
     Example: ``(dx,) = grad((x ** 3).sum(), [x], create_graph=True)`` gives ``3 x**2``.
     """
-    outputs = [outputs] if isinstance(outputs, _tensor_type) else list(outputs)
-    inputs = [inputs] if isinstance(inputs, _tensor_type) else list(inputs)
+    outputs = [outputs] if isinstance(outputs, _tensor_type) else list(cast("Sequence[Tensor]", outputs))
+    inputs = [inputs] if isinstance(inputs, _tensor_type) else list(cast("Sequence[Tensor]", inputs))
     if isinstance(grad_outputs, _tensor_type | np.ndarray):
         grad_outputs = [grad_outputs]
     for x in inputs:

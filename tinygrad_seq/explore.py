@@ -245,7 +245,7 @@ def _inputs(g: Graph, steps: dict[int, list[Function]], batch: int) -> list[list
     """
     ks = sorted(steps)
     first = {id(fn) for fn in steps[ks[0]]}
-    sliced = (fn.inputs[0] for fn in steps[ks[0]] if fn.name == "GetItem" and _leading(fn.index) == ks[0]
+    sliced = (fn.inputs[0] for fn in steps[ks[0]] if fn.name == "GetItem" and _leading(fn.index) == ks[0]  # type: ignore[attr-defined]
               and id(fn.inputs[0].grad_fn) not in first)
     source = next(sliced, None)
     if source is None:
@@ -256,7 +256,7 @@ def _inputs(g: Graph, steps: dict[int, list[Function]], batch: int) -> list[list
         if len(data) != 1 or data[0].size % len(ks):
             break
         source = data[0]
-    return [_time_row(source.numpy(), k, len(ks), batch) for k in ks]
+    return [_time_row(source.numpy(), k, len(ks), batch) for k in ks]  # type: ignore[misc]
 
 
 def _own_inputs(g: Graph, steps: dict[int, list[Function]], batch: int) -> list[list[float]] | None:
@@ -307,7 +307,7 @@ def _outputs(
     in_steps = {k: next((fn for fn in steps[k] if fn.name in _SOFTMAX_OPS), None) for k in ks}
     rows: list[np.ndarray | None]
     if all(fn is not None for fn in in_steps.values()):
-        rows = [_softmax_rows(in_steps[k])[0] for k in ks]
+        rows = [_softmax_rows(in_steps[k])[0] for k in ks]  # type: ignore[arg-type]
     else:
         after = [fn for fn in g.order if fn.name in _SOFTMAX_OPS and time_step(fn.scope) is None]
         rows = [None] * len(ks)
@@ -334,13 +334,14 @@ def _outputs(
 def _softmax_rows(fn: Function) -> np.ndarray:
     """The distributions exp(x - logsumexp(x)) of a LogSumExp op (over one axis) or of the rows a fused
     cross-entropy reads, as rows (N, classes)."""
+    axis: int | None
     if fn.name == "FusedCrossEntropy":
         axis = 1
     else:
-        axis = fn.axis[0] if fn.axis is not None and len(fn.axis) == 1 else None
+        axis = fn.axis[0] if fn.axis is not None and len(fn.axis) == 1 else None  # type: ignore[attr-defined]
     x = fn.inputs[0].numpy().astype(np.float64)
     if axis is None:
-        return np.exp(x - fn.out).reshape(1, -1)
+        return np.exp(x - fn.out).reshape(1, -1)  # type: ignore[attr-defined]
     p = np.exp(x - x.max(axis=axis, keepdims=True))
     p = np.moveaxis(p / p.sum(axis=axis, keepdims=True), axis, -1)
     return p.reshape(-1, p.shape[-1])
@@ -371,7 +372,7 @@ def _gate_letters(fn: Function, width: int | None) -> str | None:
         op = c.grad_fn
         if op is None or op.name != "GetItem":
             continue
-        index = op.index if isinstance(op.index, tuple) else (op.index,)
+        index = op.index if isinstance(op.index, tuple) else (op.index,)  # type: ignore[attr-defined]
         last = index[-1]
         whole = op.inputs[0].shape[-1]
         letters = _GATES.get(whole // width) if whole % width == 0 else None

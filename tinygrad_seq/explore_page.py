@@ -166,7 +166,8 @@ def _rows(m: dict) -> list[Row]:
         rows.append(_strip_row("p(next)", probs, 60, (1.2, 6), _probability))
     for s in m["states"]:
         norms = s["grad_norm"]
-        rows.append((f"‖dL/d{s['name']}‖", 18, "bwd", lambda k, x, y, norms=norms: _grad_box(norms[k], x, y)))
+        rows.append((f"‖dL/d{s['name']}‖", 18, "bwd",
+                     lambda k, x, y, norms=norms: _grad_box(norms[k], x, y)))  # type: ignore[misc]
     rows.append(("", 12, "fwd", lambda k, x, y: (
         f'<text x="{x + _COL / 2}" y="{y + 10}" text-anchor="middle" font-size="12" fill="#555">'
         f'{m["steps"][k]}</text>')))

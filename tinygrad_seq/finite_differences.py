@@ -258,7 +258,7 @@ def _fast(fn: Callable, values: list, kinds: list[str], i: int, vjp: np.ndarray,
     a = float(np.sum(vjp * v))
     numeric, gap = _difference(fn, values, kinds, i, v, eps, f0)
     n = float(numeric @ u)
-    noise = float(np.abs(u) @ _noise(f0, eps))
+    noise: Any = float(np.abs(u) @ _noise(f0, eps))  # a number here, an array per element below
     ok, max_abs, max_rel, _, err, tol = _compare(np.array(a), np.array(n), atol, rtol, noise)
     check = InputCheck(i, x.shape, ok, max_abs, max_rel, None, None, a, n, err, tol, projection=(a, n))
     _find_kink(check, np.array(n), np.array(gap @ u), noise, atol, rtol, lambda k: "along v")

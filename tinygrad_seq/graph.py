@@ -131,7 +131,9 @@ class _Item:
         self.key, self.kind, self.cluster = key, kind, cluster
         self.fn: Function | None = None
         self.tensor: Tensor | None = None
-        self.ops, self.steps, self.outs, self.root = 0, [], {}, False
+        self.ops, self.root = 0, False
+        self.steps: list[int] = []
+        self.outs: dict[int, Tensor] = {}
 
 
 def _layout(g: Graph, group: str | None, collapse: Any, max_steps: int | None) -> tuple[dict, dict]:
@@ -144,8 +146,8 @@ def _layout(g: Graph, group: str | None, collapse: Any, max_steps: int | None) -
             s = time_step(fn.scope)
             if s:
                 unrolls.setdefault(s[0], set()).add(s[1])
-        for parent, ks in unrolls.items():
-            ks = sorted(ks)
+        for parent, found in unrolls.items():
+            ks = sorted(found)
             if len(ks) > max_steps:
                 head, tail = (max_steps + 1) // 2, max_steps // 2
                 hidden.update((parent, f"t={k}") for k in ks[head : len(ks) - tail])
@@ -202,9 +204,9 @@ def _layout(g: Graph, group: str | None, collapse: Any, max_steps: int | None) -
                 )
                 it.tensor, key_of[id(x)] = x, it.key
         home = fn_home[id(fn)]
-        it = items.get(home)
-        if it is None:
-            it = items[home] = _Item(home, home[0], cluster_of(home, fn.scope))
+        if home not in items:
+            items[home] = _Item(home, home[0], cluster_of(home, fn.scope))
+        it = items[home]
         out = g.out[id(fn)]
         if home[0] == "op":
             it.fn, it.tensor = fn, out
@@ -351,7 +353,8 @@ def to_dot(
 def _cuts(g: Graph, items: dict[tuple, _Item], key_of: dict[int, tuple]) -> dict[tuple, tuple | None]:
     """Leaves cut from a graph (truncation points) -> the drawn node they were cut from (None: not drawn)."""
     leaves = {
-        key: it.tensor for key, it in items.items() if it.kind == "leaf" and not it.tensor.requires_grad
+        key: it.tensor for key, it in items.items()
+        if it.kind == "leaf" and it.tensor is not None and not it.tensor.requires_grad
     }
     sources = detach_sources(g, leaves.values())
     cuts: dict[tuple, tuple | None] = {}
@@ -383,6 +386,7 @@ def _node(it: _Item, names: dict, grads: dict, show_values: bool, cuts: dict, re
     t = it.tensor
     norm = norm_of(grads[id(t)]) if t is not None and id(t) in grads else None
     if it.kind == "leaf":
+        assert t is not None  # a leaf item draws its tensor
         extra: dict[str, Any] = {}
         if t.requires_grad:
             head, fill, extra["penwidth"] = names.get(id(t), "parameter"), _PARAM, 1.5
@@ -417,6 +421,7 @@ def _node(it: _Item, names: dict, grads: dict, show_values: bool, cuts: dict, re
             lines.append(f"‖g‖ {_fmt(norm)}")
     else:
         # a node may describe itself (a fused layer: its name, steps and shapes); `label` is its text
+        assert it.fn is not None and t is not None  # an op item draws its node and result
         lines = [getattr(it.fn, "label", it.fn.name), _shape(t)]
         lines += [_values(t.numpy())] if show_values and not it.root else []
         if norm is not None and not it.root:
@@ -491,7 +496,8 @@ def _time_order(items: dict[tuple, _Item], links: list[tuple[tuple, tuple]], num
         if it.kind == "gap":
             step[key] = (it.key[1], sum(it.steps) / max(len(it.steps), 1))
             continue
-        s = time_step(it.key[1] if it.kind == "box" else it.fn.scope if it.kind == "op" else it.cluster)
+        op_scope = it.fn.scope if it.kind == "op" and it.fn is not None else it.cluster
+        s = time_step(it.key[1] if it.kind == "box" else op_scope)
         if s:
             step[key] = s
     has_in, has_out = set(), set()
@@ -629,6 +635,7 @@ def render(*roots: Tensor, path: str | os.PathLike, format: str | None = None, *
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     dot_path = f"{stem}.dot"
     if fmt != "dot":
+        graphviz: Any
         try:
             graphviz = require("graphviz", "render")
         except ImportError:

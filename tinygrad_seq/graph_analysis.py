@@ -241,7 +241,7 @@ def detach_sources(g: Graph, leaves: Iterable[Tensor]) -> dict[int, Tensor | Non
                 for t in same
                 if (t.numpy().__array_interface__["data"][0], t.shape, t.numpy().strides) == place
             ]
-            src = (exact or same or [None])[0]
+            src = exact[0] if exact else same[0] if same else None
             if src is None:
                 continue
         sources[id(x)] = src

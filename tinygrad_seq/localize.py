@@ -122,8 +122,8 @@ class Localisation:
         groups = _groups(self.skipped)
         for nodes in groups[:_SHOW]:
             n = nodes[0]
-            more = f" (and {len(nodes) - 1} more, in {_scopes(nodes[1:])})" if len(nodes) > 1 else ""
-            head = f"SKIPPED node {n.position}: op '{n.op}' in scope '{n.scope_name}'{more}"
+            others = f" (and {len(nodes) - 1} more, in {_scopes(nodes[1:])})" if len(nodes) > 1 else ""
+            head = f"SKIPPED node {n.position}: op '{n.op}' in scope '{n.scope_name}'{others}"
             lines.append(f"    {head} created at {_short(n.created_at)}: {n.reason}")
         lines += _rest("also skipped", [n for nodes in groups[_SHOW:] for n in nodes])
         return "\n".join(lines)
@@ -136,8 +136,8 @@ class Localisation:
         found = {}
         for fn in order:
             key = (fn.name, fn.scope)
-            if (*key, seen[key]) in wanted:
-                found[id(fn)] = wanted[(*key, seen[key])]
+            if key + (seen[key],) in wanted:
+                found[id(fn)] = wanted[key + (seen[key],)]
             seen[key] += 1
         return found
 

@@ -51,6 +51,7 @@ class Tensor:
     _retains_grad: bool = False
     # _cut_from (set only by detach, and kept by indexing the result): a weak reference to the tensor this
     # one was detached from, so that a picture of the graph can draw the truncation point; unset elsewhere.
+    _cut_from: weakref.ref[Tensor]
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
         self._data = _to_array(data, dtype)
@@ -70,6 +71,7 @@ class Tensor:
 
     @property
     def data(self) -> np.ndarray:
+        """The NumPy array; ``t.data = a`` replaces it outside the graph (bumping the version)."""
         return self._data
 
     @data.setter
@@ -85,17 +87,20 @@ class Tensor:
         """
         self._version += 1
 
-    shape = property(lambda self: self._data.shape)
-    ndim = property(lambda self: self._data.ndim)
-    dtype = property(lambda self: self._data.dtype)
-    size = property(lambda self: self._data.size)
-    is_leaf = property(lambda self: self.grad_fn is None)
-    T = property(lambda self: self.transpose())
+    shape = property(lambda self: self._data.shape, doc="The length of each axis, like ndarray.shape.")
+    ndim = property(lambda self: self._data.ndim, doc="The number of axes, like ndarray.ndim.")
+    dtype = property(lambda self: self._data.dtype, doc="The NumPy dtype of the data, like ndarray.dtype.")
+    size = property(lambda self: self._data.size, doc="The number of elements, like ndarray.size.")
+    is_leaf = property(lambda self: self.grad_fn is None,
+                       doc="True unless a recorded op made it (inputs, parameters), as in torch.")
+    T = property(lambda self: self.transpose(), doc="The axes reversed, like ndarray.T.")
 
     def __len__(self) -> int:
+        """The length of the first axis, like len(ndarray)."""
         return len(self._data)
 
     def __repr__(self) -> str:
+        """Tensor(values, dtype, requires_grad / grad_fn), like NumPy's array repr."""
         extra = (
             f", grad_fn={self.grad_fn.name}"
             if self.grad_fn
@@ -108,12 +113,15 @@ class Tensor:
         return f"Tensor({body}{dtype}{extra})"
 
     def numpy(self) -> np.ndarray:
+        """The data as a NumPy array (the same array, not a copy), like torch's .numpy()."""
         return self._data
 
     def item(self) -> float | int | bool:
+        """The value of a one-element tensor as a Python number, like ndarray.item()."""
         return self._data.item()
 
     def tolist(self) -> Any:
+        """The data as nested Python lists, like ndarray.tolist()."""
         return self._data.tolist()
 
     def __setitem__(self, index: Any, value: Any) -> None:
@@ -129,6 +137,7 @@ class Tensor:
     # ------------------------------------------------------------------ autograd
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Start (or stop) recording operations on this leaf for gradients; returns self."""
         if requires_grad and self.dtype.kind != "f":
             raise TypeError(
                 f"only floating-point tensors can require gradients, but this one has dtype {self.dtype}; "
@@ -154,6 +163,7 @@ class Tensor:
         autograd.backward(self, grad, retain_graph=retain_graph, create_graph=create_graph)
 
     def astype(self, dtype: Any) -> Tensor:
+        """The values converted to `dtype`, like ndarray.astype (a gradient flows back, cast back)."""
         return self if self.dtype == np.dtype(dtype) else ops.Cast.apply(self, dtype=np.dtype(dtype))
 
     # ------------------------------------------------------------------ arithmetic
@@ -169,30 +179,39 @@ class Tensor:
         return Tensor(other)
 
     def __add__(self, other: Any) -> Tensor:
+        """x + y elementwise, broadcasting like NumPy."""
         return run_op(ops.Add, (self, other if isinstance(other, Tensor) else self._other(other)))
 
     def __radd__(self, other: Any) -> Tensor:
+        """y + x elementwise, broadcasting like NumPy."""
         return run_op(ops.Add, (self._other(other), self))
 
     def __sub__(self, other: Any) -> Tensor:
+        """x - y elementwise, broadcasting like NumPy."""
         return run_op(ops.Sub, (self, other if isinstance(other, Tensor) else self._other(other)))
 
     def __rsub__(self, other: Any) -> Tensor:
+        """y - x elementwise, broadcasting like NumPy."""
         return run_op(ops.Sub, (self._other(other), self))
 
     def __mul__(self, other: Any) -> Tensor:
+        """x * y elementwise, broadcasting like NumPy."""
         return run_op(ops.Mul, (self, other if isinstance(other, Tensor) else self._other(other)))
 
     def __rmul__(self, other: Any) -> Tensor:
+        """y * x elementwise, broadcasting like NumPy."""
         return run_op(ops.Mul, (self._other(other), self))
 
     def __truediv__(self, other: Any) -> Tensor:
+        """x / y elementwise, broadcasting like NumPy."""
         return run_op(ops.Div, (self, other if isinstance(other, Tensor) else self._other(other)))
 
     def __rtruediv__(self, other: Any) -> Tensor:
+        """y / x elementwise, broadcasting like NumPy."""
         return run_op(ops.Div, (self._other(other), self))
 
     def __pow__(self, exponent: Any) -> Tensor:
+        """x ** y elementwise, like np.power (a tensor exponent that requires grad needs x > 0)."""
         if isinstance(exponent, Tensor) and exponent.requires_grad:
             return (exponent * self.log()).exp()  # x ** y = e^(y ln x), for x > 0
         # a constant exponent (number, array, tensor without grad) works for negative bases too
@@ -201,28 +220,36 @@ class Tensor:
         return ops.Pow.apply(self, exponent=exponent)
 
     def __rpow__(self, base: Any) -> Tensor:
+        """b ** x elementwise for a constant base b > 0, like np.power(b, x)."""
         return (self * self._other(base).log()).exp()  # b ** x = e^(x ln b), for b > 0
 
     def __matmul__(self, other: Any) -> Tensor:
+        """x @ y, like np.matmul (1-D operands promoted to matrices, batch axes broadcast)."""
         return matmul(self, self._other(other))
 
     def __rmatmul__(self, other: Any) -> Tensor:
+        """y @ x, like np.matmul."""
         return matmul(self._other(other), self)
 
     def __neg__(self) -> Tensor:
+        """-x elementwise, like np.negative."""
         return run_op(ops.Neg, (self,))
 
     # comparisons give boolean tensors without gradients
     def __lt__(self, other: Any) -> Tensor:
+        """x < y elementwise, as a boolean tensor (no gradient), like np.less."""
         return Tensor(self._data < _plain(other))
 
     def __le__(self, other: Any) -> Tensor:
+        """x <= y elementwise, as a boolean tensor (no gradient), like np.less_equal."""
         return Tensor(self._data <= _plain(other))
 
     def __gt__(self, other: Any) -> Tensor:
+        """x > y elementwise, as a boolean tensor (no gradient), like np.greater."""
         return Tensor(self._data > _plain(other))
 
     def __ge__(self, other: Any) -> Tensor:
+        """x >= y elementwise, as a boolean tensor (no gradient), like np.greater_equal."""
         return Tensor(self._data >= _plain(other))
 
     def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
@@ -241,33 +268,43 @@ class Tensor:
     # ------------------------------------------------------------------ elementwise
 
     def exp(self) -> Tensor:
+        """e ** x elementwise, like np.exp."""
         return run_op(ops.Exp, (self,))
 
     def log(self) -> Tensor:
+        """The natural logarithm elementwise, like np.log."""
         return run_op(ops.Log, (self,))
 
     def sqrt(self) -> Tensor:
+        """The square root elementwise, like np.sqrt."""
         return run_op(ops.Sqrt, (self,))
 
     def abs(self) -> Tensor:
+        """|x| elementwise, like np.abs (gradient sign(x), 0 at 0)."""
         return run_op(ops.Abs, (self,))
 
     def tanh(self) -> Tensor:
+        """The hyperbolic tangent elementwise, like np.tanh."""
         return run_op(ops.Tanh, (self,))
 
     def sigmoid(self) -> Tensor:
+        """1 / (1 + e^-x) elementwise (scipy.special.expit), computed without overflow."""
         return run_op(ops.Sigmoid, (self,))
 
     def relu(self) -> Tensor:
+        """max(x, 0) elementwise, like np.maximum(x, 0)."""
         return run_op(ops.Relu, (self,))
 
     def clip(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+        """Values limited to [min, max], like np.clip (no gradient where clipped)."""
         return ops.Clip.apply(self, low=min, high=max)
 
     def maximum(self, other: Any) -> Tensor:
+        """Values limited to [min, max], like np.clip (no gradient where clipped)."""
         return ops.Maximum.apply(self, self._other(other))
 
     def minimum(self, other: Any) -> Tensor:
+        """The elementwise smaller of x and y, like np.minimum."""
         return -ops.Maximum.apply(-self, -self._other(other))
 
     def masked_fill(self, mask: Any, value: float) -> Tensor:
@@ -277,11 +314,13 @@ class Tensor:
     # ------------------------------------------------------------------ reductions
 
     def sum(self, axis: Axis = None, keepdims: bool = False, **torch_names: Any) -> Tensor:
+        """The sum over `axis` (all axes by default), like np.sum."""
         if torch_names:
             _torch_keywords("sum", torch_names)
         return ops.Sum.apply(self, axis=ops.normalize_axis(axis, self.ndim, "sum"), keepdims=keepdims)
 
     def mean(self, axis: Axis = None, keepdims: bool = False, **torch_names: Any) -> Tensor:
+        """The mean over `axis` (all axes by default), like np.mean."""
         if torch_names:
             _torch_keywords("mean", torch_names)
         axes = ops.normalize_axis(axis, self.ndim, "mean")
@@ -289,6 +328,7 @@ class Tensor:
         return self.sum(axes, keepdims) / count
 
     def var(self, axis: Axis = None, keepdims: bool = False, ddof: int = 0, **torch_names: Any) -> Tensor:
+        """The variance over `axis` with `ddof` (0 by default: the population variance), like np.var."""
         if torch_names:
             _torch_keywords("var", torch_names)
         axes = ops.normalize_axis(axis, self.ndim, "var")
@@ -297,27 +337,32 @@ class Tensor:
         return (centred * centred).sum(axes, keepdims) / (count - ddof)
 
     def max(self, axis: Axis = None, keepdims: bool = False, **torch_names: Any) -> Tensor:
+        """The largest value over `axis`, like np.max."""
         if torch_names:
             _torch_keywords("max", torch_names)
         return ops.Max.apply(self, axis=ops.normalize_axis(axis, self.ndim, "max"), keepdims=keepdims)
 
     def min(self, axis: Axis = None, keepdims: bool = False, **torch_names: Any) -> Tensor:
+        """The smallest value over `axis`, like np.min."""
         if torch_names:
             _torch_keywords("min", torch_names)
         return -(-self).max(axis, keepdims)
 
     def logsumexp(self, axis: Axis = None, keepdims: bool = False, **torch_names: Any) -> Tensor:
+        """log(sum(exp(x))) over `axis` without overflow, like scipy.special.logsumexp."""
         if torch_names:
             _torch_keywords("logsumexp", torch_names)
         return ops.LogSumExp.apply(self, axis=ops.normalize_axis(axis, self.ndim, "logsumexp"),
                                    keepdims=keepdims)
 
     def softmax(self, axis: int = -1, **torch_names: Any) -> Tensor:
+        """exp(x) / sum(exp(x)) along `axis`, like scipy.special.softmax."""
         if torch_names:
             _torch_keywords("softmax", torch_names)
         return self.log_softmax(axis).exp()
 
     def log_softmax(self, axis: int = -1, **torch_names: Any) -> Tensor:
+        """x - logsumexp(x) along `axis`, like scipy.special.log_softmax."""
         if torch_names:
             _torch_keywords("log_softmax", torch_names)
         # NOTE: shift by the row max first, as a constant (log_softmax does not change under a shift, so
@@ -328,6 +373,7 @@ class Tensor:
         return shifted - shifted.logsumexp(axis, keepdims=True)
 
     def argmax(self, axis: int | None = None, **torch_names: Any) -> Tensor:
+        """The index of the largest value along `axis`, like np.argmax (an integer tensor, no gradient)."""
         if torch_names:
             _torch_keywords("argmax", torch_names)
         return Tensor(np.argmax(self._data, axis=axis))
@@ -335,6 +381,7 @@ class Tensor:
     # ------------------------------------------------------------------ shape
 
     def reshape(self, *shape: Any) -> Tensor:
+        """The same values in a new shape, like np.reshape (one dimension may be -1)."""
         shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], tuple | list) else shape
         if shape == self.shape:
             return self
@@ -370,15 +417,17 @@ class Tensor:
         return self.permute(axes)
 
     def expand_dims(self, axis: Axis = None, **torch_names: Any) -> Tensor:
+        """A new axis of length 1 at `axis`, like np.expand_dims (torch's unsqueeze)."""
         if torch_names:
             _torch_keywords("expand_dims", torch_names)
         try:
-            shape = np.expand_dims(np.empty(self.shape, dtype=bool), axis).shape
+            shape = np.expand_dims(np.empty(self.shape, dtype=bool), axis).shape  # type: ignore[arg-type]
         except ValueError as err:
             raise ShapeError(f"expand_dims: axis {axis} for a tensor of shape {self.shape}: {err}") from None
         return self.reshape(shape)
 
     def squeeze(self, axis: Axis = None, **torch_names: Any) -> Tensor:
+        """Axes of length 1 removed (all, or those in `axis`), like np.squeeze."""
         if torch_names:
             _torch_keywords("squeeze", torch_names)
         try:
@@ -388,6 +437,7 @@ class Tensor:
         return self.reshape(shape)
 
     def broadcast_to(self, shape: Sequence[int]) -> Tensor:
+        """The values repeated to `shape` by NumPy's broadcasting rules, like np.broadcast_to."""
         shape = tuple(shape)
         if shape == self.shape:
             return self
@@ -400,6 +450,7 @@ class Tensor:
         return ops.BroadcastTo.apply(self, shape=shape)
 
     def flip(self, axis: Axis = None, **torch_names: Any) -> Tensor:
+        """The order of the elements along `axis` (all axes by default) reversed, like np.flip."""
         if torch_names:
             _torch_keywords("flip", torch_names)
         return ops.Flip.apply(self, axis=axis)
@@ -421,6 +472,7 @@ class Tensor:
         return [self[lead + (slice(a, b),)] for a, b in zip([0, *cuts], [*cuts, n], strict=True)]
 
     def __getitem__(self, index: Any) -> Tensor:
+        """x[index] like NumPy indexing: ints, slices, None, Ellipsis, integer arrays, boolean masks."""
         out = ops.GetItem.apply(self, index=_index(index))
         if not self.requires_grad and hasattr(self, "_cut_from"):  # a view of a detached tensor is cut too
             out._cut_from = self._cut_from
@@ -537,7 +589,7 @@ def _plain(x: Any) -> Any:
 def _index(index: Any) -> Any:
     """Tensors inside an index become arrays; boolean masks become integer arrays (for scatter-add)."""
     items = index if isinstance(index, tuple) else (index,)
-    out = []
+    out: list[Any] = []
     for i in items:
         i = _plain(i)
         if isinstance(i, list):

@@ -66,7 +66,8 @@ def _elements(dtype: np.dtype, low: float, high: float, positive: bool, away_fro
     if distinct:
         grid = st.integers(int(np.ceil(low * _GRID)), int(np.floor(high * _GRID)))
         return grid.map(lambda k: k / _GRID).filter(far)
-    options = dict(allow_nan=False, allow_infinity=False, allow_subnormal=False, width=8 * dtype.itemsize)
+    options: dict[str, Any] = dict(allow_nan=False, allow_infinity=False, allow_subnormal=False,
+                                   width=8 * dtype.itemsize)
     pieces = [(low, high)] if away_from_zero <= 0 else [(low, min(high, -away_from_zero)),
                                                         (max(low, away_from_zero), high)]
     pieces = [(a, b) for a, b in pieces if a <= b]

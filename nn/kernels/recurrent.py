@@ -116,7 +116,7 @@ class _Cell:
         (G, B, H); return the gradient of the (h, c) the step read."""
         raise NotImplementedError
 
-    def hh_grads(self, dgates: np.ndarray, h_in: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def hh_grads(self, dgates: np.ndarray, h_in: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """(dW_hh (G, H, H), db_hh (G, H) or None when it equals db_ih), one GEMM per gate over all T*B
         rows: dgates (G, T*B, H), h_in (T*B, H)."""
         return np.matmul(dgates.transpose(0, 2, 1), h_in), None
@@ -264,7 +264,8 @@ class _GRUCell(_Cell):
         return dw, np.concatenate([dgates[:2].sum(axis=1), dgh_n.sum(axis=0)[None]])
 
 
-_CELLS = {"rnn_tanh": _RNNCell, "rnn_relu": _RNNCell, "lstm": _LSTMCell, "gru": _GRUCell}
+_CELLS: dict[str, type[_Cell]] = {"rnn_tanh": _RNNCell, "rnn_relu": _RNNCell, "lstm": _LSTMCell,
+                                   "gru": _GRUCell}
 
 
 def _per_gate(w: np.ndarray, G: int) -> np.ndarray:
@@ -300,11 +301,11 @@ class FusedSequence(Function):
         steps = f"{T} steps" + (", reversed" if self.reverse else "")
         return f"{_TITLES[self.kind]}, fused ({steps})\n{x.shape} → {(T, B, w_hh.shape[1])} + h0, {finals}"
 
-    def forward(self, x, w_ih, w_hh, *rest, kind: str, reverse: bool, lengths: np.ndarray | None,
-                bias: bool):
+    def forward(self, x, w_ih, w_hh, *rest, kind: str, reverse: bool,  # type: ignore[override]
+                lengths: np.ndarray | None, bias: bool):
         self.kind, self.reverse = kind, reverse
         dtype = np.result_type(x, w_ih, w_hh, *rest)
-        x, w_ih, w_hh, *rest = (a.astype(dtype, copy=False) for a in (x, w_ih, w_hh, *rest))
+        x, w_ih, w_hh, *rest = (a.astype(dtype, copy=False) for a in (x, w_ih, w_hh, *rest))  # type: ignore[assignment]
         b_ih, b_hh = rest[:2] if bias else (None, None)
         state = rest[2:] if bias else rest
         T, B, I = x.shape
@@ -343,6 +344,7 @@ class FusedSequence(Function):
             if t < shortest:  # every sequence is still running: no mask
                 h = new_h
                 continue
+            assert lengths is not None  # shortest < T only with lengths
             running = (t < lengths)[:, None]  # (B, 1): past its end a sequence keeps its state
             h = np.where(running, new_h, h)
             cell.keep(t, running)

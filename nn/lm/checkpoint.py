@@ -71,7 +71,7 @@ def generators(model: Module) -> list[np.random.Generator]:
 
 def generator_states(model: Module) -> list[dict[str, Any]]:
     """The bit-generator states of `generators(model)`: plain JSON (dicts of ints and strings)."""
-    return [g.bit_generator.state for g in generators(model)]
+    return [dict(g.bit_generator.state) for g in generators(model)]
 
 
 def set_generator_states(model: Module, states: list[dict[str, Any]]) -> None:

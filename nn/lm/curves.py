@@ -22,12 +22,12 @@ from ..module import atomic_write
 __all__ = ["moving_average", "plot_history"]
 
 
-def moving_average(values: Sequence[float], window: int) -> np.ndarray:
+def moving_average(values: Sequence[float] | np.ndarray, window: int) -> np.ndarray:
     """Mean of the last `window` values at each point (fewer at the start): a readable training curve."""
-    values = np.asarray(values, dtype=np.float64)
-    if len(values) == 0:
-        return values
-    sums = np.cumsum(np.insert(values, 0, 0.0))
+    array = np.asarray(values, dtype=np.float64)
+    if len(array) == 0:
+        return array
+    sums = np.cumsum(np.insert(array, 0, 0.0))
     lo = np.maximum(np.arange(1, len(values) + 1) - window, 0)
     return (sums[1:] - sums[lo]) / (np.arange(1, len(values) + 1) - lo)
 

@@ -119,11 +119,13 @@ class RecurrentLM(Module):
         super().__init__()
         rng = generator(rng)
         self.config = config
+        assert config.embed is not None  # set by LMConfig.__post_init__
         V, E, H = config.vocab_size, config.embed, config.hidden
         self.embedding = Embedding(V, E, rng=rng)
         init.uniform_(self.embedding.weight, -0.1, 0.1, rng)
-        kwargs = dict(num_layers=config.layers, dropout=config.dropout if config.layers > 1 else 0.0, rng=rng,
-                      fused=True)
+        self.rnn: LSTM | GRU | RNN
+        kwargs: dict[str, Any] = dict(num_layers=config.layers, rng=rng, fused=True,
+                                      dropout=config.dropout if config.layers > 1 else 0.0)
         if config.model == "lstm":
             self.rnn = LSTM(E, H, forget_bias=1.0, **kwargs)
         elif config.model == "gru":
@@ -134,6 +136,7 @@ class RecurrentLM(Module):
             raise ValueError(f"RecurrentLM: model must be rnn, lstm or gru, got {config.model!r}")
         self.dropout = Dropout(config.dropout, rng=rng)
         self.decoder = Linear(H, V, rng=rng)
+        assert self.decoder.bias is not None
         init.zeros_(self.decoder.bias)
         if config.tie_weights:
             self.decoder.weight = self.embedding.weight  # one Parameter, listed once by parameters()
@@ -171,6 +174,7 @@ class TransformerLM(Module):
         init.normal_(self.embedding.weight, 0.0, 0.02, rng)
         self.position = LearnedPositionalEncoding(config.context, d, rng=rng)
         init.normal_(self.position.weight, 0.0, 0.02, rng)
+        assert config.ff is not None  # set by LMConfig.__post_init__
         self.layers = ModuleList(
             TransformerEncoderLayer(d, config.heads, config.ff, config.dropout, activation="gelu",
                                     norm_first=True, rng=rng, fused=True)
@@ -178,6 +182,7 @@ class TransformerLM(Module):
         )
         self.norm = LayerNorm(d, fused=True)
         self.head = Linear(d, V, rng=rng)
+        assert self.head.bias is not None
         init.zeros_(self.head.bias)
         if config.tie_weights:
             self.head.weight = self.embedding.weight

@@ -22,6 +22,8 @@ Order 1 is the unigram with absolute discounting towards uniform, so unseen toke
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 __all__ = ["NGramLM"]
@@ -36,7 +38,7 @@ class NGramLM:
         if vocab_size < 1 or vocab_size ** order >= 2**62:
             raise ValueError(f"NGramLM: vocab_size {vocab_size} ** order {order} does not fit int64 keys")
         self.order, self.V = order, vocab_size
-        self.levels: list[dict[str, np.ndarray | float]] = []
+        self.levels: list[dict[str, Any]] = []  # per order: arrays of keys and counts, and the discount
 
     def _keys(self, grams: np.ndarray) -> np.ndarray:
         """(N, k) token ids -> (N,) int64 keys, the k-gram read as a base-V number (first token highest)."""

@@ -30,7 +30,8 @@ class Interrupts:
     """
 
     def __init__(self, say: Any) -> None:
-        self.count, self.committing, self.say, self.previous = 0, False, say, None
+        self.count, self.committing, self.say = 0, False, say
+        self.previous: Any = None  # the SIGINT handler to restore
 
     def __enter__(self) -> Interrupts:
         if threading.current_thread() is threading.main_thread():

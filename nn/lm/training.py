@@ -191,7 +191,8 @@ class Trainer:
 
     def save(self) -> None:
         """Write the checkpoint (atomically) and the loss-curve PNG."""
-        save_checkpoint(self.checkpoint_path, self.model, self.vocab, self.optimizer, self.carry, self.meta())
+        save_checkpoint(self.checkpoint_path, self.model, self.vocab, self.optimizer, self.carry,  # type: ignore[arg-type]
+                        self.meta())
         self.plot()
 
     def plot(self) -> str | None:
@@ -237,6 +238,7 @@ class Trainer:
         self.warmup, self.planned = sched["warmup"], sched["planned"]
         if "last_step" in sched:
             self._build_schedule(self.planned)
+            assert self.schedule is not None
             self.schedule.load_state_dict(sched)
         return self
 
@@ -286,6 +288,7 @@ class Trainer:
         if interrupts is not None:
             interrupts.committing = True
         self.optimizer.step()
+        assert self.schedule is not None  # planned by run()
         self.schedule.step()
         value = float(loss.item())
         self.carry = detach_state(state)
@@ -335,6 +338,7 @@ class Trainer:
             if steps is not None:
                 planned = steps
             else:
+                assert minutes is not None  # run() needs steps or minutes
                 planned = max(1, int(60 * minutes / max(self._probe_seconds() * 1.15, 1e-6)))
             self.warmup = min(self.config.warmup, planned // 10)
             self._build_schedule(planned)
