@@ -536,7 +536,7 @@ class Tensor:
             other_shape = np.shape(value)
             raise ShapeError(f"{symbol}: cannot write the result for shapes {self.shape} and {other_shape} "
                              f"into this tensor ({self.shape}, {self.dtype}): {error}") from None
-        self.data = self._data  # the data setter bumps the version: a graph that saved x sees the change
+        self.bump_version()  # a graph that saved x refuses to run backward with the new values
         return self
 
     def __iadd__(self, other: Any) -> Tensor:
