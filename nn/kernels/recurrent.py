@@ -123,11 +123,9 @@ class _Cell:
 
 
 class _RNNCell(_Cell):
-    """h' = act(gx + h @ W_hh^T), act tanh or relu; the gate buffer keeps h'."""
+    """h' = tanh(gx + h @ W_hh^T) (relu in `_ReluRNNCell`); the gate buffer keeps h'."""
 
-    def __init__(self, *args: Any, relu: bool) -> None:
-        super().__init__(*args)
-        self.relu = relu
+    relu = False
 
     def step(self, t, h, out):
         g = self.gates[0, t]
@@ -264,7 +262,13 @@ class _GRUCell(_Cell):
         return dw, np.concatenate([dgates[:2].sum(axis=1), dgh_n.sum(axis=0)[None]])
 
 
-_CELLS: dict[str, type[_Cell]] = {"rnn_tanh": _RNNCell, "rnn_relu": _RNNCell, "lstm": _LSTMCell,
+class _ReluRNNCell(_RNNCell):
+    """h' = relu(gx + h @ W_hh^T)."""
+
+    relu = True
+
+
+_CELLS: dict[str, type[_Cell]] = {"rnn_tanh": _RNNCell, "rnn_relu": _ReluRNNCell, "lstm": _LSTMCell,
                                    "gru": _GRUCell}
 
 
@@ -310,7 +314,6 @@ class FusedSequence(Function):
         state = rest[2:] if bias else rest
         T, B, I = x.shape
         H, rev = w_hh.shape[1], int(reverse)
-        cell_type = _CELLS[kind]
         G = w_hh.shape[0] // H
 
         x2 = x.reshape(T * B, I)  # (T, B, I) -> (T*B, I)
@@ -332,8 +335,7 @@ class FusedSequence(Function):
         shortest = T if lengths is None else int(min(T, lengths.min(initial=T)))
         # NOTE: memory: without padding, the h each step read is the previous row of `out`
         h_in = out[rev : rev + T] if shortest == T else np.empty((T, B, H), dtype)
-        cell = cell_type(gates, w_hh_g, w_hh_t, step_bias, h_in, reverse, **(
-            {"relu": kind == "rnn_relu"} if cell_type is _RNNCell else {}))
+        cell = _CELLS[kind](gates, w_hh_g, w_hh_t, step_bias, h_in, reverse)
         cell.start(state[1:])
 
         h = out[T * rev]
