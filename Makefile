@@ -1,5 +1,7 @@
 # make test   ruff, mypy, then the test suite on 2 cores (HYPOTHESIS_PROFILE=dev by default, ci in CI)
 # make demo   the main demo (pass options with DEMO_ARGS, e.g. make demo DEMO_ARGS=--quick)
+# make lessons every lesson in full, one at a time: pictures to docs/img/, numbers to docs/lessons.json
+#              (LESSONS="05 08" runs only those)
 # make bench  every script in benchmarks/
 # make clean  remove .venv, out/ and build artefacts
 # The first target that needs it creates .venv and installs the package (editable) with its dev extra.
@@ -13,7 +15,7 @@ DEMO_ARGS ?=
 
 export HYPOTHESIS_PROFILE
 
-.PHONY: test demo bench clean venv
+.PHONY: test demo lessons bench clean venv
 
 venv: $(VENV)/.installed
 
@@ -33,6 +35,9 @@ test: $(VENV)/.installed
 
 demo: $(VENV)/.installed
 	$(BIN)/python demos/main.py $(DEMO_ARGS)
+
+lessons: $(VENV)/.installed
+	$(BIN)/python demos/lessons.py $(LESSONS)
 
 bench: $(VENV)/.installed
 	@set -e; found=0; \

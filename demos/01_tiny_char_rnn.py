@@ -5,15 +5,23 @@ every step predicts the next character: it reads "hell" and must answer "ello". 
 only thing that can tell the first "l" (followed by "l") from the second (followed by "o"). The script
 trains it with plain SGD on the sum of the per-character cross-entropies and prints, as training goes,
 what the network predicts after each character: "h->e e->l l->l l->o" once it has learned the word.
-Watch the order in which it learns: first that "l" is usually followed by "l" ("l->l l->l"), and only
-later to use its hidden state to answer "o" after the second "l". Then a fresh network learns "ybigta"
-(it reads "ybigt" and must answer "bigta"): every input character is different, so it needs no memory
-and it gets every prediction right sooner.
+Watch the order in which it learns. In "hello", "l" is followed once by "l" and once by "o": a network
+that looked only at the current character would have to give both "l"s the same answer, and this one
+does at first ("l->l l->l"); only later does it use its hidden state to answer "o" after the second
+"l". Then a fresh network learns "ybigta" (it reads "ybigt" and must answer "bigta"): every input
+character is different, so it needs no memory and it gets every prediction right sooner.
+
+Last, the trained network generates: it starts from "h" and the zero state, and each predicted
+character (the most likely one) is fed back as the next input.
 
     .venv/bin/python demos/01_tiny_char_rnn.py            # full run, pictures in out/demos/01_tiny_char_rnn/
     .venv/bin/python demos/01_tiny_char_rnn.py --quick    # a few seconds
 
 Pictures:
+    hello_unrolled.png  the trained "hello" network as in the lecture notes: at each step the one-hot
+                      input, the hidden values tanh(W_ih x + W_hh h + b) and the softmax over
+                      {h, e, l, o}, the target outlined; then generation from "h", each prediction
+                      fed back as the next input
     loss_curves.png   loss per character against epoch for both words, log scale, with the epoch at
                       which every prediction first came out right
     hello_graph.png   the trained "hello" network unrolled over its 4 steps, op by op. The input
@@ -34,6 +42,8 @@ from common import parse_args, save
 
 from tinygrad_seq import Tensor, graph, nn, no_grad, scope
 from tinygrad_seq.functional import cross_entropy, one_hot
+
+PICTURES = ("hello_unrolled.png", "hello_graph.png", "loss_curves.png")
 
 WORDS = ("hello", "ybigta")
 
@@ -102,6 +112,97 @@ def train(word: str, epochs: int, every: int, seed: int, hidden_size: int = 4,
     return model, {"losses": losses, "solved_at": solved_at, "accuracy": accuracy, "vocab": vocab}
 
 
+def step_values(model: TinyCharRNN, ids: list[int], vocab_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(hidden states (T, H), softmax outputs (T, V)) while reading the characters `ids`."""
+    with no_grad():
+        x = one_hot(np.array(ids)[:, None], vocab_size, dtype=np.float64)  # (T, 1) -> (T, 1, V)
+        h, _ = model.rnn(x)  # (T, 1, H)
+        logits = model.head(h[:, 0]).numpy()  # (T, V)
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return h.numpy()[:, 0], p / p.sum(axis=1, keepdims=True)
+
+
+def generate(model: TinyCharRNN, vocab: list[str], start: str, length: int) -> list[int]:
+    """Greedy generation: from `start` and the zero state, each most likely character fed back."""
+    ids, state = [vocab.index(start)], None
+    with no_grad():
+        for _ in range(length):
+            x = one_hot(np.array([[ids[-1]]]), len(vocab), dtype=np.float64)  # (1, 1, V)
+            h, state = model.rnn(x, state)
+            ids.append(int(model.head(h[:, 0]).numpy().argmax()))
+    return ids
+
+
+def draw_steps(ax, vocab: list[str], inputs: list[int], hidden: np.ndarray, probs: np.ndarray,
+               targets: list[int] | None, title: str) -> None:
+    """Columns of (one-hot input, hidden values, softmax over the vocabulary), as in the lecture notes.
+
+    Inputs orange where 1; hidden values coloured by sign (blue < 0 < red); output probabilities as
+    bars, the target's cell outlined green (right: it has the largest probability) or red.
+    """
+    from matplotlib.patches import FancyArrowPatch, Rectangle
+
+    V, H = len(vocab), hidden.shape[1]
+    cell, gap = 0.42, 2.4  # cell height, distance between steps
+    rows = {"out": 2 * (H + 1) * cell + 0.4, "hid": (V + 1) * cell + 0.2, "in": 0.0}
+
+    def arrow(x0, y0, x1, y1, **kw):
+        ax.add_patch(FancyArrowPatch((x0, y0), (x1, y1), arrowstyle="-|>", mutation_scale=9, lw=1, **kw))
+
+    def label_rows(x0, y, n):  # the vocabulary next to a column
+        for v in range(n):
+            ax.text(x0 - 0.08, y + (n - 1 - v + 0.5) * cell, vocab[v], ha="right", va="center", fontsize=8,
+                    color="#666666")
+
+    for t, (i, h, p) in enumerate(zip(inputs, hidden, probs)):
+        x0 = t * gap
+        for v in range(V):  # the one-hot input, first character on top
+            y = rows["in"] + (V - 1 - v) * cell
+            ax.add_patch(Rectangle((x0, y), 0.5, cell, fc="#fdae6b" if v == i else "white", ec="black",
+                                   lw=0.8))
+            ax.text(x0 + 0.25, y + cell / 2, "1" if v == i else "0", ha="center", va="center", fontsize=8)
+        label_rows(x0, rows["in"], V)
+        for k, value in enumerate(h):  # the hidden values, red > 0 > blue
+            y = rows["hid"] + (H - 1 - k) * cell
+            a = 0.65 * min(abs(float(value)), 1.0)  # light enough to read the number on it
+            colour = (1, 1 - a, 1 - a) if value > 0 else (1 - a, 1 - a, 1)
+            ax.add_patch(Rectangle((x0, y), 0.5, cell, fc=colour, ec="black", lw=0.8))
+            ax.text(x0 + 0.25, y + cell / 2, f"{value:+.1f}", ha="center", va="center", fontsize=7.5)
+        best = int(np.argmax(p))
+        for v in range(V):  # the softmax over the vocabulary: a bar per character
+            y = rows["out"] + (V - 1 - v) * cell
+            target = targets is not None and v == targets[t]
+            edge = ("tab:green" if best == v else "tab:red") if target else "black"
+            ax.add_patch(Rectangle((x0, y), 1.2, cell, fc="white", ec=edge, lw=2.2 if target else 0.8))
+            ax.add_patch(Rectangle((x0, y + 0.06), 1.2 * p[v], cell - 0.12, fc="#9ecae1", ec="none"))
+            ax.text(x0 + 0.6, y + cell / 2, f"{p[v]:.2f}", ha="center", va="center", fontsize=7.5,
+                    fontweight="bold" if best == v else "normal")
+        label_rows(x0, rows["out"], V)
+        arrow(x0 + 0.25, rows["in"] + V * cell + 0.02, x0 + 0.25, rows["hid"] - 0.02, color="black")
+        arrow(x0 + 0.25, rows["hid"] + H * cell + 0.02, x0 + 0.25, rows["out"] - 0.02, color="black")
+        if t + 1 < len(inputs):
+            arrow(x0 + 0.55, rows["hid"] + H * cell / 2, x0 + gap - 0.05, rows["hid"] + H * cell / 2,
+                  color="tab:purple")
+            if targets is None:  # generation: the prediction becomes the next input
+                arrow(x0 + 1.25, rows["out"] + V * cell / 2, x0 + gap - 0.3, rows["in"] + V * cell / 2,
+                      color="gray", ls="--")
+        if targets is not None:
+            label, colour = f"target {vocab[targets[t]]}", "tab:green" if best == targets[t] else "tab:red"
+        else:
+            label, colour = f"predicts {vocab[best]}", "black"
+        ax.text(x0 + 0.6, rows["out"] + V * cell + 0.12, label, ha="center", fontsize=9, color=colour)
+    for name, y, n in (("input (one-hot)", rows["in"], V), ("hidden h_t", rows["hid"], H),
+                       ("softmax", rows["out"], V)):
+        ax.text(-0.75, y + n * cell / 2, name, ha="right", va="center", fontsize=9, rotation=90)
+    ax.text(gap * 0.5 + 0.6, rows["hid"] + H * cell / 2 + 0.12, "W_hh", fontsize=8, color="tab:purple",
+            ha="center")
+    ax.set_xlim(-1.2, (len(inputs) - 1) * gap + 1.4)
+    ax.set_ylim(-0.2, rows["out"] + V * cell + 0.5)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.set_title(title, fontsize=10)
+
+
 def main(argv: Sequence[str] | None = None) -> dict:
     args = parse_args("01_tiny_char_rnn", __doc__, argv)
     epochs, every = (200, 20) if args.quick else (300, 20)
@@ -140,7 +241,23 @@ def main(argv: Sequence[str] | None = None) -> dict:
                         collapse=["cross_entropy"])
     print(f"  wrote {path}")
 
+    vocab = results[word]["vocab"]
+    ids = [vocab.index(c) for c in word]
+    hidden, probs = step_values(model, ids[:-1], len(vocab))
+    generated = generate(model, vocab, "h", len(word) - 1)
+    g_hidden, g_probs = step_values(model, generated[:-1], len(vocab))
+    text = "".join(vocab[i] for i in generated)
+    print(f'\n  generation from "h", each prediction fed back: "{text}"')
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 10.5))
+    draw_steps(top, vocab, ids[:-1], hidden, probs, ids[1:],
+               'Training: input "hell", targets "ello" (outlined: green when it is the most likely)')
+    draw_steps(bottom, vocab, generated[:-1], g_hidden, g_probs, None,
+               f'Generation from "h": each prediction fed back as the next input -> "{text}"')
+    save(fig, args.out, "hello_unrolled.png")
+
     return {
+        "generated": text,
+        "target_probabilities": [float(probs[t, i]) for t, i in enumerate(ids[1:])],
         "hello_accuracy": results["hello"]["accuracy"],
         "ybigta_accuracy": results["ybigta"]["accuracy"],
         "hello_loss": results["hello"]["losses"][-1],
@@ -148,6 +265,11 @@ def main(argv: Sequence[str] | None = None) -> dict:
         "hello_solved_at": results["hello"]["solved_at"],
         "ybigta_solved_at": results["ybigta"]["solved_at"],
     }
+
+
+def readme_figures(r: dict) -> dict[str, str]:
+    return {"hello_solved": f"epoch {r['hello_solved_at']}",
+            "ybigta_solved": f"epoch {r['ybigta_solved_at']}"}
 
 
 if __name__ == "__main__":

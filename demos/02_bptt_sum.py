@@ -32,6 +32,7 @@ Pictures:
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 
@@ -41,6 +42,8 @@ from common import parse_args, save
 import tinygrad_seq as ts
 from tinygrad_seq import Tensor, graph
 from tinygrad_seq.functional import cross_entropy, one_hot
+
+PICTURES = ('bptt_sums.png', 'bptt_graph.png')
 
 WORD = "ybigta"
 HIDDEN = 4
@@ -204,6 +207,11 @@ def main(argv: Sequence[str] | None = None) -> dict:
         "reach_on_or_below_min": on_or_below,
         "contribution_norms": norms,
     }
+
+
+def readme_figures(r: dict) -> dict[str, str]:
+    worst = max(r["loss_sum_error"], r["grad_sum_error"], r["renderer_error"], r["column_sum_error"])
+    return {"worst_error": f"within {10.0 ** math.ceil(math.log10(worst)):.0e}" if worst > 0 else "exactly"}
 
 
 if __name__ == "__main__":

@@ -31,6 +31,8 @@ from common import parse_args, save
 import tinygrad_seq as ts
 from tinygrad_seq import Tensor, graph, nn
 
+PICTURES = ('gradient_norms.png',)
+
 HIDDEN, INPUT = 32, 8
 RADII = (0.5, 1.0, 1.5, 2.0)
 INPUT_SCALE = 0.5  # the inputs' share of the pre-activation: small enough that the units stay unsaturated
@@ -179,7 +181,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
                 label=f"tanh RNN, spectral radius {r}")
     ax.plot(steps, sat, color=reds(0.85), lw=2, ls=":",
             label=f"tanh RNN, radius 2.0, inputs {SATURATED_SCALE / INPUT_SCALE:.0f}x larger (saturated)")
-    ax.plot(steps, lstm, color="tab:green", lw=2, label="LSTM (default init)")
+    ax.plot(steps, lstm, color="tab:green", lw=2, label="LSTM, default init (forget bias about 0)")
     ax.plot(steps, lstm1, color="tab:green", lw=1.5, ls="--", label="LSTM, forget-gate bias 1")
     ax.plot(steps, gru, color="tab:cyan", lw=2, label="GRU (default init)")
     ax.set_yscale("log")
@@ -221,6 +223,13 @@ def main(argv: Sequence[str] | None = None) -> dict:
         "gru_first": float(gru[0]),
         "per_step_factor": {r: per_step(rnn[r]) for r in RADII},
     }
+
+
+def readme_figures(r: dict) -> dict[str, str]:
+    return {"lost_0.5": f"loses {r['rnn_0.5_decades_lost']:.0f} orders", "gained_2.0":
+            f"2.0 gains {r['rnn_2.0_decades_gained']:.0f}", "rnn_1.0": f"{r['rnn_first'][1.0]:.0e}",
+            "lstm": f"{r['lstm_first']:.0e}", "lstm1": f"{r['lstm_forget_bias_1_first']:.0e}",
+            "gru": f"{r['gru_first']:.0e}", "rnn_0.5": f"{r['rnn_first'][0.5]:.0e}"}
 
 
 if __name__ == "__main__":

@@ -16,8 +16,11 @@ finite; and the threshold matters. Clipping caps each step at lr x threshold, an
 4 (threshold 20) still lets the spikes push the units into saturation, where the loss bounces, while
 the cap of 1 (threshold 5) trains steadily.
 
-    .venv/bin/python demos/04_clipping.py            # 300 steps, pictures in out/demos/04_clipping/
-    .venv/bin/python demos/04_clipping.py --quick    # 60 steps
+    .venv/bin/python demos/04_clipping.py            # 300 steps, seeds 0-4 (pictures in out/demos/)
+    .venv/bin/python demos/04_clipping.py --quick    # 60 steps, seed 0
+
+One seed's story depends on where its spikes fall, so the full run trains each setting from five starts
+(seeds 0-4: weights and batches) and reports the median and the range; the picture draws seed 0.
 
 Picture:
     clipping.png   one column per run. Top: the training loss per step (log scale), the step where the
@@ -36,6 +39,7 @@ from common import parse_args, save
 from tinygrad_seq import Tensor, nn
 from tinygrad_seq.functional import mse_loss
 
+PICTURES = ("clipping.png",)
 HIDDEN, T, BATCH = 16, 40, 16
 RADIUS, LR, DECAY = 2.0, 0.2, 0.9
 THRESHOLDS = (None, 20.0, 5.0)
@@ -64,7 +68,7 @@ class RunningSum(nn.Module):
 
     def __init__(self, rng: np.random.Generator) -> None:
         super().__init__()
-        self.rnn = nn.RNN(1, HIDDEN, rng=rng, dtype=np.float64)
+        self.rnn = nn.RNN(1, HIDDEN, rng=rng, dtype=np.float64, fused=True)
         self.head = nn.Linear(HIDDEN, 1, rng=rng, dtype=np.float64)
         self.rnn.weight_hh_l0.data = scaled_orthogonal(HIDDEN, RADIUS, rng)
 
@@ -74,11 +78,11 @@ class RunningSum(nn.Module):
         return self.head(out), out  # (T, B, H) -> (T, B, 1)
 
 
-def train(threshold: float | None, steps: int) -> dict:
-    """Train from the same start on the same batches; clip at `threshold` (None: never)."""
-    model = RunningSum(np.random.default_rng(0))
+def train(threshold: float | None, steps: int, seed: int = 0) -> dict:
+    """Train from the seed's start on the seed's batches; clip at `threshold` (None: never)."""
+    model = RunningSum(np.random.default_rng(2 * seed))
     opt = nn.optim.SGD(model.parameters(), lr=LR)
-    data = np.random.default_rng(1)
+    data = np.random.default_rng(2 * seed + 1)
     losses, norms, clipped, saturated, diverged_at = [], [], [], [], None
     for step in range(steps):
         x, y = batch(data)
@@ -114,16 +118,38 @@ def find_spike(run: dict) -> int:
     return saturated[0] - 1 if saturated and saturated[0] > 0 else int(np.argmax(run["norms"]))
 
 
+def summarise(by_seed: list[dict]) -> dict:
+    """Median and range over seeds of the numbers the README quotes, each with its text ('12 (9-14)')."""
+    values = {"diverged_at": [r[None]["diverged_at"] for r in by_seed],
+              "final_20": [r[20.0]["final"] for r in by_seed], "final_5": [r[5.0]["final"] for r in by_seed],
+              "clipped_20": [sum(r[20.0]["clipped"]) for r in by_seed],
+              "clipped_5": [sum(r[5.0]["clipped"]) for r in by_seed]}
+    summary = {}
+    for key, v in values.items():
+        if key == "diverged_at":  # only the runs that diverged have a step
+            summary["diverged"] = f"{sum(x is not None for x in v)} of {len(v)}"
+            v = [x for x in v if x is not None] or [-1]
+        fmt = "{:.2f}" if key.startswith("final") else "{:.0f}"
+        m, lo, hi = float(np.median(v)), min(v), max(v)
+        summary[key] = {"values": v, "median": m, "min": lo, "max": hi,
+                        "text": f"{fmt.format(m)} ({fmt.format(lo)}-{fmt.format(hi)})"}
+    summary["tight_wins"] = sum(r[5.0]["final"] < r[20.0]["final"] for r in by_seed)
+    summary["finite"] = all(math.isfinite(r[t]["final"]) for r in by_seed for t in (20.0, 5.0))
+    summary["seeds"] = len(by_seed)
+    return summary
+
+
 def name(threshold: float | None) -> str:
     return "no clipping" if threshold is None else f"clip_grad_norm_ at {threshold:g}"
 
 
 def main(argv: Sequence[str] | None = None) -> dict:
     args = parse_args("04_clipping", __doc__, argv)
-    steps = 60 if args.quick else 300
+    steps, seeds = (60, (0,)) if args.quick else (300, (0, 1, 2, 3, 4))
     print(f"A tanh RNN ({HIDDEN} units, W_hh at spectral radius {RADIUS}) learns a running sum "
           f"of {T} inputs\n"
-          f"with plain SGD, lr {LR}: {steps} steps of {BATCH} sequences, three times from the same start.\n")
+          f"with plain SGD, lr {LR}: {steps} steps of {BATCH} sequences, three times from the same start "
+          "(seed 0).\n")
     print(f"{'run':24} {'first loss':>10} {'final loss':>10} {'largest norm':>12} {'clipped steps':>13} "
           f"{'saturated':>9}  outcome")
     runs = {}
@@ -139,6 +165,15 @@ def main(argv: Sequence[str] | None = None) -> dict:
           "steps.)")
     plain, loose, tight = (runs[t] for t in THRESHOLDS)
     spike = find_spike(plain)
+    by_seed = [runs] + [{t: train(t, steps, seed) for t in THRESHOLDS} for seed in seeds[1:]]
+    summary = summarise(by_seed)
+    print(f"\nOver seeds {seeds[0]}-{seeds[-1]} (median, range):" if len(seeds) > 1 else "\nSeed 0 only:")
+    print(f"  {'no clipping diverges in':30} {summary['diverged']} runs")
+    for key, label in (("diverged_at", "  ... at step"),
+                       ("final_20", "final loss, clip at 20"), ("final_5", "final loss, clip at 5"),
+                       ("clipped_20", "steps clipped at 20"), ("clipped_5", "steps clipped at 5")):
+        print(f"  {label:30} {summary[key]['text']}")
+    print(f"  {'clip at 5 ends lower than 20':30} in {summary['tight_wins']} of {summary['seeds']} runs")
     if plain["diverged_at"] is not None:
         k = plain["diverged_at"]
         norm = plain["norms"][spike]
@@ -194,7 +229,12 @@ def main(argv: Sequence[str] | None = None) -> dict:
     axes[0, 0].set_ylabel("training loss (MSE, log scale)")
     axes[1, 0].set_ylabel("gradient norm before clipping")
     axes[0, 0].set_xlim(0, steps)
-    fig.suptitle(f"An exploding tanh RNN (spectral radius {RADIUS}) with plain SGD at lr {LR}", fontsize=11)
+    over = ""
+    if len(seeds) > 1:
+        over = (f"\nover seeds {seeds[0]}-{seeds[-1]}: unclipped diverged in {summary['diverged']}, "
+                f"clipping at 5 ended lower than at 20 in {summary['tight_wins']} of {summary['seeds']}")
+    fig.suptitle(f"An exploding tanh RNN (spectral radius {RADIUS}) with plain SGD at lr {LR}: seed 0{over}",
+                 fontsize=10)
     save(fig, args.out, "clipping.png")
 
     return {
@@ -205,7 +245,15 @@ def main(argv: Sequence[str] | None = None) -> dict:
         "largest_loss": {t: max(runs[t]["losses"]) for t in THRESHOLDS},
         "clipped_steps": {t: int(sum(runs[t]["clipped"])) for t in THRESHOLDS},
         "steps": {t: len(runs[t]["losses"]) for t in THRESHOLDS},
+        "seeds": summary,
     }
+
+
+def readme_figures(r: dict) -> dict[str, str]:
+    s = r["seeds"]
+    keys = ("diverged_at", "final_20", "final_5", "clipped_20", "clipped_5")
+    return {key: s[key]["text"] for key in keys} | {"tight_wins": f"{s['tight_wins']} of {s['seeds']}",
+                                                    "diverged": f"{s['diverged']} runs"}
 
 
 if __name__ == "__main__":

@@ -29,6 +29,8 @@ from tinygrad_seq import Tensor, graph, nn
 from tinygrad_seq.autograd import toposort
 from tinygrad_seq.functional import mse_loss
 
+PICTURES = ('truncation.png', 'graph_truncated.png')
+
 INPUT, HIDDEN, BATCH = 4, 16, 8
 FORGET_BIAS = 1.0  # f = sigmoid(1) = 0.73 at the start: a memory of a few steps, as in an untrained LM
 
@@ -194,6 +196,18 @@ def main(argv: list[str] | None = None) -> dict:
         "bytes": [r["bytes"] for r in rows],
         "errors": [r["error"] for r in rows],
     }
+
+
+def readme_figures(r: dict) -> dict[str, str]:
+    at = dict(zip(r["ks"], zip(r["nodes"], r["bytes"], r["errors"])))
+    k_full = r["ks"][-1]
+    per_step = (r["nodes"][-1] - r["nodes"][0]) / (k_full - r["ks"][0])
+    figures = {"per_step": f"{per_step:.0f} nodes per step",
+               "k1": f"{at[1][0]} nodes and {at[1][1] / 1024:.0f} KiB",
+               "full": f"{at[k_full][0]} nodes and {at[k_full][1] / 2**20:.1f} MiB",
+               "error_1": f"{at[1][2]:.2f} at k = 1"}
+    figures |= {f"error_{k}": f"{at[k][2]:.2f} (k = {k})" for k in (5, 20) if k in at}
+    return figures
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ from tinygrad_seq.nn.lm.models import LMConfig, build_model, chunk_loss
 from tinygrad_seq.nn.lm.training import TrainConfig, Trainer, prepare_data
 
 EXPLORED = 40  # characters shown in the BPTT explorer
+PICTURES = ("quote_unit.png", "gates.png")
 
 # ------------------------------------------------------------------------------------------ the corpus
 
@@ -274,8 +275,10 @@ def gates_picture(text: str, trace: dict[str, np.ndarray], units: list[int], lab
         ax.set_title(f"{name} (0 = closed, 1 = open)", fontsize=9, loc="left")
         ax.set_title("\u0394 = mean h inside quotes - mean h outside", fontsize=8, loc="right")
         fig.colorbar(image, ax=ax, fraction=0.015, pad=0.005)
-    for t in marks:
+    for t in marks:  # the quote marks as lines through every panel
         top.axvline(t, color="black", linestyle=":", linewidth=1)
+        for ax in axes[1:]:
+            ax.axvline(t, color="red", linestyle=":", linewidth=1.2)
     shown = ["\u21b5" if c == "\n" else ("\u2423" if c == " " else c) for c in text]
     axes[-1].set_xticks(np.arange(n))
     axes[-1].set_xticklabels(shown, fontsize=7, family="monospace")
@@ -338,6 +341,11 @@ def main(argv=None) -> dict:
     print(f"\nUnit {unit} is a switch (correlation {r:+.2f} with the inside-quote indicator): it flips when "
           f"a quote opens,\nholds its value across the spaces and words in between, and flips back when "
           f"the quote closes.\nIt is the memory that predicts the capitals.")
+    word_a = np.array([c == "a" and (t == 0 or fresh[t - 1] in " \n") for t, c in enumerate(fresh)])
+    dip_a = float(h_all[word_a & ~inside, unit].mean())
+    print(f"Outside quotes it is not constant: after a word-initial 'a' it dips to {dip_a:+.2f} on average "
+          f"(outside quotes\nelsewhere {h_all[~word_a & ~inside, unit].mean():+.2f}): the unit also "
+          "serves the prediction of what follows 'a'.")
     marks = np.array([c == '"' for c in fresh])
     f_mark, f_rest = trace["f"][marks, unit].mean(), trace["f"][~marks, unit].mean()
     i_mark, i_rest = trace["i"][marks, unit].mean(), trace["i"][~marks, unit].mean()
@@ -393,10 +401,20 @@ def main(argv=None) -> dict:
     print(f"  wrote {explorer} (open it in a browser)")
     return {"quote_unit": unit, "mean_inside": mean_in, "mean_outside": mean_out, "quote_corr": r,
             "forget_at_quotes": float(f_mark), "forget_elsewhere": float(f_rest),
-            "untrained_difference": in0 - out0, "bracket_unit": bracket, "bracket_corr": r_bracket,
+            "untrained_difference": in0 - out0, "dip_at_word_initial_a": dip_a, "bracket_unit": bracket,
+            "bracket_corr": r_bracket,
             "bracket_probe_r2": depth_r2, "quote_probe_r2": quote_r2,
             "valid_loss": result.evaluation.loss, "trigram_loss": base["trigram"].loss, "html": page,
             "explorer": explorer}
+
+
+def readme_figures(r: dict) -> dict[str, str]:
+    return {"unit": f"unit {r['quote_unit']}", "inside": f"{r['mean_inside']:+.2f} inside",
+            "outside": f"{r['mean_outside']:+.2f} outside",
+            "untrained": f"{abs(r['untrained_difference']):.2f}",
+            "dip_a": f"{r['dip_at_word_initial_a']:+.2f}",
+            "forget": f"{r['forget_at_quotes']:.2f} at the quote marks "
+                      f"({r['forget_elsewhere']:.2f} elsewhere)"}
 
 
 if __name__ == "__main__":

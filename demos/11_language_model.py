@@ -37,6 +37,8 @@ from tinygrad_seq.nn.lm.models import LMConfig, baselines, build_model, evaluate
 from tinygrad_seq.nn.lm.sampling import generate, score
 from tinygrad_seq.nn.lm.training import TrainConfig, Trainer, prepare_data
 
+PICTURES = ("scores.png", "perplexity.png", "temperature.png")
+
 # ------------------------------------------------------------------------------------------ the corpus
 
 WORDS = {
@@ -165,8 +167,11 @@ def scores_picture(a, b):
     words = [w for w, _ in a.tokens]
     x = np.arange(len(words))
     for k, (s, colour) in enumerate(((a, "tab:green"), (b, "tab:red"))):
-        ax.bar(x + (k - 0.5) * 0.4, [v for _, v in s.tokens], width=0.4, color=colour,
+        values = [v for _, v in s.tokens]
+        ax.bar(x + (k - 0.5) * 0.4, values, width=0.4, color=colour, edgecolor=colour, linewidth=1.5,
                label=f"\"{s.text}\": log P = {s.total:.2f}")
+        for xi, v in zip(x + (k - 0.5) * 0.4, values):  # a value near 0 has no visible bar: say it
+            ax.text(xi, v - 0.15, f"{v:.2f}", ha="center", va="top", fontsize=7.5, color=colour)
     ax.set_xticks(x)
     ax.set_xticklabels([f"{wa}\n{wb}" if wa != wb else wa for (wa, _), (wb, _) in zip(a.tokens, b.tokens)])
     ax.axhline(0, color="black", linewidth=0.6)
@@ -248,6 +253,16 @@ def main(argv=None) -> dict:
             "unigram_perplexity": base["unigram"].perplexity,
             "trigram_perplexity": base["trigram"].perplexity, "unk_share": unk_share,
             "temperature_stats": stats, "logp_pear": a.total, "logp_pair": b.total}
+
+
+def readme_figures(r: dict) -> dict[str, str]:
+    t = r["temperature_stats"]
+    return {"perplexity": f"{r['perplexity']:.2f}", "faces": f"{r['perplexity']:.1f} faces",
+            "vocab": f"{r['vocab_size']} faces", "unigram": f"{r['unigram_perplexity']:.1f}",
+            "trigram": f"{r['trigram_perplexity']:.1f}",
+            "valid": f"{t[0.5]['valid']:.0%}, {t[1.0]['valid']:.0%} and {t[1.5]['valid']:.0%}",
+            "distinct": f"{t[0.5]['distinct']:.0%}, {t[1.0]['distinct']:.0%} and {t[1.5]['distinct']:.0%}",
+            "pear": f"{r['logp_pear']:.1f}", "pair": f"{r['logp_pair']:.1f}"}
 
 
 if __name__ == "__main__":

@@ -3,15 +3,23 @@
 Each lesson is `demos/NN_name.py` with ``main(argv=None) -> dict``: it parses ``--quick`` (a few
 seconds, for CI) and ``--out DIR`` (default ``out/demos/<name>``), prints what it shows in plain
 words, writes its pictures, and returns the numbers behind its claim so that a test can check them.
+A lesson also defines ``PICTURES`` (the files `make lessons` copies to docs/img/ as ``NN_<file>``) and
+``readme_figures(result) -> dict[str, str]``: every number its README section quotes, written exactly
+as the README writes it (demos/lessons.py stores them in docs/lessons.json; a test finds each one in
+the README).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
+import sys
 from collections.abc import Sequence
+from types import ModuleType
 
 import matplotlib
+from threadpoolctl import threadpool_limits
 
 matplotlib.use("Agg")  # files only: the lessons run on machines without a screen
 
@@ -20,7 +28,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 def parse_args(name: str, doc: str, argv: Sequence[str] | None = None,
                extra: Sequence[tuple[str, dict]] = ()) -> argparse.Namespace:
-    """--quick and --out DIR (created), plus `extra` (flag, argparse keyword) pairs."""
+    """--quick and --out DIR (created), plus `extra` (flag, argparse keyword) pairs; pins BLAS to one thread.
+
+    The lessons multiply small matrices: a second BLAS thread only fights the other for two shared cores
+    (on a busy machine lesson 10 took 421 s with two threads and 91 s with one, printing the same numbers).
+    """
     parser = argparse.ArgumentParser(description=doc.strip().splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=doc)
     parser.add_argument("--quick", action="store_true", help="small and fast (seconds), for CI")
@@ -28,6 +40,7 @@ def parse_args(name: str, doc: str, argv: Sequence[str] | None = None,
     for flag, options in extra:
         parser.add_argument(flag, **options)
     args = parser.parse_args(argv)
+    threadpool_limits(limits=1)
     os.makedirs(args.out, exist_ok=True)
     return args
 
@@ -40,3 +53,17 @@ def save(fig: plt.Figure, out: str, filename: str) -> str:
     plt.close(fig)
     print(f"  wrote {path}")
     return path
+
+
+def load_lesson(name: str) -> ModuleType:
+    """Import demos/<name>.py (its name starts with a digit, so not with an import statement).
+
+    One lesson builds on another's corpus this way, and `make lessons` (demos/lessons.py) runs them.
+    """
+    demos = os.path.dirname(os.path.abspath(__file__))
+    if demos not in sys.path:
+        sys.path.insert(0, demos)  # the lessons import this module as `common`
+    spec = importlib.util.spec_from_file_location(f"lesson_{name}", os.path.join(demos, f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -33,13 +33,16 @@ def assert_pngs(folder: Path, *names: str) -> None:
 
 def test_tiny_char_rnn_learns_both_words(tmp_path: Path) -> None:
     result = run("01_tiny_char_rnn", tmp_path)
-    assert_pngs(tmp_path, "loss_curves.png", "hello_graph.png")
+    assert_pngs(tmp_path, "loss_curves.png", "hello_graph.png", "hello_unrolled.png")
     # every next character right, and the loss far below chance (ln 4, ln 6 nats per character)
     assert result["hello_accuracy"] == 1.0 and result["ybigta_accuracy"] == 1.0
     assert result["hello_loss"] < 0.2 * math.log(4)
     assert result["ybigta_loss"] < 0.2 * math.log(6)
     # "hello" needs memory (l -> l, then l -> o), "ybigta" does not: it is solved later
     assert result["hello_solved_at"] > result["ybigta_solved_at"]
+    # generation from "h", each prediction fed back, spells the word; every target is the most likely
+    assert result["generated"] == "hello"
+    assert min(result["target_probabilities"]) > 0.5
 
 
 def test_bptt_is_a_sum_over_time(tmp_path: Path) -> None:
