@@ -209,6 +209,10 @@ class Function:
         return run_op(cls, inputs, params)
 
     scatter_into: Any = None  # an indexing op's in-place first-order backward (see ops.GetItem)
+    # NOTE: speed. True: in a first-order pass backward gets `grad` as an array and returns arrays, its
+    # rule written with what arrays and Tensors share (operators, reshape, transpose, sum, astype), so
+    # the one rule also builds a graph when create_graph gives it Tensors (the primitives in ops.py).
+    backward_on_arrays = False
 
     def _describe(self) -> str:
         created = f" created at {self.created_at}" if getattr(self, "created_at", None) else ""
@@ -345,16 +349,18 @@ class _BackwardPass:
     """One backward pass: the gradient reaching each tensor so far, and the steps that move it on.
 
     Gradients are kept by node for a tensor an op made (one output per node) and by tensor for a leaf
-    (both hash by identity). NOTE: speed: a gradient array this pass allocated itself, that nothing else
-    refers to yet, is `owned` (by id): further contributions are added into it in place instead of
-    allocating a new sum.
+    (both hash by identity). NOTE: speed: in a first-order pass they are plain arrays (a Function whose
+    class sets ``backward_on_arrays`` gets and returns arrays; any other gets Tensors, as documented),
+    and an array this pass allocated itself, that nothing else refers to yet, is `owned` (by id):
+    further contributions are added into it in place instead of allocating a new sum. With
+    ``create_graph`` they are Tensors throughout, so that every step is recorded.
     """
 
     __slots__ = ("grads", "leaves", "watched", "wanted_leaves", "owned", "create_graph", "retain_graph",
                  "report_retained")
 
     def __init__(self, wanted: Sequence[Tensor] | None, retain_graph: bool, create_graph: bool) -> None:
-        self.grads: dict[Function | Tensor, Tensor] = {}
+        self.grads: dict[Function | Tensor, Any] = {}
         self.leaves: dict[Tensor, None] = {}  # the leaves reached, in the order reached
         self.watched: dict[Function, Tensor] = {}  # non-leaf tensors whose gradient is reported, by node
         self.wanted_leaves: set[Tensor] | None = None
@@ -364,6 +370,16 @@ class _BackwardPass:
         self.report_retained = wanted is None  # backward() also reports tensors marked retain_grad()
         self.owned: set[int] = set()
         self.retain_graph, self.create_graph = retain_graph, create_graph
+
+    def value(self, g: Any) -> Any:
+        """A gradient as this pass keeps it: an array in a first-order pass, a Tensor with create_graph."""
+        if self.create_graph:
+            return g if isinstance(g, _tensor_type) else _tensor_type(g)
+        return g._data if isinstance(g, _tensor_type) else np.asarray(g)
+
+    def tensor(self, g: Any) -> Tensor:
+        """A kept gradient as a Tensor (to report it, or for a backward rule that takes Tensors)."""
+        return g if isinstance(g, _tensor_type) else _tensor_type._wrap(g, False)
 
     def _key(self, x: Tensor) -> Function | Tensor | None:
         """Where x's gradient is kept, or None when nobody asked for it (a constant, an unwanted leaf)."""
@@ -377,8 +393,8 @@ class _BackwardPass:
         self.leaves[x] = None
         return x
 
-    def deposit(self, x: Tensor, g: Tensor) -> None:
-        """Add g to the gradient reaching x."""
+    def deposit(self, x: Tensor, g: Any) -> None:
+        """Add g (kept form) to the gradient reaching x."""
         key = self._key(x)
         if key is None:
             return
@@ -386,15 +402,15 @@ class _BackwardPass:
         if old is None:
             self.grads[key] = g
         elif id(old) in self.owned:
-            old._data += g._data
+            old += g  # an array this pass owns: in place
         elif self.create_graph:
             self.grads[key] = old + g
         else:
-            total = _tensor_type._wrap(old._data + g._data, False)
+            total = np.asarray(old + g)  # (0-d arrays add up to a NumPy scalar)
             self.owned.add(id(total))
             self.grads[key] = total
 
-    def deposit_scatter(self, x: Tensor, fn: Function, grad: Tensor) -> None:
+    def deposit_scatter(self, x: Tensor, fn: Function, grad: np.ndarray) -> None:
         """NOTE: speed. x[index]'s gradient is added into x's buffer in place, instead of a full-size
         array of zeros per indexing op (a loop over x[t] would otherwise cost O(T^2))."""
         key = self._key(x)
@@ -402,25 +418,27 @@ class _BackwardPass:
             return
         old = self.grads.get(key)
         if old is None or id(old) not in self.owned:
-            buffer = np.zeros(x.shape, dtype=x.dtype) if old is None else old._data.astype(x.dtype, copy=True)
-            old = _tensor_type._wrap(buffer, False)
+            old = np.zeros(x.shape, dtype=x.dtype) if old is None else old.astype(x.dtype, copy=True)
             self.owned.add(id(old))
             self.grads[key] = old
-        fn.scatter_into(old._data, grad._data)
+        fn.scatter_into(old, grad)
 
-    def step(self, fn: Function, grad: Tensor, anomaly: bool) -> None:
+    def step(self, fn: Function, grad: Any, anomaly: bool) -> None:
         """Run fn's backward rule on the gradient of its output and deposit what its inputs receive."""
         if fn.released:
             _raise_released(fn)
         for x, version in zip(fn.inputs, fn.versions):
             if x._version != version:
                 _raise_modified(fn)
-        if fn.scatter_into is not None and not self.create_graph:
+        first_order = not self.create_graph
+        if first_order and fn.scatter_into is not None:
             self.deposit_scatter(fn.inputs[0], fn, grad)
             if not self.retain_graph:
                 _release(fn)
             return
         grads: Any  # what backward returned: one gradient or a tuple, made a tuple below
+        if first_order and not fn.backward_on_arrays:
+            grad = _tensor_type._wrap(grad, False)
         if anomaly:
             # the ops inside a backward rule are not checked one by one: a NaN there is reported
             # below as this node's gradient, naming the op the user wrote rather than a helper
@@ -441,14 +459,17 @@ class _BackwardPass:
         for i, (x, g) in enumerate(zip(fn.inputs, grads)):
             if g is None or not x.requires_grad:
                 continue
-            if not isinstance(g, _tensor_type):
-                g = _tensor_type(g)
-            if g._data.shape != x._data.shape:
-                g = sum_to(g, x._data.shape)
-            if g._data.dtype is not x._data.dtype and g._data.dtype != x._data.dtype:
-                g = g.astype(x._data.dtype)
+            if type(g) is not _ndarray or not first_order:
+                g = self.value(g)
+            data = x._data
+            if g.shape != data.shape:
+                g = sum_to(g, data.shape)
+                if first_order:
+                    g = np.asarray(g)  # a sum over every axis is a NumPy scalar
+            if g.dtype is not data.dtype and g.dtype != data.dtype:
+                g = g.astype(data.dtype)
             if anomaly:
-                _check_finite(g._data, fn, f"backward (gradient of input {i})")
+                _check_finite(self.tensor(g)._data, fn, f"backward (gradient of input {i})")
             self.deposit(x, g)
 
 
@@ -471,17 +492,17 @@ def run_backward(
     anomaly = STATE.anomaly
     with _GradMode(create_graph):
         for root, g in zip(roots, root_grads, strict=True):
-            state.deposit(root, g)
+            state.deposit(root, state.value(g))
         for fn in reversed(toposort(roots)):
             grad = grads.pop(fn, None)
             if grad is None:
                 continue
             owned.discard(id(grad))  # from here on it may be shared (e.g. Add passes it on twice)
             if watched and fn in watched:
-                result.append((watched[fn], grad))
+                result.append((watched[fn], state.tensor(grad)))
             state.step(fn, grad, anomaly)
             grad = None  # NOTE: memory: hold no gradient past its node (the next may be large)
-    result.extend((x, grads[x]) for x in state.leaves)
+    result.extend((x, state.tensor(grads[x])) for x in state.leaves)
     return result
 
 

@@ -1,4 +1,9 @@
-"""The primitive ops: forward in NumPy, backward in Tensor ops, side by side.
+"""The primitive ops: forward in NumPy, backward side by side, written once for arrays and Tensors.
+
+Each rule uses only what NumPy arrays and Tensors share (operators, reshape, transpose, sum, astype,
+and the few helpers below), so the one rule serves both passes: a first-order pass gives it arrays
+(NOTE: speed: no Tensor or graph node per backward op), and ``create_graph=True`` gives it Tensors, so
+that the gradient is itself differentiable. `_inputs` hands a rule its inputs in the matching form.
 
 Derivative table (``grad`` is dL/d(out); ``x``, ``y`` are the inputs, ``out`` the result). The
 engine sums each result back to its input's shape, so no rule here handles broadcasting.
@@ -35,19 +40,58 @@ engine sums each result back to its input's shape, so no rule here handles broad
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from .autograd import Function, ShapeError, constant, is_grad_enabled
+from .autograd import STATE, Function, ShapeError, constant, is_grad_enabled
 
-if TYPE_CHECKING:
-    from .tensor import Tensor
+
+class _Primitive(Function):
+    """A primitive op: its backward rule takes and returns arrays in a first-order pass (see above)."""
+
+    backward_on_arrays = True
+
+
+def _inputs(fn: Function) -> tuple:
+    """fn's inputs as its backward rule computes with them: arrays in a first-order pass, Tensors when a
+    graph of the gradient is being built (grad mode is on inside backward only then)."""
+    inputs = fn.inputs
+    if STATE.grad_enabled:
+        return inputs
+    if len(inputs) == 2:
+        return inputs[0]._data, inputs[1]._data
+    return tuple([t._data for t in inputs])
+
+
+def _is_array(v: Any) -> bool:
+    return isinstance(v, np.ndarray | np.generic)
+
+
+def _swap_last(t: Any) -> Any:
+    """t with its last two axes swapped (the matrix transpose of each batch element)."""
+    if _is_array(t):
+        return np.swapaxes(t, -1, -2)
+    n = t.ndim
+    return Transpose.apply(t, axes=(*range(n - 2), n - 1, n - 2))
+
+
+def _broadcast_to(v: Any, shape: tuple[int, ...]) -> Any:
+    return np.broadcast_to(v, shape) if _is_array(v) else v.broadcast_to(shape)
+
+
+def _exp(v: Any) -> Any:
+    return np.exp(v) if _is_array(v) else v.exp()
+
+
+def _flip(v: Any, axis: Any) -> Any:
+    return np.flip(v, axis) if _is_array(v) else v.flip(axis)
+
 
 # --------------------------------------------------------------------------- elementwise, binary
 
 
-class Add(Function):
+class Add(_Primitive):
     def forward(self, x, y):
         return x + y
 
@@ -55,7 +99,7 @@ class Add(Function):
         return grad, grad
 
 
-class Sub(Function):
+class Sub(_Primitive):
     def forward(self, x, y):
         return x - y
 
@@ -63,32 +107,32 @@ class Sub(Function):
         return grad, -grad
 
 
-class Mul(Function):
+class Mul(_Primitive):
     def forward(self, x, y):
         return x * y
 
     def backward(self, grad):
-        x, y = self.inputs
+        x, y = _inputs(self)
         return grad * y, grad * x
 
 
-class Div(Function):
+class Div(_Primitive):
     def forward(self, x, y):
         return x / y
 
     def backward(self, grad):
-        x, y = self.inputs
+        x, y = _inputs(self)
         gx = grad / y
         return gx, -gx * x / y
 
 
-class Pow(Function):
+class Pow(_Primitive):
     def forward(self, x, exponent):
         self.p = exponent
         return x**exponent
 
     def backward(self, grad):
-        (x,) = self.inputs
+        (x,) = _inputs(self)
         p = self.p
         if np.ndim(p) == 0 and p == 2:
             return grad * 2 * x
@@ -96,7 +140,7 @@ class Pow(Function):
         return grad * p * x ** np.where(np.equal(p, 0), 0, np.subtract(p, 1))
 
 
-class MatMul(Function):
+class MatMul(_Primitive):
     def forward(self, x, y):
         if x.ndim < 2 or y.ndim < 2:
             raise ValueError("matmul primitive needs two arrays of 2 or more dimensions")
@@ -116,7 +160,7 @@ class MatMul(Function):
             ) from None
 
     def backward(self, grad):
-        x, y = self.inputs
+        x, y = _inputs(self)
         if y.ndim == 2 and x.ndim > 2:  # NOTE: speed: fold the batch axes, (M, K)^T @ (M, N) -> (K, N)
             gy = _swap_last(x.reshape(-1, x.shape[-1])) @ grad.reshape(-1, grad.shape[-1])
         else:
@@ -124,13 +168,7 @@ class MatMul(Function):
         return grad @ _swap_last(y), gy
 
 
-def _swap_last(t: Tensor) -> Tensor:
-    """t with its last two axes swapped (the matrix transpose of each batch element)."""
-    n = t.ndim
-    return Transpose.apply(t, axes=(*range(n - 2), n - 1, n - 2))
-
-
-class Maximum(Function):
+class Maximum(_Primitive):
     def forward(self, x, y):
         self.share = (x > y) + 0.5 * (x == y)  # share of grad that goes to x
         return np.maximum(x, y)
@@ -140,22 +178,23 @@ class Maximum(Function):
         return grad * share, grad * (1 - share)
 
 
-class Where(Function):
+class Where(_Primitive):
     def forward(self, x, y, condition):
         self.condition = np.asarray(condition, dtype=bool)
         return np.where(self.condition, x, y)
 
     def backward(self, grad):
+        c = self.condition
+        if _is_array(grad):
+            return np.where(c, grad, 0), np.where(c, 0, grad)
         zero = constant(np.zeros((), dtype=grad.dtype))
-        return Where.apply(grad, zero, condition=self.condition), Where.apply(
-            zero, grad, condition=self.condition
-        )
+        return Where.apply(grad, zero, condition=c), Where.apply(zero, grad, condition=c)
 
 
 # --------------------------------------------------------------------------- elementwise, unary
 
 
-class Neg(Function):
+class Neg(_Primitive):
     def forward(self, x):
         return -x
 
@@ -163,38 +202,41 @@ class Neg(Function):
         return -grad
 
 
-# Exp, Tanh, Sigmoid and LogSumExp reuse their forward result in backward; when a second-order
+# Exp, Sqrt, Tanh, Sigmoid and LogSumExp reuse their forward result in backward; when a second-order
 # graph is being built (grad mode on inside backward) they recompute it from the input instead,
 # so that the gradient is itself differentiable.
 
 
-class Exp(Function):
+class Exp(_Primitive):
     def forward(self, x):
         self.out = np.exp(x)
         return self.out
 
     def backward(self, grad):
-        out = self.inputs[0].exp() if is_grad_enabled() else constant(self.out)
+        out = self.inputs[0].exp() if is_grad_enabled() else self.out
         return grad * out
 
 
-class Log(Function):
+class Log(_Primitive):
     def forward(self, x):
         return np.log(x)
 
     def backward(self, grad):
-        return grad / self.inputs[0]
+        (x,) = _inputs(self)
+        return grad / x
 
 
-class Sqrt(Function):
+class Sqrt(_Primitive):
     def forward(self, x):
-        return np.sqrt(x)
+        self.out = np.sqrt(x)
+        return self.out
 
     def backward(self, grad):
-        return grad / (2 * self.inputs[0].sqrt())
+        out = self.inputs[0].sqrt() if is_grad_enabled() else self.out
+        return grad / (2 * out)
 
 
-class Abs(Function):
+class Abs(_Primitive):
     def forward(self, x):
         self.sign = np.sign(x)
         return np.abs(x)
@@ -203,17 +245,17 @@ class Abs(Function):
         return grad * self.sign.astype(grad.dtype)
 
 
-class Tanh(Function):
+class Tanh(_Primitive):
     def forward(self, x):
         self.out = np.tanh(x)
         return self.out
 
     def backward(self, grad):
-        out = self.inputs[0].tanh() if is_grad_enabled() else constant(self.out)
+        out = self.inputs[0].tanh() if is_grad_enabled() else self.out
         return grad * (1 - out * out)
 
 
-class Sigmoid(Function):
+class Sigmoid(_Primitive):
     def forward(self, x):
         # NOTE: a primitive for stability: 1 / (1 + e^-x) overflows for x << 0, so with e = e^-|x|
         # use 1 / (1 + e) for x >= 0 and e / (1 + e) below (accurate in both tails)
@@ -222,11 +264,11 @@ class Sigmoid(Function):
         return self.out
 
     def backward(self, grad):
-        out = self.inputs[0].sigmoid() if is_grad_enabled() else constant(self.out)
+        out = self.inputs[0].sigmoid() if is_grad_enabled() else self.out
         return grad * out * (1 - out)
 
 
-class Relu(Function):
+class Relu(_Primitive):
     def forward(self, x):
         self.mask = x > 0
         return np.where(self.mask, x, 0).astype(x.dtype, copy=False)
@@ -235,7 +277,7 @@ class Relu(Function):
         return grad * self.mask.astype(grad.dtype)
 
 
-class Clip(Function):
+class Clip(_Primitive):
     def forward(self, x, low, high):
         lo = -np.inf if low is None else low
         hi = np.inf if high is None else high
@@ -246,7 +288,7 @@ class Clip(Function):
         return grad * self.mask.astype(grad.dtype)
 
 
-class Cast(Function):
+class Cast(_Primitive):
     def forward(self, x, dtype):
         self.dtype = x.dtype
         return x.astype(dtype)
@@ -279,17 +321,16 @@ def normalize_axis(axis: Any, ndim: int, op: str = "reduce") -> tuple[int, ...] 
     return tuple(sorted(out))
 
 
-class Sum(Function):
+class Sum(_Primitive):
     def forward(self, x, axis, keepdims):
         self.kept = _kept_shape(x.shape, axis)
         return np.sum(x, axis=axis, keepdims=keepdims)
 
     def backward(self, grad):
-        x = self.inputs[0]
-        return grad.reshape(self.kept).broadcast_to(x.shape)
+        return _broadcast_to(grad.reshape(self.kept), self.inputs[0].shape)
 
 
-class Max(Function):
+class Max(_Primitive):
     def forward(self, x, axis, keepdims):
         if x.size == 0:
             raise ShapeError(f"max: cannot reduce an empty tensor of shape {x.shape}")
@@ -300,10 +341,10 @@ class Max(Function):
         return out if keepdims else out.reshape(np.max(x, axis=axis).shape)
 
     def backward(self, grad):
-        return grad.reshape(self.kept) * constant(self.share.astype(grad.dtype))
+        return grad.reshape(self.kept) * self.share.astype(grad.dtype)
 
 
-class LogSumExp(Function):
+class LogSumExp(_Primitive):
     # NOTE: a primitive for stability: subtract the max before exponentiating
     def forward(self, x, axis, keepdims):
         self.axis, self.kept = axis, _kept_shape(x.shape, axis)
@@ -313,15 +354,18 @@ class LogSumExp(Function):
         return self.out if keepdims else self.out.reshape(np.sum(x, axis=axis).shape)
 
     def backward(self, grad):
-        x = self.inputs[0]
-        out = x.logsumexp(axis=self.axis, keepdims=True) if is_grad_enabled() else constant(self.out)
-        return grad.reshape(self.kept) * (x - out).exp()
+        if is_grad_enabled():
+            x = self.inputs[0]
+            out = x.logsumexp(axis=self.axis, keepdims=True)
+        else:
+            x, out = self.inputs[0]._data, self.out
+        return grad.reshape(self.kept) * _exp(x - out)
 
 
 # --------------------------------------------------------------------------- shape
 
 
-class Reshape(Function):
+class Reshape(_Primitive):
     def forward(self, x, shape):
         return x.reshape(shape)
 
@@ -329,7 +373,7 @@ class Reshape(Function):
         return grad.reshape(self.inputs[0].shape)
 
 
-class Transpose(Function):
+class Transpose(_Primitive):
     def forward(self, x, axes):
         self.axes = axes
         return x.transpose(axes)
@@ -338,7 +382,7 @@ class Transpose(Function):
         return grad.transpose(tuple(np.argsort(self.axes)))
 
 
-class BroadcastTo(Function):
+class BroadcastTo(_Primitive):
     def forward(self, x, shape):
         return np.broadcast_to(x, shape)
 
@@ -346,16 +390,16 @@ class BroadcastTo(Function):
         return grad
 
 
-class Flip(Function):
+class Flip(_Primitive):
     def forward(self, x, axis):
         self.axis = axis
         return np.flip(x, axis)
 
     def backward(self, grad):
-        return grad.flip(self.axis)
+        return _flip(grad, self.axis)
 
 
-class Concatenate(Function):
+class Concatenate(_Primitive):
     def forward(self, *xs, axis):
         self.axis = axis
         self.bounds = np.cumsum([0] + [x.shape[axis] for x in xs])
@@ -381,7 +425,7 @@ def _scatter_add(out: np.ndarray, index: tuple, values: np.ndarray) -> None:
         np.add.at(out, index, values)
 
 
-class GetItem(Function):
+class GetItem(_Primitive):
     def forward(self, x, index):
         self.index = index
         return x[index]
@@ -394,7 +438,7 @@ class GetItem(Function):
         _scatter_add(out, self.index, grad)
 
 
-class ScatterAdd(Function):
+class ScatterAdd(_Primitive):
     def forward(self, x, index, shape):
         self.index = index
         out = np.zeros(shape, dtype=x.dtype)
