@@ -19,28 +19,32 @@ from collections.abc import Sequence
 from types import ModuleType
 
 import matplotlib
-from threadpoolctl import threadpool_limits
 
 matplotlib.use("Agg")  # files only: the lessons run on machines without a screen
 
 import matplotlib.pyplot as plt  # noqa: E402
 
+from tinygrad_seq.nn.lm.threads import DEFAULT_THREADS, blas_threads  # noqa: E402
+
 
 def parse_args(name: str, doc: str, argv: Sequence[str] | None = None,
                extra: Sequence[tuple[str, dict]] = ()) -> argparse.Namespace:
-    """--quick and --out DIR (created), plus `extra` (flag, argparse keyword) pairs; pins BLAS to one thread.
+    """--quick, --out DIR (created) and --threads N, plus `extra` (flag, argparse keyword) pairs.
 
-    The lessons multiply small matrices: a second BLAS thread only fights the other for two shared cores
-    (on a busy machine lesson 10 took 421 s with two threads and 91 s with one, printing the same numbers).
+    BLAS runs on --threads threads for the rest of the lesson, one by default: the lessons multiply
+    small matrices, and a second BLAS thread only fights the other for two shared cores (on a busy
+    machine lesson 10 took 421 s with two threads and 91 s with one, printing the same numbers;
+    nn/lm/threads.py has more).
     """
     parser = argparse.ArgumentParser(description=doc.strip().splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=doc)
     parser.add_argument("--quick", action="store_true", help="small and fast (seconds), for CI")
     parser.add_argument("--out", default=os.path.join("out", "demos", name), help="where the pictures go")
+    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS, help="BLAS threads [%(default)s]")
     for flag, options in extra:
         parser.add_argument(flag, **options)
     args = parser.parse_args(argv)
-    threadpool_limits(limits=1)
+    blas_threads(args.threads)
     os.makedirs(args.out, exist_ok=True)
     return args
 

@@ -33,6 +33,7 @@ from tinygrad_seq.nn.lm.cli import gradcheck_layer
 from tinygrad_seq.nn.lm.models import LMConfig, build_model, chunk_loss
 from tinygrad_seq.nn.lm.sampling import generate, score
 from tinygrad_seq.nn.lm.text import load_corpus
+from tinygrad_seq.nn.lm.threads import DEFAULT_THREADS, blas_threads
 from tinygrad_seq.nn.lm.training import TrainConfig, Trainer, fingerprint, prepare_data
 
 
@@ -169,14 +170,16 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for CI")
     parser.add_argument("--minutes", type=float, default=1.25, help="training time (without --quick)")
     parser.add_argument("--out", default=os.path.join("out", "main"), help="where everything is written")
+    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS, help="BLAS threads [%(default)s]")
     args = parser.parse_args()
+    blas_threads(args.threads)  # one by default: nn/lm/threads.py says why
     rng = np.random.default_rng(0)
 
     check_core_rnn(args.quick, rng)
     check_layers(rng)
     trainer = train_lm(args.quick, args.out)
     result = trainer.run(steps=60 if args.quick else None, minutes=None if args.quick else args.minutes,
-                         sample_length=0)
+                         sample_length=0, threads=args.threads)
     if result.interrupted:
         print(f"\ninterrupted: checkpoint saved to {result.checkpoint}")
         return

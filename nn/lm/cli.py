@@ -35,6 +35,7 @@ from .checkpoint import CheckpointError, load_checkpoint, load_model
 from .models import MODELS, Evaluation, LMConfig, baselines, build_model, chunk_loss, evaluate
 from .sampling import generate, score
 from .text import CorpusError, UnknownCharacterError, load_corpus
+from .threads import DEFAULT_THREADS, blas_threads
 from .training import CHECKPOINT, LR, TrainConfig, Trainer, TrainingError, fingerprint, prepare_data
 
 __all__ = ["UsageError", "build_parser", "gradcheck_layer", "main"]
@@ -86,7 +87,7 @@ def _train(args: argparse.Namespace) -> int:
     n = min(cfg.eval_tokens or len(trainer.valid_ids), len(trainer.valid_ids))
     say(f"validation every {cfg.eval_every} steps on {n:,} tokens, where the trigram baseline scores "
         f"{trainer.trigram():.3f} nats/token\n")
-    result = trainer.run(steps=args.steps, minutes=args.minutes, sample_length=0)
+    result = trainer.run(steps=args.steps, minutes=args.minutes, sample_length=0, threads=args.threads)
     if result.interrupted:
         print(f"interrupted at step {result.step}: checkpoint saved to {result.checkpoint}\n"
               f"continue with: {PROG} train --out {args.out} --resume", file=sys.stderr, flush=True)
@@ -458,6 +459,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter = argparse.HelpFormatter if name == "train" else argparse.ArgumentDefaultsHelpFormatter
         p = sub.add_parser(name, help=summary, description=description, formatter_class=formatter)
         p.set_defaults(run=run)
+        p.add_argument("--threads", type=_positive_int, default=DEFAULT_THREADS,
+                       help=f"BLAS threads (nn/lm/threads.py says why one) [{DEFAULT_THREADS}]")
         return p
 
     t = command("train", "train a language model",
@@ -544,7 +547,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "gradcheck" and args.layer is not None and (args.dir or args.model) is not None:
         parser.error("--layer checks the built-in layers: not with a training directory or --model")
     try:
-        return args.run(args)
+        with blas_threads(args.threads):
+            return args.run(args)
     except (UsageError, CorpusError, CheckpointError, TrainingError, UnknownCharacterError) as error:
         print(f"{PROG} {args.command}: error: {error}", file=sys.stderr)
         return 2

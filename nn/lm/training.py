@@ -39,6 +39,7 @@ from .models import Evaluation, baselines, chunk_loss, detach_state, evaluate
 from .progress import Interrupts, Progress
 from .sampling import generate
 from .text import Vocab, batchify
+from .threads import DEFAULT_THREADS, blas_threads
 
 __all__ = ["TrainConfig", "TrainResult", "Trainer", "TrainingError", "prepare_data"]
 
@@ -320,12 +321,18 @@ class Trainer:
     # ----------------------------------------------------------------------------------- running
 
     def run(self, steps: int | None = None, minutes: float | None = None, sample_length: int = 300,
-            progress: bool = True) -> TrainResult:
+            progress: bool = True, threads: int | None = DEFAULT_THREADS) -> TrainResult:
         """Train until the step count reaches `steps` (a total), or `minutes` have passed, or Ctrl-C.
 
         Then measure the whole validation split next to the count baselines, draw a sample, and save
         the checkpoint and the loss curve. After Ctrl-C only the checkpoint and curve are written.
+        BLAS runs on `threads` threads meanwhile (one by default: see nn/lm/threads.py; None: unchanged).
         """
+        with blas_threads(threads):
+            return self._run(steps, minutes, sample_length, progress)
+
+    def _run(self, steps: int | None, minutes: float | None, sample_length: int,
+             progress: bool) -> TrainResult:
         if steps is None and minutes is None:
             steps = self.planned or 1000
         if steps is not None and steps <= self.step:
