@@ -171,10 +171,14 @@ def scores_picture(a, b):
         ax.bar(x + (k - 0.5) * 0.4, values, width=0.4, color=colour, edgecolor=colour, linewidth=1.5,
                label=f"\"{s.text}\": log P = {s.total:.2f}")
         for xi, v in zip(x + (k - 0.5) * 0.4, values):  # a value near 0 has no visible bar: say it
-            ax.text(xi, v - 0.15, f"{v:.2f}", ha="center", va="top", fontsize=7.5, color=colour)
+            ax.text(xi, v - 0.15, f"{v:.2f}" if abs(v) >= 0.01 else f"{v:.1g}", ha="center", va="top",
+                    fontsize=7.5, color=colour)
+            if abs(v) < 0.05:  # too short to see: a marker at its value
+                ax.plot([xi], [v], marker="_", ms=14, mew=2.5, color=colour)
     ax.set_xticks(x)
     ax.set_xticklabels([f"{wa}\n{wb}" if wa != wb else wa for (wa, _), (wb, _) in zip(a.tokens, b.tokens)])
     ax.axhline(0, color="black", linewidth=0.6)
+    ax.set_ylim(top=0.6)  # room above 0 for the markers of the near-zero bars
     ax.set_ylabel("log P(word | words before it)   (nats)")
     ax.set_title("Scoring two sentences word by word (each bar: how surprised the model is)", fontsize=10)
     ax.legend(loc="lower left", fontsize=9)
