@@ -23,7 +23,7 @@ from tinygrad_seq.seeding import generator
 from tinygrad_seq.tensor import Tensor
 
 from . import init
-from .kernels.attention import AttentionWeights, ScaledDotProductAttention, attention_weights, weights_shape
+from .kernels.attention import AttentionWeights, ScaledDotProductAttention, weights_shape
 from .linear import Linear
 from .module import Module, Parameter
 
@@ -170,16 +170,9 @@ def _fused_attention(query: Tensor, key: Tensor, value: Tensor, factor: float, b
     if dropout_p > 0.0:
         shape = weights_shape(query.shape, key.shape, blocked, bias)
         keep = F.dropout_mask(shape, dropout_p, np.result_type(query.dtype, key.dtype), rng)
-    attention = ScaledDotProductAttention.apply
-    out = attention(query, key, value, scale=factor, blocked=blocked, bias=bias, keep=keep)
-    if not need_weights:
-        return out, None
-    if isinstance(out.grad_fn, ScaledDotProductAttention):
-        w, used = out.grad_fn.w, out.grad_fn.used
-    else:  # no node was recorded (no_grad, or no input needs a gradient), so nothing kept the weights
-        w = attention_weights(query.numpy(), key.numpy(), factor, blocked, bias)
-        used = w if keep is None else w * keep
-    return out, AttentionWeights.apply(query, key, weights=w, used=used, scale=factor, keep=keep)
+    same = dict(scale=factor, blocked=blocked, bias=bias, keep=keep)  # both nodes see the same masks
+    out = ScaledDotProductAttention.apply(query, key, value, **same)
+    return out, (AttentionWeights.apply(query, key, **same) if need_weights else None)
 
 
 def _merge_masks(attn_mask: Any, padding: Any, dtype: np.dtype) -> np.ndarray | None:

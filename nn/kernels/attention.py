@@ -121,15 +121,17 @@ class ScaledDotProductAttention(Function):
 
 
 class AttentionWeights(Function):
-    """The weights a `ScaledDotProductAttention` node computed, as a node of their own (no recomputation).
+    """The weights (after dropout) as a node of their own: w * keep from q and k, differentiable to both.
 
-    Forward returns the given array; backward takes a gradient of the weights (after dropout) to q and
-    k, so that a loss on the returned weights is differentiable. First-order only.
+    `scaled_dot_product_attention(..., need_weights=True, fused=True)` returns this node's output next to
+    the attention node's; forward computes the weights again (a matmul and a softmax), so that the node
+    depends on its inputs alone, as a checker that re-runs it expects. First-order only.
     """
 
-    def forward(self, q, k, weights, used, scale, keep):
-        self.w, self.keep, self.scale = weights, keep, scale
-        return used
+    def forward(self, q, k, scale, blocked, bias, keep):
+        self.w = attention_weights(q, k, scale, blocked, bias)
+        self.keep, self.scale = keep, scale
+        return self.w if keep is None else self.w * keep
 
     def backward(self, grad):
         _first_order_only(self)
