@@ -15,7 +15,8 @@
    two sentences ranked by their log-probability.
 6. The trained model's graph unrolled over a few steps, time steps as boxes, coloured by gradient norm.
 
-Everything is written under out/main/ (checkpoint, loss curve, graph pictures); the last lines say where.
+Everything is written under out/main/ (checkpoint, loss curve, graph pictures; out/main-quick/ with --quick,
+so a quick run never replaces the full one); the last lines say where.
 Continue training the same model with `tinygrad-seq train --out out/main --resume --steps N`.
 """
 
@@ -169,10 +170,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for CI")
     parser.add_argument("--minutes", type=float, default=1.25, help="training time (without --quick)")
-    parser.add_argument("--out", default=os.path.join("out", "main"), help="where everything is written")
+    parser.add_argument("--out", help="where to write [out/main; out/main-quick with --quick]")
     parser.add_argument("--threads", type=int, default=DEFAULT_THREADS, help="BLAS threads [%(default)s]")
     args = parser.parse_args()
     blas_threads(args.threads)  # one by default: nn/lm/threads.py says why
+    if args.out is None:  # a quick run never overwrites the full run (or the hint printed after it)
+        args.out = os.path.join("out", "main-quick" if args.quick else "main")
     rng = np.random.default_rng(0)
 
     check_core_rnn(args.quick, rng)

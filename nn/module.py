@@ -215,11 +215,14 @@ class Module:
             if array.shape != own[key].shape:
                 problems.append(
                     f"key {key!r}: the checkpoint has shape {array.shape}, the model {own[key].shape}")
-            arrays[key] = array
+            elif array.dtype.kind not in "biuf":
+                problems.append(f"key {key!r}: the checkpoint holds {array.dtype} values, not numbers")
+            else:
+                arrays[key] = array.astype(own[key].dtype)
         if problems:
             raise StateDictError(f"load_state_dict into {type(self).__name__}: " + "; ".join(problems))
         for key, array in arrays.items():
-            own[key].data = array.astype(own[key].dtype)
+            own[key].data = array
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the state dict to `path` as .npz, atomically (a crash never leaves half a file)."""
@@ -296,7 +299,8 @@ def atomic_write(path: str | os.PathLike) -> Iterator[IO[bytes]]:
     """A binary file to write that replaces `path` only once it is complete and on disk.
 
     The bytes go to a temporary file in the same folder (``.tmp-*``), are flushed and fsync'ed, then
-    renamed over `path`: a crash, a full disk or Ctrl-C leaves the previous file as it was.
+    renamed over `path`: a crash, a full disk or Ctrl-C leaves the previous file as it was. The file
+    gets the permissions of any new file (0644 under the usual umask), not the temporary file's 0600.
 
         >>> with atomic_write("out/picture.png") as f:
         ...     f.write(data)
@@ -306,6 +310,7 @@ def atomic_write(path: str | os.PathLike) -> Iterator[IO[bytes]]:
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=TMP_PREFIX, suffix=os.path.splitext(path)[1])
     try:
+        os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             yield f
             f.flush()
@@ -315,6 +320,13 @@ def atomic_write(path: str | os.PathLike) -> Iterator[IO[bytes]]:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def _umask() -> int:
+    """The process's file-creation mask (read by setting it and putting it back: there is no getter)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def save_arrays(path: str | os.PathLike, arrays: Mapping[str, Any]) -> None:

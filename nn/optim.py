@@ -300,6 +300,9 @@ class CosineWithWarmup(_Schedule):
     warmup_steps <= s <= total_steps: lr = min_lr + (base_lr - min_lr) * (1 + cos(pi * q)) / 2,
                                       q = (s - warmup_steps) / (total_steps - warmup_steps)
     s > total_steps:                  lr = min_lr
+
+    `stretch(total)` moves the end while the run goes on (a timed run learns its speed): from the
+    current step the cosine continues from where it stands, so the rate never jumps up.
     """
 
     def __init__(self, optimizer: Optimizer, warmup_steps: int, total_steps: int,
@@ -308,12 +311,39 @@ class CosineWithWarmup(_Schedule):
             raise ValueError(
                 f"CosineWithWarmup: need 0 <= warmup_steps < total_steps, got {warmup_steps}, {total_steps}")
         self.warmup_steps, self.total_steps, self.min_lr = int(warmup_steps), int(total_steps), float(min_lr)
+        self.knot_step, self.knot_q = self.warmup_steps, 0.0  # the cosine is at q = knot_q at knot_step
         super().__init__(optimizer)
 
     def lr_at(self, step: int) -> float:
         if step < self.warmup_steps:
             return self.base_lr * (step + 1) / self.warmup_steps
-        if step > self.total_steps:
-            return self.min_lr
-        q = (step - self.warmup_steps) / (self.total_steps - self.warmup_steps)
+        q = self._progress(step)
         return self.min_lr + (self.base_lr - self.min_lr) * 0.5 * (1.0 + math.cos(math.pi * q))
+
+    def _progress(self, step: int) -> float:
+        """q in [0, 1]: how far along the cosine `step` is (0 after the warm-up, 1 at the end)."""
+        if step >= self.total_steps:
+            return 1.0
+        if step < self.knot_step:  # before a stretch: the cosine as it was planned then
+            return self.knot_q * (step - self.warmup_steps) / max(self.knot_step - self.warmup_steps, 1)
+        left = max(self.total_steps - self.knot_step, 1)
+        return self.knot_q + (1 - self.knot_q) * (step - self.knot_step) / left
+
+    def stretch(self, total_steps: int) -> None:
+        """End the cosine at `total_steps` instead, continuing from the current step at its current rate."""
+        step = max(self.last_step, self.warmup_steps)
+        if total_steps <= step:
+            raise ValueError(f"CosineWithWarmup.stretch: the end {total_steps} must come after step {step}")
+        self.knot_step, self.knot_q, self.total_steps = step, self._progress(step), int(total_steps)
+        self.optimizer.lr = self.get_lr()
+
+    def state_dict(self) -> dict[str, Any]:
+        return super().state_dict() | {"total_steps": self.total_steps, "knot_step": self.knot_step,
+                                       "knot_q": self.knot_q}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        if "knot_step" in state:  # older checkpoints: the cosine was never stretched
+            self.total_steps = int(np.asarray(state["total_steps"]))
+            self.knot_step = int(np.asarray(state["knot_step"]))
+            self.knot_q = float(np.asarray(state["knot_q"]))
+        super().load_state_dict(state)

@@ -203,7 +203,7 @@ def test_prompt_with_unknown_characters(trained, capsys):
 
 def test_impossible_values_get_one_line(trained, capsys):
     _, out_dir = trained
-    assert "temperature must be >= 0" in bad(capsys, "sample", out_dir, "--temperature", "-1")
+    assert "temperature must be a finite number >= 0" in bad(capsys, "sample", out_dir, "--temperature", "-1")
     assert "no token to score" in bad(capsys, "score", out_dir, "")
     graph = ["graph", "--model", "transformer", "--hidden", "6", "-o", "x.svg"]
     assert "divisible by heads" in bad(capsys, *graph)

@@ -264,7 +264,7 @@ def test_an_interrupted_checkpoint_write_leaves_the_old_one_intact(tmp_path, mon
     monkeypatch.undo()
     assert open(path, "rb").read() == before
     assert load_checkpoint(path).step == 2
-    assert sorted(os.listdir(tmp_path / "run")) == ["checkpoint.npz", "loss_curve.png"]
+    assert sorted(os.listdir(tmp_path / "run")) == [".lock", "checkpoint.npz", "loss_curve.png"]  # no .tmp-*
 
 
 def test_checkpoint_round_trip(tmp_path):

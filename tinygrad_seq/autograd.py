@@ -568,6 +568,10 @@ def backward(
     tensor: Tensor, grad: Any = None, retain_graph: bool = False, create_graph: bool = False
 ) -> None:
     """Accumulate d(tensor)/d(leaf) into `.grad` of every leaf that requires grad."""
+    if not tensor.requires_grad:
+        raise RuntimeError(
+            "backward: this tensor does not require grad and has no grad_fn, so there is no gradient to "
+            "compute: none of its inputs has requires_grad=True, or it was computed under no_grad()")
     seeds = _seed_grads([tensor], None if grad is None else [grad])
     found = run_backward(
         [tensor], seeds, retain_graph=retain_graph or create_graph, create_graph=create_graph

@@ -21,6 +21,8 @@ def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
     """Python floats, ints and lists become float32; NumPy arrays keep their dtype."""
     if isinstance(data, Tensor):
         data = data._data
+    if data is None:
+        raise TypeError("Tensor: data is None; give a number, a (nested) list or a NumPy array")
     if isinstance(data, np.ndarray | np.generic):
         return np.asarray(data, dtype=dtype)
     if isinstance(data, bool):

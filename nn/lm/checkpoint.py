@@ -27,6 +27,7 @@ import numpy as np
 from tinygrad_seq.tensor import Tensor
 
 from ..module import Module, load_arrays, save_arrays
+from .memory import MemoryBudgetError, check_fits
 from .models import LMConfig, RecurrentLM, TransformerLM, build_model
 from .text import Vocab
 
@@ -114,6 +115,9 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
                               "it was not written by `tinygrad-seq train`)")
     try:
         meta = json.loads(str(arrays.pop("meta")))
+        if not isinstance(meta, dict):
+            raise CheckpointError(f"{path!r} has unreadable metadata (a JSON {type(meta).__name__}, "
+                                  "not an object)")
         if meta.get("format") != FORMAT:
             raise CheckpointError(
                 f"{path!r} has format {meta.get('format')!r}; this version reads {FORMAT!r}")
@@ -139,6 +143,10 @@ def restore_carry(ckpt: Checkpoint) -> Any:
 def load_model(path: str | os.PathLike) -> tuple[RecurrentLM | TransformerLM, Vocab, Checkpoint]:
     """(model with the checkpoint's weights, in eval mode; its vocabulary; the checkpoint itself)."""
     ckpt = load_checkpoint(path)
+    try:  # a damaged or crafted config must not make us allocate terabytes before the weights are compared
+        check_fits(ckpt.config, 1, 1, f"the model that {ckpt.path!r} describes", training=False)
+    except MemoryBudgetError as error:
+        raise CheckpointError(str(error)) from None
     model = build_model(ckpt.config, rng=0)
     try:
         model.load_state_dict(ckpt.model_state)

@@ -12,8 +12,9 @@ export.
     tinygrad-seq export runs/lstm -o model.safetensors
 
 Bad input (a missing file, an empty corpus, a checkpoint from another model, a prompt with unknown
-characters) gets one line on stderr and exit code 2, never a traceback. Ctrl-C during training saves
-a checkpoint and exits with code 130.
+characters, sizes that cannot fit in memory) gets one line on stderr and exit code 2, never a traceback.
+Ctrl-C or SIGTERM during training saves a checkpoint and exits with code 130 or 143. Only one training
+run at a time may use an --out directory; a NaN or infinite loss stops training, naming the step.
 """
 
 from __future__ import annotations
@@ -21,20 +22,27 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from tinygrad_seq import __version__
+from tinygrad_seq.autograd import toposort
 from tinygrad_seq.gradcheck import GradcheckReport, gradcheck
 
 from .checkpoint import CheckpointError, load_checkpoint, load_model
+from .memory import MemoryBudgetError, check_fits
 from .models import MODELS, Evaluation, LMConfig, baselines, build_model, chunk_loss, evaluate
-from .sampling import generate, score
-from .text import CorpusError, UnknownCharacterError, load_corpus
+from .progress import Terminated, raise_terminated
+from .rundir import RunDirError, claim
+from .sampling import generate, score, start_id
+from .text import CorpusError, UnknownCharacterError, Vocab, corpus_name, load_corpus
 from .threads import DEFAULT_THREADS, blas_threads
 from .training import CHECKPOINT, LR, TrainConfig, Trainer, TrainingError, fingerprint, prepare_data
 
@@ -49,6 +57,9 @@ class UsageError(Exception):
 
 def _checkpoint_path(directory: str) -> str:
     """DIR/checkpoint.npz (or the .npz file itself); a clear error if there is none."""
+    if os.path.isfile(directory) and not directory.endswith(".npz"):
+        raise UsageError(f"{directory!r} is a file, not a training directory: give the directory that holds "
+                         f"{CHECKPOINT} (or the checkpoint .npz itself)")
     path = directory if directory.endswith(".npz") else os.path.join(directory, CHECKPOINT)
     if not os.path.exists(path):
         exists = os.path.isdir(directory)
@@ -61,11 +72,22 @@ def _checkpoint_path(directory: str) -> str:
 
 
 def _given(args: argparse.Namespace, config: type) -> dict[str, Any]:
-    """The options of `train` the user gave that set a field of `config` (LMConfig or TrainConfig)."""
-    return {k: getattr(args, k) for k in _option_fields(config) if getattr(args, k) is not None}
+    """The options of `train` the user gave that set a field of `config` (LMConfig or TrainConfig).
+
+    A corpus file is recorded by its resolved path, so the run can be evaluated or resumed from anywhere.
+    """
+    given = {k: getattr(args, k) for k in _option_fields(config) if getattr(args, k) is not None}
+    if "corpus" in given:
+        given["corpus"] = corpus_name(given["corpus"])
+    return given
 
 
 def _train(args: argparse.Namespace) -> int:
+    with claim(args.out):  # before anything else: a second run into the same --out is told at once
+        return _train_claimed(args)
+
+
+def _train_claimed(args: argparse.Namespace) -> int:
     given_model, given_train = _given(args, LMConfig), _given(args, TrainConfig)
     path = os.path.join(args.out, CHECKPOINT)
     if args.resume:
@@ -89,15 +111,23 @@ def _train(args: argparse.Namespace) -> int:
         f"{trainer.trigram():.3f} nats/token\n")
     result = trainer.run(steps=args.steps, minutes=args.minutes, sample_length=0, threads=args.threads)
     if result.interrupted:
-        print(f"interrupted at step {result.step}: checkpoint saved to {result.checkpoint}\n"
+        how = "stopped by SIGTERM" if result.signal == signal.SIGTERM else "interrupted"
+        print(f"{how} at step {result.step}: checkpoint saved to {result.checkpoint}\n"
               f"continue with: {PROG} train --out {args.out} --resume", file=sys.stderr, flush=True)
-        return 130
+        return 128 + (result.signal or signal.SIGINT)
     if result.evaluation is not None:
         say(f"\nafter {result.step} steps ({trainer.seconds / 60:.1f} minutes of training, "
             f"{trainer.tokens / max(trainer.seconds, 1e-9):,.0f} tokens/s):")
         say(_table(result.evaluation, result.baselines, c.model))
-    say("\nsamples (temperature 0.8):")
-    for text in _samples(model, trainer.vocab, 3, 200, temperature=0.8, top_k=None, seed=0, prompt=""):
+    # a text without line breaks has no token that starts a line: start from its first token instead
+    vocab = trainer.vocab
+    prompt = "" if start_id(vocab) is not None else vocab.itos[int(trainer.train_ids[0])]
+    say("\nsamples (temperature 0.8" + (f", after the corpus's first token {prompt!r}):" if prompt else "):"))
+    try:
+        samples = _samples(model, vocab, 3, 200, temperature=0.8, top_k=None, seed=0, prompt=prompt)
+    except ValueError as error:  # outputs that overflowed: the run is saved, the summary still ends
+        samples = [f"(none: {error})"]
+    for text in samples:
         say("  " + text.replace("\n", "\n  "))
         say("  ---")
     say(f"\ncheckpoint: {result.checkpoint}\nloss curve: {result.curve or 'not drawn (see above)'}")
@@ -111,7 +141,8 @@ def _fresh(args: argparse.Namespace, given_model: dict, given_train: dict) -> Tr
     vocab, train_ids, valid_ids = prepare_data(text, train_cfg)
     try:
         config = LMConfig(vocab_size=len(vocab), context=train_cfg.seq_len, **given_model)
-    except ValueError as error:
+        check_fits(config, train_cfg.seq_len, train_cfg.batch_size, "one training step")
+    except ValueError as error:  # including MemoryBudgetError: refused before anything is allocated
         raise UsageError(str(error)) from None
     model = build_model(config, rng=np.random.default_rng(train_cfg.seed))
     return Trainer(model, vocab, train_ids, valid_ids, train_cfg, args.out,
@@ -125,6 +156,11 @@ def _resume(args: argparse.Namespace, path: str, given_model: dict, given_train:
     model, vocab, ckpt = load_model(path)
     saved_model = ckpt.config.to_dict()
     saved_train = ckpt.meta.get("train", {})
+    if not isinstance(saved_train, dict):
+        raise CheckpointError(f"{path!r} has unreadable training settings")
+    saved_train = dict(saved_train)
+    if isinstance(saved_train.get("corpus"), str):  # older runs stored the path as typed
+        saved_train["corpus"] = corpus_name(saved_train["corpus"])
     clashes = [f"--{k.replace('_', '-')} {v} (the checkpoint has {saved_model[k]})"
                for k, v in given_model.items() if saved_model.get(k) != v]
     clashes += [f"--{k.replace('_', '-')} {v} (the checkpoint has {saved_train.get(k)})"
@@ -150,39 +186,76 @@ def _table(model_eval: Evaluation, base: dict[str, Evaluation], name: str) -> st
                                                   f"{k} (Kneser-Ney)" if k in ("bigram", "trigram") else k, e)
                                                  for k, e in base.items()]
     lines = [f"  {'':<24}{'nats/token':>11}{'bits/token':>12}{'perplexity':>12}"]
-    lines += [f"  {label:<24}{e.loss:>11.3f}{e.bits_per_token:>12.3f}{e.perplexity:>12.2f}"
-              for label, e in rows]
+    lines += [f"  {label:<24}{_number(e.loss, 3):>11}{_number(e.bits_per_token, 3):>12}"
+              f"{_number(e.perplexity):>12}" for label, e in rows]
     lines.append(f"  ({model_eval.tokens:,} tokens predicted)")
     return "\n".join(lines)
+
+
+def _number(x: float, decimals: int = 2) -> str:
+    """A number for a table: fixed decimals, or three significant digits when it is huge (1e+304)."""
+    return f"{x:.{decimals}f}" if abs(x) < 1e6 or not math.isfinite(x) else f"{x:.3g}"
+
+
+def _json_safe(value: Any) -> Any:
+    """`value` with every NaN or infinity made null, so that the output is JSON (which has neither)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def _training_split(ckpt: Any, vocab: Vocab,
+                    train_cfg: TrainConfig) -> tuple[np.ndarray | None, np.ndarray | None, str]:
+    """(train ids, valid ids, "") of the corpus the model was trained on, read with the checkpoint's own
+    vocabulary; (None, None, why) if that corpus cannot be loaded or is no longer the text trained on."""
+    try:
+        text = load_corpus(train_cfg.corpus)
+    except CorpusError as error:
+        return None, None, f"the training corpus could not be loaded ({error})"
+    saved = ckpt.meta.get("corpus_fingerprint")
+    now = fingerprint(text)
+    try:
+        if saved and now != saved or not saved and prepare_data(text, train_cfg)[0] != vocab:
+            return None, None, (f"the corpus {train_cfg.corpus!r} changed since this model was trained "
+                                f"(fingerprint {now}, the checkpoint's {saved or 'not recorded'})")
+        _, train_ids, valid_ids = prepare_data(text, train_cfg, vocab=vocab)
+    except TrainingError as error:
+        return None, None, str(error)
+    return train_ids, valid_ids, ""
 
 
 def _eval(args: argparse.Namespace) -> int:
     model, vocab, ckpt = load_model(_checkpoint_path(args.dir))
     train_cfg = TrainConfig.from_dict(ckpt.meta.get("train", {}))
-    train_ids = None
-    try:
-        _, train_ids, valid_ids = prepare_data(load_corpus(train_cfg.corpus), train_cfg)
-        split = "validation split"
-    except (CorpusError, TrainingError):
-        if args.corpus is None:
-            raise
-        split = "file"
+    train_ids, valid_ids, why = _training_split(ckpt, vocab, train_cfg)
     if args.corpus is not None:
         valid_ids, split = vocab.encode(load_corpus(args.corpus)), args.corpus
+    elif why:
+        raise UsageError(f"{why}: its validation split is not the text the model was measured on; evaluate "
+                         "on a file instead with --corpus PATH (read with the checkpoint's vocabulary)")
+    else:
+        split = "validation split"
     batch = args.batch_size or train_cfg.eval_batch
     seq_len = model.context or train_cfg.seq_len
-    result = evaluate(model, valid_ids, batch_size=batch, seq_len=seq_len)
+    try:
+        result = evaluate(model, valid_ids, batch_size=batch, seq_len=seq_len)
+    except ValueError as error:  # fewer than 2 tokens
+        raise UsageError(str(error)) from None
     base = baselines(train_ids, valid_ids, len(vocab), batch) if train_ids is not None else {}
     if args.json:
         out = result.to_dict() | {"baselines": {k: e.to_dict() for k, e in base.items()}, "split": split,
                                   "step": ckpt.step, "model": ckpt.config.to_dict()}
-        print(json.dumps(out))
+        print(json.dumps(_json_safe(out), allow_nan=False))
         return 0
     print(f"{ckpt.config.model} model at step {ckpt.step}, on the {split} of {train_cfg.corpus!r}"
           if split == "validation split" else f"{ckpt.config.model} model at step {ckpt.step}, on {split}")
     print(_table(result, base, ckpt.config.model))
     if not base:
-        print("  (no baselines: the training corpus could not be loaded)")
+        print(f"  (no baselines: {why})")
     return 0
 
 
@@ -205,14 +278,24 @@ def _sample(args: argparse.Namespace) -> int:
 
 
 def _score(args: argparse.Namespace) -> int:
+    if not args.sentences and args.file is None:
+        raise UsageError("give sentences to score, or --file PATH")
     model, vocab, _ = load_model(_checkpoint_path(args.dir))
+    texts = list(args.sentences) + ([load_corpus(args.file)] if args.file is not None else [])
     try:
-        scores = sorted((score(model, vocab, s) for s in args.sentences), key=lambda s: -s.total)
-    except ValueError as error:  # an unknown character, nothing to score, longer than the context
+        scores = sorted((score(model, vocab, s) for s in texts), key=lambda s: -s.total)
+    except ValueError as error:  # an unknown character, nothing to score
         raise UsageError(str(error)) from None
     print(f"{'rank':<6}{'log P (nats)':>13}{'per token':>11}{'tokens':>8}  sentence")
     for rank, s in enumerate(scores, 1):
-        print(f"{rank:<6}{s.total:>13.3f}{s.per_token:>11.3f}{len(s.tokens):>8}  {s.text}")
+        shown = s.text if len(s.text) <= 200 else f"{s.text[:60]!r}... ({len(s.text):,} characters)"
+        print(f"{rank:<6}{s.total:>13.3f}{s.per_token:>11.3f}{len(s.logp):>8}  {shown}")
+    unknown = sorted({t for s in texts for t in vocab.tokenize(s) if t not in vocab.stoi})
+    if unknown and vocab.unk_id is not None:
+        kind = "word" if vocab.level == "word" else "character"
+        print(f"\nnote: {len(unknown)} {kind}{' is' if len(unknown) == 1 else 's are'} not in the "
+              f"vocabulary and scored as {vocab.itos[vocab.unk_id]}: " + ", ".join(map(repr, unknown[:10]))
+              + (", ..." if len(unknown) > 10 else ""))
     if len(scores) > 1:
         gap = scores[0].total - scores[1].total
         print(f"\nthe first is e^{gap:.2f} = {np.exp(min(gap, 700)):.3g} times as likely as the second")
@@ -226,11 +309,45 @@ def _score(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------------- graph, gradcheck
 
 
+GRAPH_NODES = 25_000  # the most nodes a graph may have: about 1,500 steps of an LSTM op by op (seconds)
+DRAWN_STEPS = 20  # a longer unroll is drawn as its first and last 10 steps (dot: 0.2 s; 40 steps: 16 s)
+DRAWN_NODES = 250  # the most nodes --expand hands to dot (200 nodes, 12 LSTM steps: 6 s; it grows fast)
+
+
+def _nodes(config: LMConfig) -> tuple[int, int]:
+    """(nodes of a 1-step unroll, nodes each further step adds), counted on a small copy of the model."""
+    probe = build_model(dataclasses.replace(config, context=2, vocab_size=min(config.vocab_size, 64)), rng=0)
+    if hasattr(probe, "rnn"):
+        probe.rnn.fused = False
+    ids = np.zeros((3, 1), dtype=np.int64)
+    count = lambda T: len(toposort([chunk_loss(probe, ids[:T], ids[1:T + 1])[0]]))
+    return count(1), count(2) - count(1)
+
+
+def _check_unroll(steps: int, config: LMConfig) -> None:
+    """A UsageError, before anything is allocated, if `steps` unrolled has too many nodes or cannot fit."""
+    first, per_step = _nodes(config)
+    nodes = first + (steps - 1) * per_step
+    if nodes > GRAPH_NODES:
+        most = 1 + (GRAPH_NODES - first) // max(per_step, 1)
+        raise UsageError(f"--steps {steps}: the unrolled graph would have about {nodes:,} nodes, more than "
+                         f"the {GRAPH_NODES:,} this command builds; use at most {most:,} steps (a picture "
+                         "of a long unroll shows its first and last steps anyway)")
+    try:
+        check_fits(config, steps, 1, f"the graph of {steps:,} steps")
+    except MemoryBudgetError as error:
+        raise UsageError(str(error)) from None
+
+
 def _model_chunk(args: argparse.Namespace) -> tuple[Any, Any, np.ndarray, np.ndarray, str]:
     """(model in eval mode, vocab, inputs, targets (T, 1), what it is) for --steps tokens: the trained model
     in args.dir on its corpus, or a fresh small one of kind args.model on a fixed sentence."""
     if args.dir is not None:
         model, vocab, ckpt = load_model(_checkpoint_path(args.dir))
+        if model.context is not None and args.steps > model.context:
+            raise UsageError(f"--steps {args.steps} is longer than the Transformer's context "
+                             f"({model.context})")
+        _check_unroll(args.steps, model.config)
         train_cfg = TrainConfig.from_dict(ckpt.meta.get("train", {}))
         try:
             text = load_corpus(train_cfg.corpus)
@@ -241,23 +358,38 @@ def _model_chunk(args: argparse.Namespace) -> tuple[Any, Any, np.ndarray, np.nda
     else:
         kind = args.model or "lstm"
         text = "the quick brown fox jumps over the lazy dog\n"
-        from .text import Vocab
-
         vocab = Vocab.chars(text)
         try:
             config = LMConfig(kind, len(vocab), hidden=args.hidden, context=args.steps)
         except ValueError as error:
             raise UsageError(str(error)) from None
+        _check_unroll(args.steps, config)
         model = build_model(config, rng=0)
         ids = vocab.encode(text * (1 + args.steps // len(text)))
         what = f"an untrained {kind} model (hidden {args.hidden})"
     if len(ids) < args.steps + 1:
         raise UsageError(f"--steps {args.steps}: the text is too short for that many steps")
-    if model.context is not None and args.steps > model.context:
-        raise UsageError(f"--steps {args.steps} is longer than the Transformer's context ({model.context})")
     x, y = ids[: args.steps, None], ids[1 : args.steps + 1, None]  # (T, 1)
     model.eval()
     return model, vocab, x, y, what
+
+
+def _drawn_steps(args: argparse.Namespace, config: LMConfig) -> tuple[int | None, str]:
+    """(max_steps to draw with, a note saying so): dot gets at most what it lays out in seconds."""
+    max_steps, note = args.max_steps, ""
+    if max_steps is None and args.steps > DRAWN_STEPS:
+        max_steps = DRAWN_STEPS
+        note = f"; drawn as its first and last {DRAWN_STEPS // 2} steps (--max-steps {args.steps} draws all)"
+    drawn = min(args.steps, max_steps or args.steps)
+    if not args.expand and drawn > 3 * DRAWN_STEPS:
+        raise UsageError(f"--max-steps {drawn}: {drawn} time steps side by side take dot many minutes to lay "
+                         f"out; pass --max-steps {3 * DRAWN_STEPS} or fewer")
+    per_step = _nodes(config)[1] if args.expand else 0
+    if args.expand and drawn * per_step > DRAWN_NODES:
+        raise UsageError(f"--expand draws every op: {drawn:,} steps are about {drawn * per_step:,} nodes, "
+                         f"more than dot lays out in reasonable time ({DRAWN_NODES:,}); pass --max-steps "
+                         f"{max(2, DRAWN_NODES // per_step)} or fewer, or drop --expand")
+    return max_steps, note
 
 
 def _graph(args: argparse.Namespace) -> int:
@@ -268,15 +400,17 @@ def _graph(args: argparse.Namespace) -> int:
         model.rnn.fused = False  # the same weights, run as small ops: one cluster per time step
     if args.html:
         return _explore(args, model, vocab, x, y, what)
+    max_steps, note = _drawn_steps(args, model.config)
     loss, _ = chunk_loss(model, x, y)
     collapse = None if args.expand else ["*.t=*"]
     try:
-        written = graph.render(loss, path=args.output, collapse=collapse, max_steps=args.max_steps,
-                               params=model)
+        written = graph.render(loss, path=args.output, collapse=collapse, max_steps=max_steps, params=model)
     except graph.GraphvizNotFound as error:
         print(f"{PROG} graph: {error}", file=sys.stderr)
         return 1
-    print(f"wrote {written}: {what}, unrolled over {args.steps} steps, loss {loss.item():.3f}, "
+    except ValueError as error:  # a picture format it cannot write (-o x.jpg)
+        raise UsageError(f"-o {args.output}: {error}") from None
+    print(f"wrote {written}: {what}, unrolled over {args.steps} steps{note}, loss {loss.item():.3f}, "
           "ops coloured by gradient norm")
     return 0
 
@@ -495,7 +629,8 @@ def build_parser() -> argparse.ArgumentParser:
     c = command("score", "log-probabilities of sentences, ranked",
                 "Score sentences side by side: log P in nats, each read as the start of a line.", _score)
     c.add_argument("dir", metavar="DIR", help=ckpt_help)
-    c.add_argument("sentences", metavar="SENTENCE", nargs="+", help="sentences to score")
+    c.add_argument("sentences", metavar="SENTENCE", nargs="*", help="sentences to score")
+    c.add_argument("--file", metavar="PATH", help="also score the whole text of this file (any length)")
     c.add_argument("--per-token", action="store_true", help="also show each token's log-probability")
 
     g = command("graph", "draw a model's unrolled BPTT graph",
@@ -539,26 +674,36 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command; returns the exit code (0 ok, 1 a check failed, 2 bad input, 130 Ctrl-C)."""
+    """Run the command; returns the exit code: 0 ok, 1 a check failed, 2 bad input, 130/143 Ctrl-C/SIGTERM."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command in ("graph", "gradcheck") and args.dir is not None and args.model is not None:
         parser.error("give a training directory or --model, not both")
     if args.command == "gradcheck" and args.layer is not None and (args.dir or args.model) is not None:
         parser.error("--layer checks the built-in layers: not with a training directory or --model")
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, raise_terminated) if main_thread else None
     try:
         with blas_threads(args.threads):
             return args.run(args)
-    except (UsageError, CorpusError, CheckpointError, TrainingError, UnknownCharacterError) as error:
+    except (UsageError, CorpusError, CheckpointError, TrainingError, UnknownCharacterError,
+            RunDirError) as error:
         print(f"{PROG} {args.command}: error: {error}", file=sys.stderr)
         return 2
     except OSError as error:
         print(f"{PROG} {args.command}: error: {error.strerror or error}: {error.filename or ''}".rstrip(": "),
               file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"\n{PROG} {args.command}: interrupted", file=sys.stderr)
-        return 130
+    except MemoryError:
+        print(f"{PROG} {args.command}: error: out of memory; choose smaller sizes", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as stop:
+        terminated = isinstance(stop, Terminated)
+        print(f"\n{PROG} {args.command}: {'terminated' if terminated else 'interrupted'}", file=sys.stderr)
+        return 128 + (signal.SIGTERM if terminated else signal.SIGINT)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

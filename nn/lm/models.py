@@ -248,7 +248,7 @@ class Evaluation:
 
     @property
     def perplexity(self) -> float:
-        return math.exp(min(self.loss, 700.0))
+        return math.exp(self.loss) if self.loss < 709 else math.inf  # e^709 is near float64's largest
 
     def to_dict(self) -> dict[str, float | int]:
         return {"loss": self.loss, "bits_per_token": self.bits_per_token, "perplexity": self.perplexity,

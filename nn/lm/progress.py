@@ -1,4 +1,4 @@
-"""The console side of training: a progress bar (or plain lines), and Ctrl-C handled in two stages.
+"""The console side of training: a progress bar (or plain lines), and Ctrl-C or SIGTERM handled in two stages.
 
     >>> bar = Progress(sys.stdout, total=1000, initial=0)
     >>> with Interrupts(bar.write) as interrupts:
@@ -18,41 +18,58 @@ from typing import Any, TextIO
 
 from tinygrad_seq.extras import MissingExtra, install_hint, require
 
-__all__ = ["Interrupts", "Progress", "in_notebook"]
+__all__ = ["Interrupts", "Progress", "Terminated", "in_notebook", "raise_terminated"]
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what `timeout`, schedulers and `docker stop` send), handled like Ctrl-C."""
+
+
+def raise_terminated(signum: int, frame: Any) -> None:
+    """A SIGTERM handler: stop the way Ctrl-C stops (``try/finally`` blocks run; the caller may save)."""
+    raise Terminated
 
 
 class Interrupts:
-    """Ctrl-C during training: the first asks to stop after the current step, a second stops at once.
+    """Ctrl-C or SIGTERM during training: the first asks to stop after the current step, a second stops now.
 
-    A second Ctrl-C while the optimizer is writing the weights waits until it has finished, so a
-    checkpoint never holds half an update. Only the main thread can receive signals; elsewhere this
-    does nothing (a KeyboardInterrupt raised by other means is still handled by the training loop).
+    A second signal while the optimizer is writing the weights waits until it has finished, so a
+    checkpoint never holds half an update. ``signum`` is the last signal received (0 if none). Only the
+    main thread can receive signals; elsewhere this does nothing (a KeyboardInterrupt raised by other
+    means is still handled by the training loop).
     """
 
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
     def __init__(self, say: Any) -> None:
-        self.count, self.committing, self.say = 0, False, say
-        self.previous: Any = None  # the SIGINT handler to restore
+        self.count, self.signum, self.committing, self.say = 0, 0, False, say
+        self.previous: dict[int, Any] = {}
 
     def __enter__(self) -> Interrupts:
         if threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGINT, self._handle)
+            self.previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
+        for s, handler in self.previous.items():
+            signal.signal(s, handler)
 
     def _handle(self, signum: int, frame: Any) -> None:
         self.count += 1
+        self.signum = signum
         if self.count == 1:
-            self.say("\nCtrl-C: stopping after this step and saving a checkpoint (press again to stop now)")
+            name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+            self.say(f"\n{name}: stopping after this step and saving a checkpoint (again to stop now)")
         elif not self.committing:
-            raise KeyboardInterrupt
+            raise self._stop()
+
+    def _stop(self) -> KeyboardInterrupt:
+        return Terminated() if self.signum == signal.SIGTERM else KeyboardInterrupt()
 
     def commit_done(self) -> None:
         self.committing = False
         if self.count >= 2:
-            raise KeyboardInterrupt
+            raise self._stop()
 
 
 def in_notebook() -> bool:

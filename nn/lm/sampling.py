@@ -11,7 +11,8 @@ Both read text as the start of a line: the model first reads the start token (``
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -19,7 +20,7 @@ from ..module import Module, evaluating
 from .models import State
 from .text import Vocab
 
-__all__ = ["Score", "generate", "score"]
+__all__ = ["SCORE_TOKENS", "Score", "generate", "score", "start_id"]
 
 
 def _context(model: Module, ids: np.ndarray) -> np.ndarray:
@@ -27,7 +28,7 @@ def _context(model: Module, ids: np.ndarray) -> np.ndarray:
     return ids[-model.context:] if model.context is not None else ids
 
 
-def _start_id(vocab: Vocab) -> int | None:
+def start_id(vocab: Vocab) -> int | None:
     """The token that precedes a text: ``<eos>`` (a line just ended) or "\\n"; None if there is neither."""
     return vocab.eos_id if vocab.eos_id is not None else vocab.stoi.get("\n")
 
@@ -38,7 +39,7 @@ def _prime(model: Module, vocab: Vocab, prompt: str) -> tuple[np.ndarray, np.nda
     if vocab.level == "word" and prompt_ids.size and prompt_ids[-1] == vocab.eos_id and \
             not prompt.endswith("\n"):
         prompt_ids = prompt_ids[:-1]  # a prompt is an unfinished line: no <eos> after it
-    start = _start_id(vocab)
+    start = start_id(vocab)
     head = np.array([start] if start is not None else [], dtype=np.int64)
     read = np.concatenate([head, prompt_ids])
     if read.size == 0:
@@ -62,8 +63,8 @@ def generate(model: Module, vocab: Vocab, prompt: str = "", length: int = 200, t
     sampling, so it is never emitted, and at the word level generation stops at ``<eos>`` (the end of
     the line, not included). The same seed gives the same text. An empty prompt starts a new line.
     """
-    if temperature < 0:
-        raise ValueError(f"generate: temperature must be >= 0, got {temperature}")
+    if not (math.isfinite(temperature) and temperature >= 0):
+        raise ValueError(f"generate: temperature must be a finite number >= 0, got {temperature}")
     if top_k is not None and top_k < 1:
         raise ValueError(f"generate: top_k must be >= 1, got {top_k}")
     if length < 0:
@@ -79,7 +80,7 @@ def generate(model: Module, vocab: Vocab, prompt: str = "", length: int = 200, t
             if token == vocab.eos_id:
                 break
             out.append(token)
-            history = np.append(history, token)
+            history = np.append(history[-(model.context or 1):], token)  # what the model reads next
             if model.context is None:  # the state carries the history: read only the new token
                 logits, state = _next_logits(model, history[-1:], state)
             else:
@@ -96,32 +97,47 @@ def _pick(logits: np.ndarray, vocab: Vocab, temperature: float, top_k: int | Non
     if top_k is not None and top_k < len(logits):
         kth = np.partition(logits, -top_k)[-top_k]
         logits[logits < kth] = -np.inf
+    if not np.isfinite(logits.max()):
+        raise ValueError("generate: the model's outputs are not finite numbers (are its weights NaN?)")
     if temperature == 0:
         return int(np.argmax(logits))
-    z = logits / temperature
-    p = np.exp(z - z.max())
+    with np.errstate(over="ignore", under="ignore"):  # a tiny temperature: every other token gets p = 0
+        p = np.exp((logits - logits.max()) / temperature)
     p /= p.sum()
     return int(rng.choice(len(p), p=p))
 
 
 @dataclass
 class Score:
-    """A text's log-probability under a model: ``total`` nats, and (token, log p) for each token."""
+    """A text's log-probability under a model: ``total`` nats, and the log p of each token.
+
+    ``token_ids`` (N,) and ``logp`` (N,) are arrays (a long text costs 16 bytes a token);
+    ``tokens`` lists them as (token, log p) pairs.
+    """
 
     text: str
     total: float
-    tokens: list[tuple[str, float]]
+    token_ids: np.ndarray
+    logp: np.ndarray
+    itos: list[str] = field(repr=False)
+
+    @property
+    def tokens(self) -> list[tuple[str, float]]:
+        return [(self.itos[t], float(v)) for t, v in zip(self.token_ids, self.logp)]
 
     @property
     def per_token(self) -> float:
-        return self.total / max(1, len(self.tokens))
+        return self.total / max(1, len(self.logp))
 
     @property
     def perplexity(self) -> float:
-        return math.exp(min(-self.per_token, 700.0))
+        return math.exp(-self.per_token) if -self.per_token < 709 else math.inf
 
 
-def score(model: Module, vocab: Vocab, sentence: str) -> Score:
+SCORE_TOKENS = 4096  # tokens read per forward pass when scoring: memory stays the same for any length
+
+
+def score(model: Module, vocab: Vocab, sentence: str, chunk: int = SCORE_TOKENS) -> Score:
     """log P(sentence) in nats, token by token, as the start of a new line.
 
     Every token is predicted from those before it and from the start token (``<eos>`` at the word
@@ -129,19 +145,56 @@ def score(model: Module, vocab: Vocab, sentence: str) -> Score:
     given, not scored). At the word level the line's closing ``<eos>`` is scored too, so a sentence
     that ends well scores higher. Unknown words score as ``<unk>``; unknown characters raise
     ``UnknownCharacterError``.
+
+    The text is read in pieces of about `chunk` tokens without recording a graph, so any length
+    scores in the same memory: a recurrent model carries its state from piece to piece (the result is
+    the whole text's); a Transformer reads at most its context, so a longer text is read in windows of
+    ``context`` tokens that overlap by half, each token predicted from at least ``context // 2``
+    tokens before it (from all of them inside the first window).
     """
     ids = vocab.encode(sentence)
-    start = _start_id(vocab)
+    start = start_id(vocab)
     stream = np.concatenate([[start], ids]).astype(np.int64) if start is not None else ids
     if len(stream) < 2:
         raise ValueError(f"score: {sentence!r} has no token to score")
-    if model.context is not None and len(stream) - 1 > model.context:
-        raise ValueError(f"score: {len(stream) - 1} tokens exceed the Transformer's context of "
-                         f"{model.context}")
-    with evaluating(model):
-        logits, _ = model(stream[:-1, None])  # (T, 1) -> (T, 1, V)
-        logp = logits.log_softmax(axis=-1).numpy()[:, 0]  # (T, V)
     targets = stream[1:]
-    values = logp[np.arange(len(targets)), targets].astype(np.float64)
-    tokens = [(vocab.itos[t], float(v)) for t, v in zip(targets, values)]
-    return Score(sentence, float(values.sum()), tokens)
+    logp = np.empty(len(targets), dtype=np.float64)
+    with evaluating(model):
+        if model.context is None:
+            inputs, state = stream[:-1], None
+            for begin in range(0, len(targets), chunk):
+                logits, state = model(inputs[begin:begin + chunk, None], state)  # (T, 1) -> (T, 1, V)
+                logp[begin:begin + chunk] = _chosen(logits, targets[begin:begin + chunk, None])[:, 0]
+        else:
+            _score_windows(model, stream, logp, max(1, chunk // model.context))
+    return Score(sentence, float(logp.sum()), targets, logp, vocab.itos)
+
+
+def _chosen(logits: Any, targets: np.ndarray) -> np.ndarray:
+    """log p of each target: (T, B, V) logits, (T, B) ids -> (T, B) float64."""
+    logp = logits.log_softmax(axis=-1).numpy()  # (T, B, V)
+    return np.take_along_axis(logp, targets[..., None], axis=-1)[..., 0].astype(np.float64)
+
+
+def _score_windows(model: Module, stream: np.ndarray, logp: np.ndarray, per_pass: int) -> None:
+    """Fill `logp` (the log p of stream[1:]) with a Transformer: windows of its context, `per_pass` at once.
+
+    The first window scores its every position; each next one ends ``stride`` tokens later and scores
+    only those, so each token is read after at least ``context - stride`` tokens of the text.
+    """
+    C, n = model.context, len(stream) - 1
+    if n <= C:
+        logits, _ = model(stream[:-1, None])  # (n, 1) -> (n, 1, V)
+        logp[:] = _chosen(logits, stream[1:, None])[:, 0]
+        return
+    stride = max(1, C // 2)
+    # (first position read, first scored): a window scores [e, e + stride), reading C tokens up to its end
+    windows = [(0, 0)] + [(min(e + stride, n) - C, e) for e in range(C, n, stride)]
+    for i in range(0, len(windows), per_pass):
+        group = windows[i:i + per_pass]
+        inputs = np.stack([stream[a:a + C] for a, _ in group], axis=1)  # (C, b)
+        targets = np.stack([stream[a + 1:a + C + 1] for a, _ in group], axis=1)  # (C, b)
+        logits, _ = model(inputs)  # (C, b) -> (C, b, V)
+        chosen = _chosen(logits, targets)  # (C, b)
+        for column, (a, first) in enumerate(group):
+            logp[first:a + C] = chosen[first - a:, column]

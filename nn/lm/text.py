@@ -234,6 +234,16 @@ def load_corpus(
     return _read_text(Path(name_or_path))
 
 
+def corpus_name(name_or_path: str | os.PathLike) -> str:
+    """How a run records its corpus: a built-in name as it is, a file as its absolute, resolved path.
+
+    So a run trained from one directory can be evaluated or resumed from any other, and two spellings
+    of one file (``c.txt``, ``./c.txt``, ``/home/me/c.txt``) are the same corpus.
+    """
+    name = os.fspath(name_or_path)
+    return name if name in CORPORA else str(Path(name).expanduser().resolve())
+
+
 def cache_dir() -> Path:
     """``$TINYGRAD_SEQ_CACHE``, else ``$XDG_CACHE_HOME/tinygrad_seq``, else ``~/.cache/tinygrad_seq``."""
     if os.environ.get("TINYGRAD_SEQ_CACHE"):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import signal
 import sys
 import time
 from dataclasses import asdict, dataclass, field, fields
@@ -36,7 +37,8 @@ from ..utils import clip_grad_norm_
 from .checkpoint import Checkpoint, CheckpointError, restore_carry, save_checkpoint, set_generator_states
 from .curves import plot_history
 from .models import Evaluation, baselines, chunk_loss, detach_state, evaluate
-from .progress import Interrupts, Progress
+from .progress import Interrupts, Progress, Terminated
+from .rundir import claim
 from .sampling import generate
 from .text import Vocab, batchify
 from .threads import DEFAULT_THREADS, blas_threads
@@ -77,14 +79,28 @@ class TrainConfig:
     lower: bool = False
 
     def __post_init__(self) -> None:
+        try:
+            self._check()
+        except TypeError:  # a crafted or damaged checkpoint: a string where a number belongs
+            raise TrainingError(f"training settings of the wrong type: {asdict(self)}") from None
+
+    def _check(self) -> None:
         checks = [
             (self.level in ("char", "word"), f"level must be 'char' or 'word', got {self.level!r}"),
             (self.schedule in ("cosine", "constant"),
              f"schedule must be cosine or constant, got {self.schedule!r}"),
             (self.seq_len >= 1 and self.batch_size >= 1, "seq-len and batch-size must be >= 1"),
+            (all(isinstance(v, int | float) and math.isfinite(v) for v in
+                 (self.lr, self.clip, self.min_lr_ratio, self.valid_fraction)),
+             f"lr, clip, min-lr-ratio and valid-fraction must be finite numbers, got {self.lr}, {self.clip}, "
+             f"{self.min_lr_ratio} and {self.valid_fraction}"),
             (self.lr > 0 and self.clip > 0, f"lr and clip must be > 0, got {self.lr} and {self.clip}"),
             (self.warmup >= 0 and self.eval_every >= 1, "warmup must be >= 0 and eval-every >= 1"),
             (0 < self.valid_fraction < 1, f"valid-fraction must be in (0, 1), got {self.valid_fraction}"),
+            (self.seed >= 0, f"seed must be >= 0, got {self.seed}"),
+            (self.min_freq >= 1, f"min-freq must be >= 1, got {self.min_freq}"),
+            (self.max_vocab is None or self.max_vocab >= 2,
+             f"max-vocab counts <unk> and <eos>, so it must be >= 2, got {self.max_vocab}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -92,22 +108,28 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        if not isinstance(d, dict):
+            raise TrainingError(f"training settings must be a mapping, got {type(d).__name__}")
         return cls(**{k: v for k, v in d.items() if k in {f.name for f in fields(cls)}})
 
 
-def prepare_data(text: str, config: TrainConfig) -> tuple[Vocab, np.ndarray, np.ndarray]:
+def prepare_data(text: str, config: TrainConfig,
+                 vocab: Vocab | None = None) -> tuple[Vocab, np.ndarray, np.ndarray]:
     """(vocab, train ids, valid ids): the text cut at a line break, the last ``valid_fraction`` held out.
 
     Characters: every character of the whole text (so held-out text always encodes). Words: the
     vocabulary of the training part only (``min_freq``, ``max_vocab``, ``lower``), so held-out words
-    never seen in training are ``<unk>``, as they would be for new text.
+    never seen in training are ``<unk>``, as they would be for new text. Given a `vocab` (a
+    checkpoint's), the text is encoded with it instead of building one.
     """
     cut = int(len(text) * (1 - config.valid_fraction))
     line_end = text.rfind("\n", 0, cut)
     if line_end > len(text) // 2:
         cut = line_end + 1
     train_text, valid_text = text[:cut], text[cut:]
-    if config.level == "char":
+    if vocab is not None:
+        pass
+    elif config.level == "char":
         vocab = Vocab.chars(text)
     else:
         vocab = Vocab.words(train_text, min_freq=config.min_freq, max_size=config.max_vocab,
@@ -128,7 +150,7 @@ def fingerprint(text: str) -> str:
 
 @dataclass
 class TrainResult:
-    """How a run ended: its last step, whether Ctrl-C stopped it, where it wrote, and the final numbers."""
+    """How a run ended: its last step, whether a signal stopped it, where it wrote, and the final numbers."""
 
     step: int
     interrupted: bool
@@ -138,6 +160,7 @@ class TrainResult:
     evaluation: Evaluation | None = None
     baselines: dict[str, Evaluation] = field(default_factory=dict)
     sample: str = ""
+    signal: int = 0  # the signal that stopped it (SIGINT, SIGTERM), 0 if none
 
 
 class Trainer:
@@ -169,6 +192,7 @@ class Trainer:
         self.history: dict[str, list[float]] = {k: [] for k in
                                                 ("step", "loss", "grad_norm", "lr", "val_step", "val_loss")}
         self._trigram: float | None = None
+        self.saved_step: int | None = None  # the step of the checkpoint on disk, once this run wrote one
         self.curve_skipped = ""  # why the loss-curve PNG is not drawn (said once), or "" while it is
 
     # ------------------------------------------------------------------------------------ saving
@@ -191,9 +215,12 @@ class Trainer:
         }
 
     def save(self) -> None:
-        """Write the checkpoint (atomically) and the loss-curve PNG."""
+        """Write the checkpoint (atomically) and the loss-curve PNG; refused if a weight is not finite."""
+        if not all(np.isfinite(p.data).all() for p in self.params):
+            self._stop_unless_finite("weights", math.nan, self.step)
         save_checkpoint(self.checkpoint_path, self.model, self.vocab, self.optimizer, self.carry,  # type: ignore[arg-type]
                         self.meta())
+        self.saved_step = self.step
         self.plot()
 
     def plot(self) -> str | None:
@@ -234,6 +261,7 @@ class Trainer:
         self.step, self.epoch, self.position = meta["step"], meta["epoch"], meta["position"]
         self.seconds, self.tokens, self.history = meta["seconds"], meta["tokens"], meta["history"]
         self._trigram = meta.get("trigram_valid")
+        self.saved_step = self.step
         self.carry = restore_carry(ckpt)
         sched = meta["schedule"]
         self.warmup, self.planned = sched["warmup"], sched["planned"]
@@ -283,15 +311,17 @@ class Trainer:
         x, y = self._chunk(self.position)
         self.optimizer.zero_grad()
         loss, state = chunk_loss(self.model, x, y, self.carry)
+        value = float(loss.item())
+        self._stop_unless_finite("loss", value, self.step + 1)
         loss.backward()
         norm = clip_grad_norm_(self.params, self.config.clip)
+        self._stop_unless_finite("gradient norm", norm, self.step + 1)
         lr = self.optimizer.lr
         if interrupts is not None:
             interrupts.committing = True
         self.optimizer.step()
         assert self.schedule is not None  # planned by run()
         self.schedule.step()
-        value = float(loss.item())
         self.carry = detach_state(state)
         self.position += 1
         if self.position == len(self.starts):  # an epoch is over: start the streams again from scratch
@@ -303,6 +333,16 @@ class Trainer:
         if interrupts is not None:
             interrupts.commit_done()
         return value, norm
+
+    def _stop_unless_finite(self, what: str, value: float, step: int) -> None:
+        """Like `detect_anomaly` for the loop: a NaN or infinite loss, gradient or weight stops training
+        with a TrainingError naming the step; nothing non-finite is applied or saved."""
+        if math.isfinite(value):
+            return
+        kept = ("no checkpoint was written" if self.saved_step is None else
+                f"the checkpoint in {self.out_dir!r} keeps step {self.saved_step}")
+        raise TrainingError(f"the {what} became {value} at step {step}; training stopped without saving it, "
+                            f"and {kept}. Try a lower --lr or --clip")
 
     def validate(self, tokens: int | None = None) -> Evaluation:
         """The model's loss on (the first `tokens` of) the validation split; recorded in the history."""
@@ -325,10 +365,11 @@ class Trainer:
         """Train until the step count reaches `steps` (a total), or `minutes` have passed, or Ctrl-C.
 
         Then measure the whole validation split next to the count baselines, draw a sample, and save
-        the checkpoint and the loss curve. After Ctrl-C only the checkpoint and curve are written.
-        BLAS runs on `threads` threads meanwhile (one by default: see nn/lm/threads.py; None: unchanged).
+        the checkpoint and the loss curve. After Ctrl-C (or SIGTERM) only the checkpoint and curve are
+        written. BLAS runs on `threads` threads meanwhile (one by default: see nn/lm/threads.py; None:
+        unchanged). The output directory is held for this run alone (`nn.lm.rundir.claim`).
         """
-        with blas_threads(threads):
+        with blas_threads(threads), claim(self.out_dir):
             return self._run(steps, minutes, sample_length, progress)
 
     def _run(self, steps: int | None, minutes: float | None, sample_length: int,
@@ -356,7 +397,7 @@ class Trainer:
         total = steps if steps is not None else self.planned
         bar = Progress(self.stream, total if progress else None, self.step)
         interrupts = Interrupts(bar.write)
-        interrupted, val, first, tok_s, session_steps = False, None, self.step, 0.0, 0
+        interrupted, val, first, tok_s, session_steps = 0, None, self.step, 0.0, 0
         if self.history["val_loss"]:
             val = self.history["val_loss"][-1]
         try:
@@ -385,13 +426,14 @@ class Trainer:
                     if validating and self.step != steps:  # the last step saves after the final evaluation
                         self.save()
                     if interrupts.count:
-                        interrupted = True
+                        interrupted = interrupts.signum
                         break
-        except KeyboardInterrupt:
-            interrupted = True
+        except KeyboardInterrupt as stop:
+            interrupted = signal.SIGTERM if isinstance(stop, Terminated) else signal.SIGINT
         finally:
             bar.close()
-        result = TrainResult(self.step, interrupted, self.checkpoint_path, self.curve_path, self.history)
+        result = TrainResult(self.step, bool(interrupted), self.checkpoint_path, self.curve_path,
+                             self.history, signal=int(interrupted))
         if not interrupted and self.step > first:
             try:  # the whole validation split, next to the baselines; Ctrl-C here skips it
                 result.evaluation = self.validate()
@@ -402,8 +444,9 @@ class Trainer:
                     self.history["val_step"].append(self.step)
                 result.baselines = baselines(self.train_ids, self.valid_ids, len(self.vocab),
                                              self.config.eval_batch)
-            except KeyboardInterrupt:
+            except KeyboardInterrupt as stop:
                 result.interrupted, result.evaluation = True, None
+                result.signal = signal.SIGTERM if isinstance(stop, Terminated) else signal.SIGINT
         with Interrupts(bar.write) as last:
             last.committing = True  # Ctrl-C now waits: the last checkpoint is written whole
             self.save()
@@ -413,10 +456,16 @@ class Trainer:
         return result
 
     def _replan(self, planned: int) -> None:
-        """Stretch or shrink the cosine to end at `planned` (a timed run learns its speed as it goes)."""
-        if self.config.schedule != "cosine" or planned <= self.warmup + 1 or planned == self.planned:
+        """Stretch or shrink the cosine to end at `planned` (a timed run learns its speed as it goes).
+
+        The cosine continues from the current step and rate (`CosineWithWarmup.stretch`): the learning
+        rate never rises again when the estimate grows.
+        """
+        if self.config.schedule != "cosine" or planned <= max(self.step, self.warmup) + 1 \
+                or planned == self.planned:
             return
-        self._build_schedule(planned)
+        self.planned = planned
+        self.schedule.stretch(planned)
 
     def _eta(self, steps: int | None, deadline: float, per_step: float) -> float | None:
         by_steps = (steps - self.step) * per_step if steps is not None else math.inf
