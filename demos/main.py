@@ -166,6 +166,11 @@ def draw_graph(trainer: Trainer, out: str, steps: int) -> list[str]:
     return written
 
 
+def default_out(quick: bool) -> str:
+    """out/main, or out/main-quick: a quick run never replaces the full one (nor its resume hint)."""
+    return os.path.join("out", "main-quick" if quick else "main")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for CI")
@@ -174,8 +179,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=DEFAULT_THREADS, help="BLAS threads [%(default)s]")
     args = parser.parse_args()
     blas_threads(args.threads)  # one by default: nn/lm/threads.py says why
-    if args.out is None:  # a quick run never overwrites the full run (or the hint printed after it)
-        args.out = os.path.join("out", "main-quick" if args.quick else "main")
+    args.out = args.out or default_out(args.quick)
     rng = np.random.default_rng(0)
 
     check_core_rnn(args.quick, rng)

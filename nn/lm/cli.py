@@ -266,7 +266,13 @@ def _samples(model: Any, vocab: Any, n: int, length: int, temperature: float, to
     return [prompt + (space if text else "") + text for text in texts]
 
 
+SAMPLED_TOKENS = 1_000_000  # the most tokens `sample` generates in one call (--num x --length)
+
+
 def _sample(args: argparse.Namespace) -> int:
+    if args.num * args.length > SAMPLED_TOKENS:
+        raise UsageError(f"--num {args.num} x --length {args.length} tokens is more than the "
+                         f"{SAMPLED_TOKENS:,} one call generates")
     model, vocab, _ = load_model(_checkpoint_path(args.dir))
     try:
         texts = _samples(model, vocab, args.num, args.length, args.temperature, args.top_k, args.seed,
@@ -325,7 +331,11 @@ def _nodes(config: LMConfig) -> tuple[int, int]:
 
 
 def _check_unroll(steps: int, config: LMConfig) -> None:
-    """A UsageError, before anything is allocated, if `steps` unrolled has too many nodes or cannot fit."""
+    """A UsageError, before anything is allocated, if `steps` unrolled cannot fit or has too many nodes."""
+    try:
+        check_fits(config, steps, 1, f"the graph of {steps:,} steps")
+    except MemoryBudgetError as error:
+        raise UsageError(str(error)) from None
     first, per_step = _nodes(config)
     nodes = first + (steps - 1) * per_step
     if nodes > GRAPH_NODES:
@@ -333,10 +343,6 @@ def _check_unroll(steps: int, config: LMConfig) -> None:
         raise UsageError(f"--steps {steps}: the unrolled graph would have about {nodes:,} nodes, more than "
                          f"the {GRAPH_NODES:,} this command builds; use at most {most:,} steps (a picture "
                          "of a long unroll shows its first and last steps anyway)")
-    try:
-        check_fits(config, steps, 1, f"the graph of {steps:,} steps")
-    except MemoryBudgetError as error:
-        raise UsageError(str(error)) from None
 
 
 def _model_chunk(args: argparse.Namespace) -> tuple[Any, Any, np.ndarray, np.ndarray, str]:
@@ -530,8 +536,16 @@ def _positive_int(text: str) -> int:
 
 def _positive_float(text: str) -> float:
     value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text}")
+    return value
+
+
+def _seed(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"a seed must be >= 0 (NumPy's generators take no negative seed), "
+                                         f"got {text}")
     return value
 
 
@@ -561,7 +575,7 @@ CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
     "min_freq": dict(type=_positive_int, help="word level: rarer words become <unk>"),
     "max_vocab": dict(type=_positive_int, help="word level: keep at most this many tokens"),
     "lower": dict(action="store_true", help="word level: lower-case the text"),
-    "seed": dict(type=int, help="seed for the weights and dropout"),
+    "seed": dict(type=_seed, help="seed for the weights and dropout"),
 }
 
 
@@ -624,7 +638,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--temperature", type=float, default=0.8, help="0 = greedy; higher = more random")
     s.add_argument("--top-k", type=_positive_int, default=None, help="sample among the k likeliest tokens")
     s.add_argument("--num", type=_positive_int, default=1, help="how many samples")
-    s.add_argument("--seed", type=int, default=0, help="random seed")
+    s.add_argument("--seed", type=_seed, default=0, help="random seed")
 
     c = command("score", "log-probabilities of sentences, ranked",
                 "Score sentences side by side: log P in nats, each read as the start of a line.", _score)
@@ -662,7 +676,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run a recurrent model's layer as small ops (one scope per time step), not fused")
     k.add_argument("--localize", action="store_true",
                    help="when a check fails, check every node alone and name the first wrong ones")
-    k.add_argument("--seed", type=int, default=0, help="random seed of the layers, inputs and projections")
+    k.add_argument("--seed", type=_seed, default=0, help="random seed of the layers, inputs and projections")
 
     x = command("export", "write the weights for PyTorch (safetensors)",
                 "Write a trained model's weights under torch.nn's names as a safetensors file (needs the "

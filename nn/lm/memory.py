@@ -34,7 +34,7 @@ def parameter_count(config: LMConfig) -> int:
         layer = (3 * d * d + 3 * d) + (d * d + d) + (d * ff + ff) + (ff * d + d) + 4 * d  # attn, FF, norms
         return V * d + config.context * d + L * layer + 2 * d + head
     G = GATES[config.model]
-    recurrent = sum(G * H * ((E if layer == 0 else H) + H + 2) for layer in range(L))
+    recurrent = G * H * (E + H + 2) + (L - 1) * G * H * (2 * H + 2)  # the first layer reads E, the rest H
     return V * E + recurrent + head
 
 
