@@ -234,7 +234,7 @@ def _eval(args: argparse.Namespace) -> int:
     train_ids, valid_ids, why = _training_split(ckpt, vocab, train_cfg)
     if args.corpus is not None:
         valid_ids, split = vocab.encode(load_corpus(args.corpus)), args.corpus
-    elif why:
+    elif why or valid_ids is None:
         raise UsageError(f"{why}: its validation split is not the text the model was measured on; evaluate "
                          "on a file instead with --corpus PATH (read with the checkpoint's vocabulary)")
     else:

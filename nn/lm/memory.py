@@ -27,10 +27,11 @@ class MemoryBudgetError(ValueError):
 
 def parameter_count(config: LMConfig) -> int:
     """The number of parameters `build_model(config)` makes, computed without building it."""
-    V, E, H, L = config.vocab_size, config.embed, config.hidden, config.layers
+    V, H, L = config.vocab_size, config.hidden, config.layers
+    E = config.embed or H  # LMConfig fills both in; None only before that
     head = (0 if config.tie_weights else H * V) + V
     if config.model == "transformer":
-        d, ff = H, config.ff
+        d, ff = H, config.ff or 4 * H
         layer = (3 * d * d + 3 * d) + (d * d + d) + (d * ff + ff) + (ff * d + d) + 4 * d  # attn, FF, norms
         return V * d + config.context * d + L * layer + 2 * d + head
     G = GATES[config.model]
@@ -50,7 +51,7 @@ def step_bytes(config: LMConfig, tokens: int, batch: int, training: bool = True)
         per_layer = TB * H * 12 + 3 * config.heads * tokens * tokens * batch  # (T, B, d) pieces, T x T scores
     else:
         per_layer = TB * H * GATES[config.model] * 3
-    activations = (L if training else 1) * per_layer + TB * (config.embed + 3 * V)
+    activations = (L if training else 1) * per_layer + TB * ((config.embed or H) + 3 * V)
     return 4 * ((4 if training else 1) * P + activations)
 
 

@@ -23,7 +23,7 @@ from ..module import TMP_PREFIX
 try:
     import fcntl
 except ImportError:  # not POSIX: no locking
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = ["LOCK", "RunDirError", "claim"]
 

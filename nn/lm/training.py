@@ -465,7 +465,8 @@ class Trainer:
                 or planned == self.planned:
             return
         self.planned = planned
-        self.schedule.stretch(planned)
+        if self.schedule is not None:
+            self.schedule.stretch(planned)
 
     def _eta(self, steps: int | None, deadline: float, per_step: float) -> float | None:
         by_steps = (steps - self.step) * per_step if steps is not None else math.inf
