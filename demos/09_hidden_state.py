@@ -344,8 +344,8 @@ def main(argv=None) -> dict:
     word_a = np.array([c == "a" and (t == 0 or fresh[t - 1] in " \n") for t, c in enumerate(fresh)])
     dip_a = float(h_all[word_a & ~inside, unit].mean())
     print(f"Outside quotes it is not constant: after a word-initial 'a' it dips to {dip_a:+.2f} on average "
-          f"(outside quotes\nelsewhere {h_all[~word_a & ~inside, unit].mean():+.2f}): the unit also "
-          "serves the prediction of what follows 'a'.")
+          f"(outside quotes\nelsewhere {h_all[~word_a & ~inside, unit].mean():+.2f}): a second job the same "
+          "unit does.")
     marks = np.array([c == '"' for c in fresh])
     f_mark, f_rest = trace["f"][marks, unit].mean(), trace["f"][~marks, unit].mean()
     i_mark, i_rest = trace["i"][marks, unit].mean(), trace["i"][~marks, unit].mean()
