@@ -248,7 +248,7 @@ def causal_picture(self_w: np.ndarray, tokens: list[str], change: dict[str, np.n
 
 def compare_lms(out: str, quick: bool) -> dict:
     text = load_corpus("pydoc")
-    steps = 3 if quick else 120
+    steps = 3 if quick else 100
     if quick:
         text = text[:20_000]
     # Validation on the whole held-out split (with a checkpoint and a loss-curve picture each time)
@@ -361,12 +361,18 @@ def main(argv=None) -> dict:
               "anti_diagonal": anti, "anti_diagonal_per_head": per_head.tolist(),
               "causal_change_before": before_causal, "unmasked_change_before": before_open}
     if not args.quick:
-        open_model, open_losses = train_reverser(vocab, length, steps, causal=False, seed=0)
-        open_accuracy = float((open_model.generate(test) == reversed_).all(axis=1).mean())
-        print(f"   The same model trained without the mask: final training loss {open_losses[-1]:.4f} (it "
-              f"can peek),\n   but generating one token at a time, with no future to peek at, it reverses "
-              f"only {open_accuracy:.0%} of the sequences.")
+        shares, final_losses = [], []
+        for seed in (0, 1, 2):  # the share it gets right moves a lot with the seed: three of them
+            open_model, open_losses = train_reverser(vocab, length, steps, causal=False, seed=seed)
+            shares.append(float((open_model.generate(test) == reversed_).all(axis=1).mean()))
+            final_losses.append(open_losses[-1])
+        open_accuracy = float(np.median(shares))
+        print(f"   The same model trained without the mask (seeds 0-2): final training loss at most "
+              f"{max(final_losses):.4f} (it can peek),\n   but generating one token at a time, with no "
+              f"future to peek at, it reverses only {open_accuracy:.0%} of the sequences (median; range "
+              f"{min(shares):.0%}-{max(shares):.0%}).")
         result["unmasked_reverse_accuracy"] = open_accuracy
+        result["unmasked_range"] = [min(shares), max(shares)]
 
     print("\n4. A Transformer LM and an LSTM LM of about the same size on Python's documentation "
           "(characters)")
@@ -410,7 +416,9 @@ def readme_figures(r: dict) -> dict[str, str]:
                "share": f"{r['chars_seen'] / r['train_chars']:.0%} of the training text",
                "unmasked_change": f"{r['unmasked_change_before']:.1f}"}
     if "unmasked_reverse_accuracy" in r:
-        figures["unmasked"] = f"{r['unmasked_reverse_accuracy']:.0%}"
+        lo, hi = r["unmasked_range"]
+        figures["unmasked"] = (f"{r['unmasked_reverse_accuracy']:.0%} of new sequences (median of 3 seeds; "
+                               f"{lo:.0%}-{hi:.0%})")
     return figures
 
 
