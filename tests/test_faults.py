@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tinygrad_seq.nn.lm.training as training
@@ -658,6 +658,7 @@ OTHER = {
 }
 
 
+@settings(max_examples=30)  # each example may train a tiny model: about a second
 @given(command=st.sampled_from(["train", "eval", "sample", "score", "graph"]), data=st.data())
 def test_fuzzed_options_never_end_in_a_traceback(trained, tmp_path_factory, command, data):
     corpus, out = trained

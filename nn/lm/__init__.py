@@ -5,10 +5,12 @@ Built on the layers of `tinygrad_seq.nn`; no layer imports it. Its modules, each
     text        vocabularies (<unk>, <eos>), corpora, batching for truncated BPTT
     ngram       count-based n-gram baselines
     models      RecurrentLM and TransformerLM, evaluate, baselines
+    memory      what a model and a step need, what there is: impossible sizes refused up front
     sampling    generate (temperature, top-k, stop at <eos>) and score a sentence
     training    Trainer: truncated BPTT, clipping, Adam, validation, checkpoints, resume
     checkpoint  one .npz with everything needed to evaluate, sample and score a run
-    progress    the progress line and the interrupt handling of a training run
+    progress    the progress line and the Ctrl-C / SIGTERM handling of a training run
+    rundir      a run's output directory: locked, checked writable, stale temporaries removed
     curves      the loss and gradient-norm plot of a run
     cli         the `tinygrad-seq` command
 
