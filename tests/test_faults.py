@@ -212,7 +212,7 @@ def test_a_memory_cap_around_graph_of_ten_thousand_steps(tmp_path):
 
 @pytest.mark.slow
 def test_a_memory_cap_around_score_of_a_million_characters(tmp_path):
-    corpus, out = train(tmp_path, "--model", "transformer", "--heads", "2", steps=4)
+    corpus, out = train(tmp_path, "--model", "transformer", "--heads", "2", "--hidden", "8", steps=4)
     rng = random.Random(0)
     big = tmp_path / "big.txt"
     big.write_text("".join(rng.choice(TEXT) for _ in range(10**6)))
