@@ -323,7 +323,7 @@ def main(argv=None) -> dict:
           f"the softmax starts neither flat nor saturated.")
     save(retrieval_picture(r), args.out, "retrieval.png")
 
-    vocab, length, steps = (10, 8, 160) if args.quick else (10, 10, 300)
+    vocab, length, steps = (10, 8, 160) if args.quick else (10, 10, 220)
     print(f"\n2. Reversing sequences of {length} tokens (symbols 0-{vocab - 1}) with an encoder-decoder "
           f"Transformer, 2 heads, {steps} steps")
     model, losses = train_reverser(vocab, length, steps, causal=True, seed=0)
