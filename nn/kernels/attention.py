@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinygrad_seq.autograd import Function, is_grad_enabled
+from tinygrad_seq.autograd import Function
 from tinygrad_seq.tensor import Tensor
+
+from .first_order import FirstOrderOnlyError, first_order_only
 
 __all__ = [
     "AttentionWeights", "FirstOrderOnlyError", "ScaledDotProductAttention", "attention_weights",
@@ -30,18 +32,10 @@ __all__ = [
 ]
 
 
-class FirstOrderOnlyError(RuntimeError):
-    """A fused kernel was asked for a gradient of its gradient; its backward is NumPy (first order)."""
-
-
 def _first_order_only(fn: Function) -> None:
-    if is_grad_enabled():
-        raise FirstOrderOnlyError(
-            f"{fn.name}: the fused attention kernel has a first-order backward only (written in NumPy), so "
-            "it cannot give a gradient of a gradient (create_graph=True, gradgradcheck). Use the composed "
-            "reference: scaled_dot_product_attention(..., fused=False), or build MultiheadAttention / the "
-            "Transformer layer with fused=False."
-        )
+    first_order_only(fn, "the fused attention kernel", "Use the composed reference: "
+                     "scaled_dot_product_attention(..., fused=False), or build MultiheadAttention / the "
+                     "Transformer layer with fused=False.")
 
 
 def _swap(a: np.ndarray) -> np.ndarray:

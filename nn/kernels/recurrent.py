@@ -41,8 +41,10 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_seq.autograd import Function, is_grad_enabled
+from tinygrad_seq.autograd import Function
 from tinygrad_seq.tensor import Tensor
+
+from .first_order import first_order_only
 
 __all__ = ["FusedSequence", "fused_sequence"]
 
@@ -358,12 +360,8 @@ class FusedSequence(Function):
         return out
 
     def backward(self, grad):
-        if is_grad_enabled():
-            raise RuntimeError(
-                f"{self.name}: a fused recurrent layer (fused=True) has a first-order backward only, so it "
-                "cannot be differentiated twice (create_graph=True). Build the layer with fused=False: the "
-                "same weights and results, as small ops that support higher-order gradients."
-            )
+        first_order_only(self, "a fused recurrent layer (fused=True)", "Build the layer with fused=False: "
+                         "the same weights and results, as small ops that support higher-order gradients.")
         cell, lengths, shortest = self.cell, self.lengths, self.shortest
         T, B, H = cell.h_in.shape
         rev = int(self.reverse)
