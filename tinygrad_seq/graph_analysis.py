@@ -229,7 +229,7 @@ def detach_sources(g: Graph, leaves: Iterable[Tensor]) -> dict[int, Tensor | Non
         owners.setdefault(id(_owner(t.numpy())), []).append(t)
     sources: dict[int, Tensor | None] = {}
     for x in leaves:
-        cut_from = getattr(x, "_cut_from", None)
+        cut_from = x._cut_from
         if cut_from is not None:
             src = cut_from()
         else:

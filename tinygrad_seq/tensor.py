@@ -51,9 +51,9 @@ class Tensor:
     requires_grad: bool = False
     _version: int = 0
     _retains_grad: bool = False
-    # _cut_from (set only by detach, and kept by indexing the result): a weak reference to the tensor this
-    # one was detached from, so that a picture of the graph can draw the truncation point; unset elsewhere.
-    _cut_from: weakref.ref[Tensor]
+    # set only by detach (and kept by indexing its result): a weak reference to the tensor this one was
+    # detached from, so that a picture of the graph can draw the truncation point
+    _cut_from: weakref.ref[Tensor] | None = None
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
         self._data = _to_array(data, dtype)
@@ -476,7 +476,7 @@ class Tensor:
     def __getitem__(self, index: Any) -> Tensor:
         """x[index] like NumPy indexing: ints, slices, None, Ellipsis, integer arrays, boolean masks."""
         out = ops.GetItem.apply(self, index=_index(index))
-        if not self.requires_grad and hasattr(self, "_cut_from"):  # a view of a detached tensor is cut too
+        if self._cut_from is not None and not self.requires_grad:  # a view of a detached tensor is cut too
             out._cut_from = self._cut_from
         return out
 
