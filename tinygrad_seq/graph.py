@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import graph_layout
 from .autograd import Function
 from .explore import explore as write_explorer
 from .extras import install_hint, require
@@ -241,7 +242,7 @@ def to_dot(
     show_grad: bool = True,
     per_step_grad: bool = False,
     params: Any = None,
-    rankdir: str = "LR",
+    layout: str | int = "auto",
     legend: bool = True,
     highlight: Any = None,
 ) -> str:
@@ -250,7 +251,7 @@ def to_dot(
     Parameters
     ----------
     roots : the tensors to draw back from (usually the loss).
-    group : "scope" draws each scope as a cluster (time steps ``t=k`` left to right); None draws none.
+    group : "scope" draws each scope as a cluster (time steps ``t=k`` in time order); None draws none.
     collapse : an int d: scopes deeper than d become one box each; or glob patterns matched against the
         dot-joined scope name (``["*.t=*"]``: each time step of every recurrent layer is one box). A box
         shows the scope's name, its op count and its output shapes; an op just outside it that reads only
@@ -258,11 +259,13 @@ def to_dot(
     max_steps : an unroll longer than this shows its first and last ``max_steps/2`` steps and one
         "... N steps ..." node between them.
     show_values, show_grad : add values (small tensors) / gradient norms to the labels. Gradients colour
-        the ops on a fixed log scale and label the hidden state passed from step to step.
+        the ops on a fixed log scale and label the state passed from step to step (h, c).
     per_step_grad : label each edge carrying a parameter, or a tensor read in several time steps, with
         the share of its gradient that this edge brings back; the shares add up (see `step_grads`).
     params : a Module (anything with ``named_parameters()``) or a dict name -> Tensor naming leaves.
-    rankdir : Graphviz's layout direction ("LR": time flows left to right).
+    layout : "auto": one row, left to right, when that fits a page, else rows of time steps (their count
+        chosen to fit a page); "row": one long row, every step left to right; an int k: rows of k steps,
+        left to right and top to bottom (1: time runs downwards). See `tinygrad_seq.graph_layout`.
     legend : add a legend node.
     highlight : a `GradcheckReport` from ``gradcheck(..., localize=True)``: the nodes whose local check
         failed get a thick red border, the skipped ones an orange one (matched by op, scope and order, so
@@ -277,7 +280,78 @@ def to_dot(
     grads, note = g.gradients() if show_grad else ({}, "")
     items, key_of = _layout(g, group, collapse, max_steps)
 
-    # edges: (src key, dst key, id(tensor)) -> [tensor, share of its gradient or None, hidden state?]
+    edges = _edges(g, items, key_of)
+    if per_step_grad and grads and not g.released:
+        _shares(g, edges, key_of, grads)
+    cuts = _cuts(g, items, key_of)  # leaf key -> key of the node it was cut from (None: not drawn)
+    links = [(a, b) for a, b, _ in edges]
+    step = graph_layout.steps(items)
+
+    number = {key: f"n{i}" for i, key in enumerate(items)}
+    marked: dict[tuple, Any] = {}  # drawn key -> the failed (else skipped) local check it holds
+    for fn_id, check in (highlight.marks(g.order) if highlight is not None else {}).items():
+        if key_of[fn_id] not in marked or check.status == "failed":
+            marked[key_of[fn_id]] = check
+
+    def node_lines(record: str) -> dict[tuple, str]:  # a record's fields stack across the rank direction
+        return {key: f"{number[key]} [{_node(it, names, grads, show_values, cuts, record, marked.get(key))}"
+                f"{_mark(marked.get(key))}];" for key, it in items.items()}
+
+    lines = node_lines("%s")
+    per_row = graph_layout.choose(layout, links, step, graph_layout.widths(lines))
+    rankdir = "LR" if per_row is None else "TB"
+    if per_row is not None:
+        lines = node_lines("{%s}")
+    graph_attrs = _attrs(
+        rankdir=rankdir, fontname="Helvetica", fontsize=11, newrank="true", ranksep=0.35,
+        nodesep=0.25 if per_row is None or per_row == 1 else 0.7,  # room for xlabels beside
+    )
+    out = [
+        "digraph tinygrad_seq {",
+        f"  graph [{graph_attrs}];",
+        f"  node [{_attrs(fontname='Helvetica', fontsize=10)}];",
+        f"  edge [{_attrs(fontname='Helvetica', fontsize=9, color='#555555', arrowsize=0.6)}];",
+    ]
+    out += _clusters(items, lines)
+    states = _state_names(g, edges, step)
+    texts = {key: f"{states.get(key, '')} {_norm_text(grads, e[0])}".strip()
+             for key, e in edges.items() if e[2]}  # each state edge: its name and gradient norm
+    order, loose = graph_layout.constraints(links, step, number, per_row)
+    for (src, dst, xid), (x, share, state) in edges.items():
+        attrs: dict[str, Any] = {"constraint": "false"} if (src, dst) in loose else {}
+        if state:
+            attrs["penwidth"] = 2.5
+            if id(x) in grads:
+                attrs["color"] = norm_colour(norm_of(grads[id(x)]))
+            if texts[(src, dst, xid)]:  # side by side (flat), a label would reorder the row: xlabel
+                attrs["xlabel" if (src, dst) in loose else "label"] = texts[(src, dst, xid)]
+        if share is not None:
+            attrs.update(color=_SHARE, fontcolor=_SHARE, label=f"‖g‖ {_fmt(norm_of(share))}")
+        out.append(f"  {number[src]} -> {number[dst]}" + (f" [{_attrs(**attrs)}];" if attrs else ";"))
+    for key, skey in cuts.items():
+        if skey is not None and skey != key:
+            style = _attrs(style="dashed", color=_CUT, fontcolor=_CUT, penwidth=1.5, label="✂ detach")
+            out.append(f"  {number[skey]} -> {number[key]} [{style}];")
+    out += order + _cut_order(items, cuts, links, number)
+    if legend:
+        shown = {"kinds": _kinds(items, names, cuts), "cut": bool(cuts),
+                 "states": {states.get(k, "") for k, e in edges.items() if e[2]},
+                 "shares": any(e[1] is not None for e in edges.values())}
+        notes = [note] + list(dict.fromkeys(fn.legend for fn in g.order if hasattr(fn, "legend")))
+        statuses = {c.status for c in marked.values()}
+        out.append(f"  legend [{_legend(grads, notes, shown, statuses)}];")
+        last = [number[key] for key, it in items.items() if it.root][-1:]
+        out += [f"  {{rank=same; {n}; legend}}" for n in last]  # beside the loss, where the picture ends
+    out.append("}")
+    return "\n".join(out) + "\n"
+
+
+def _norm_text(grads: dict, x: Tensor) -> str:
+    return f"‖g‖ {_fmt(norm_of(grads[id(x)]))}" if id(x) in grads else ""
+
+
+def _edges(g: Graph, items: dict[tuple, _Item], key_of: dict[int, tuple]) -> dict[tuple, list]:
+    """(src key, dst key, id(tensor)) -> [tensor, its share of the gradient (None), a state between steps?]"""
     edges: dict[tuple, list] = {}
     for fn in g.order:
         dst = key_of[id(fn)]
@@ -289,65 +363,42 @@ def to_dot(
                 edges.setdefault((src, dst, id(x)), [x, None, state])
                 if items[src].kind == "box":
                     items[src].outs.setdefault(id(x), x)
-    if per_step_grad and grads and not g.released:
-        shared: dict[int, bool] = {}  # id(tensor) -> a parameter, or read in several steps from outside them
-        for (_, dst, _), e in edges.items():
-            x = e[0]
-            readers = g.users.get(id(x), [])
-            if id(x) not in shared:
-                steps = {step_name(u.scope) for u in readers} - {None}
-                outside = x.grad_fn is None or time_step(x.grad_fn.scope) is None
-                shared[id(x)] = (x.grad_fn is None and x.requires_grad) or (outside and len(steps) > 1)
-            if shared[id(x)]:
-                parts = [g.share(u, x, grads) for u in readers if key_of[id(u)] == dst]
-                e[1] = sum(p for p in parts if p is not None)
-    cuts = _cuts(g, items, key_of)  # leaf key -> key of the node it was cut from (None: not drawn)
+    return edges
 
-    number = {key: f"n{i}" for i, key in enumerate(items)}
-    record = "{%s}" if rankdir in ("TB", "BT") else "%s"  # fields stack across the rank direction
-    marked: dict[tuple, Any] = {}  # drawn key -> the failed (else skipped) local check it holds
-    for fn_id, check in (highlight.marks(g.order) if highlight is not None else {}).items():
-        if key_of[fn_id] not in marked or check.status == "failed":
-            marked[key_of[fn_id]] = check
-    lines = {
-        key: f"{number[key]} [{_node(it, names, grads, show_values, cuts, record, marked.get(key))}"
-        f"{_mark(marked.get(key))}];"
-        for key, it in items.items()
-    }
-    graph_attrs = _attrs(
-        rankdir=rankdir, fontname="Helvetica", fontsize=11, newrank="true", nodesep=0.25, ranksep=0.35
-    )
-    out = [
-        "digraph tinygrad_seq {",
-        f"  graph [{graph_attrs}];",
-        f"  node [{_attrs(fontname='Helvetica', fontsize=10)}];",
-        f"  edge [{_attrs(fontname='Helvetica', fontsize=9, color='#555555', arrowsize=0.6)}];",
-    ]
-    out += _clusters(items, lines)
-    for (src, dst, _), (x, share, state) in edges.items():
-        attrs: dict[str, Any] = {}
-        if state:
-            attrs["penwidth"] = 2.5
-            if id(x) in grads:
-                norm = norm_of(grads[id(x)])
-                attrs.update(color=norm_colour(norm), label=f"‖g‖ {_fmt(norm)}")
-        if share is not None:
-            attrs.update(color=_SHARE, fontcolor=_SHARE, label=f"‖g‖ {_fmt(norm_of(share))}")
-        out.append(f"  {number[src]} -> {number[dst]}" + (f" [{_attrs(**attrs)}];" if attrs else ";"))
-    for key, skey in cuts.items():
-        if skey is not None and skey != key:
-            style = _attrs(style="dashed", color=_CUT, fontcolor=_CUT, penwidth=1.5, label="✂ detach")
-            out.append(f"  {number[skey]} -> {number[key]} [{style}];")
-    links = [(a, b) for a, b, _ in edges]
-    out += _time_order(items, links, number) + _cut_order(items, cuts, links, number)
-    if legend:
-        state = any(e[2] for e in edges.values())
-        shares = any(e[1] is not None for e in edges.values())
-        notes = [note] + list(dict.fromkeys(fn.legend for fn in g.order if hasattr(fn, "legend")))
-        statuses = {c.status for c in marked.values()}
-        out.append(f"  legend [{_legend(grads, notes, state, shares, bool(cuts), statuses)}];")
-    out.append("}")
-    return "\n".join(out) + "\n"
+
+def _shares(g: Graph, edges: dict[tuple, list], key_of: dict[int, tuple], grads: dict) -> None:
+    """Fill in each edge's share of the gradient of a parameter, or of a tensor read in several steps."""
+    shared: dict[int, bool] = {}  # id(tensor) -> a parameter, or read in several steps from outside them
+    for (_, dst, _), e in edges.items():
+        x = e[0]
+        readers = g.users.get(id(x), [])
+        if id(x) not in shared:
+            steps = {step_name(u.scope) for u in readers} - {None}
+            outside = x.grad_fn is None or time_step(x.grad_fn.scope) is None
+            shared[id(x)] = (x.grad_fn is None and x.requires_grad) or (outside and len(steps) > 1)
+        if shared[id(x)]:
+            parts = [g.share(u, x, grads) for u in readers if key_of[id(u)] == dst]
+            e[1] = sum(p for p in parts if p is not None)
+
+
+def _state_names(g: Graph, edges: dict[tuple, list], step: dict[tuple, Any]) -> dict[tuple, str]:
+    """The name of each state edge: "h" when one tensor passes between two steps; with two, "h" is the one
+    the layer also outputs (read outside its steps) and "c" the other; otherwise no name."""
+    passing: dict[tuple, list[tuple]] = {}  # (step a, step b) -> the state edges between them
+    for key, e in edges.items():
+        if e[2] and key[0] in step and key[1] in step:
+            passing.setdefault((step[key[0]], step[key[1]]), []).append(key)
+    names: dict[tuple, str] = {}
+    for (a, _), keys in passing.items():
+        tensors = list(dict.fromkeys(k[2] for k in keys))
+        if len(tensors) == 1:
+            names.update(dict.fromkeys(keys, "h"))
+            continue
+        unroll = a[0]  # h is read outside the steps of its unroll (the layer's output), c is not
+        out = [t for t in tensors if any((time_step(u.scope) or ((),))[0] != unroll for u in g.users[t])]
+        if len(tensors) == 2 and len(out) == 1:
+            names.update({k: "h" if k[2] == out[0] else "c" for k in keys})
+    return names
 
 
 def _cuts(g: Graph, items: dict[tuple, _Item], key_of: dict[int, tuple]) -> dict[tuple, tuple | None]:
@@ -484,40 +535,6 @@ def _clusters(items: dict[tuple, _Item], lines: dict[tuple, str]) -> list[str]:
     return out
 
 
-def _time_order(items: dict[tuple, _Item], links: list[tuple[tuple, tuple]], number: dict) -> list[str]:
-    """Invisible edges that put every node of step k left of every node of step k+1 (and the gap between).
-
-    Each step's exits (no successor inside the step) point to the next step's entries (no predecessor
-    inside it). Without them, steps whose first op does not depend on the previous step (x_t @ W_ih)
-    would be stacked on top of each other instead of laid out in time.
-    """
-    step: dict[tuple, tuple] = {}
-    for key, it in items.items():
-        if it.kind == "gap":
-            step[key] = (it.key[1], sum(it.steps) / max(len(it.steps), 1))
-            continue
-        op_scope = it.fn.scope if it.kind == "op" and it.fn is not None else it.cluster
-        s = time_step(it.key[1] if it.kind == "box" else op_scope)
-        if s:
-            step[key] = s
-    has_in, has_out = set(), set()
-    for a, b in links:
-        if a in step and step.get(b) == step[a]:
-            has_out.add(a)
-            has_in.add(b)
-    unrolls: dict[tuple[str, ...], dict[float, list[tuple]]] = {}
-    for key, (parent, k) in step.items():
-        unrolls.setdefault(parent, {}).setdefault(k, []).append(key)
-    out = []
-    for by_step in unrolls.values():
-        ks = sorted(by_step)
-        for k0, k1 in zip(ks, ks[1:]):
-            exits = [key for key in by_step[k0] if key not in has_out]
-            entries = [key for key in by_step[k1] if key not in has_in]
-            out += [f"  {number[a]} -> {number[b]} [style=invis];" for a in exits for b in entries]
-    return out
-
-
 def _cut_order(items: dict[tuple, _Item], cuts: dict, links: list[tuple], number: dict) -> list[str]:
     """Invisible edges that put the scope a truncation point feeds (the next chunk) right of its source."""
     out = []
@@ -533,25 +550,51 @@ def _cut_order(items: dict[tuple, _Item], cuts: dict, links: list[tuple], number
     return out
 
 
-def _legend(grads: dict, notes: list[str], state: bool, shares: bool, cut: bool, marks: set[str]) -> str:
-    """One HTML-table node explaining the shapes, the edges and the gradient colour scale."""
+def _kinds(items: dict[tuple, _Item], names: dict, cuts: dict) -> set[str]:
+    """Which kinds of node the picture draws (as `_node` draws them): what the legend explains."""
+    kinds = set()
+    for key, it in items.items():
+        t = it.tensor
+        if it.root:
+            kinds.add("loss")
+        elif it.kind != "leaf":
+            kinds.add(it.kind)
+        elif t is not None and t.requires_grad:
+            kinds.add("parameter")
+        elif key not in cuts:
+            kinds.add("constant" if t is not None and t.size == 1 and id(t) not in names else "input")
+    return kinds
+
+
+def _legend(grads: dict, notes: list[str], shown: dict[str, Any], marks: set[str]) -> str:
+    """One HTML-table node explaining what the picture holds: node kinds, edges, the gradient colours.
+
+    `shown`: "kinds" (from `_kinds`), "states" (the names on state edges, or {""}), "shares", "cut".
+    """
 
     def row(swatch: str, text: str, fill: str = "") -> str:
         bg = f' BGCOLOR="{fill}"' if fill else ""
         return f'<TR><TD{bg}>{swatch}</TD><TD ALIGN="LEFT">{_html(text)}</TD></TR>'
 
-    rows = [
-        '<TR><TD COLSPAN="2"><B>legend</B></TD></TR>',
-        row("name", "parameter (a leaf that requires grad)", _PARAM),
-        row("input", "input or constant (no gradient)", _INPUT),
-        row("Op", "an op and the tensor it makes", _OP),
-        row("loss", "the root (loss)", _LOSS),
-    ]
-    if state:
-        rows.append(row("━━▶", "hidden state passed to the next time step"))
-    if shares:
+    kinds, coloured = shown["kinds"], " coloured by ‖g‖" if grads else ""
+    rows = ['<TR><TD COLSPAN="2"><B>legend</B></TD></TR>']
+    described = {
+        "parameter": row("name", "parameter (a leaf that requires grad)", _PARAM),
+        "input": row("input", "input tensor (no gradient)", _INPUT),
+        "constant": row("0.5", "a scalar constant"),
+        "op": row("Op", "an op and the tensor it makes" + coloured, "" if grads else _OP),
+        "box": row("t=k", "a time step's ops drawn as one box" + coloured, "" if grads else _OP),
+        "gap": row("… N steps …", "time steps left out (max_steps)"),
+        "loss": row("loss", "the root (loss)", _LOSS),
+    }
+    rows += [text for kind, text in described.items() if kind in kinds]
+    if shown["states"]:
+        names = ", ".join(sorted(n for n in shown["states"] if n))
+        rows.append(row("━━▶", (f"{names}: " if names else "") + "state passed to the next time step"
+                        + (", with ‖g‖" if grads else "")))
+    if shown["shares"]:
         rows.append(row(f'<FONT COLOR="{_SHARE}">──▶</FONT>', "its share of the gradient; shares add up"))
-    if cut:
+    if shown["cut"]:
         rows.append(row(f'<FONT COLOR="{_CUT}">✂ ╌╌▶</FONT>', "detach: no gradient flows back"))
     for status in ("failed", "skipped"):
         if status in marks:
@@ -566,7 +609,7 @@ def _legend(grads: dict, notes: list[str], state: bool, shares: bool, cut: bool,
         scale = '<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="3"><TR>' + "".join(cells)
         rows.append(f'<TR><TD COLSPAN="2">{scale}</TR></TABLE></TD></TR>')
     for note in filter(None, notes):  # the gradient note, then what special nodes (fused layers) say
-        rows.append(f'<TR><TD COLSPAN="2"><FONT POINT-SIZE="8">{_html(note)}</FONT></TD></TR>')
+        rows.append(f'<TR><TD COLSPAN="2">{_html(note)}</TD></TR>')
     table = '<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="3">' + "".join(rows) + "</TABLE>"
     return f"shape=plaintext, fontsize=9, label=<{table}>"
 
