@@ -28,8 +28,10 @@ NORM = re.compile(r"‖g‖ ([0-9.e+-]+)")
 
 
 def nodes(dot: str) -> dict[str, str]:
-    """node id -> its label (with DOT's \\n kept as the two characters)."""
-    return {m.group(1): LABEL.search(m.group(2)).group(1) for m in NODE.finditer(dot)}
+    """node id -> its label (DOT's \\n kept as two characters; a record's fields in either layout)."""
+    found = {m.group(1): LABEL.search(m.group(2)).group(1) for m in NODE.finditer(dot)}
+    return {n: label[1:-1] if label.startswith("{") and label.endswith("}") else label
+            for n, label in found.items()}
 
 
 def edges(dot: str, invisible: bool = False) -> list[tuple[str, str, str]]:
@@ -205,7 +207,7 @@ def test_to_dot_is_pure_gradients_are_computed_not_stored():
 def test_time_steps_are_clusters_nested_in_the_layer_and_laid_out_left_to_right():
     dot_available()
     loss, p = rnn(4)
-    dot = graph.to_dot(loss, params=p)
+    dot = graph.to_dot(loss, params=p, layout="row")
     paths = [path for path, _ in clusters(dot)]
     assert paths == [("rnn",), ("rnn", "t=0"), ("rnn", "t=1"), ("rnn", "t=2"), ("rnn", "t=3")]
     x = layout_x(dot)

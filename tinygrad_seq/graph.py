@@ -303,8 +303,8 @@ def to_dot(
     if per_row is not None:
         lines = node_lines("{%s}")
     graph_attrs = _attrs(
-        rankdir=rankdir, fontname="Helvetica", fontsize=11, newrank="true", ranksep=0.35,
-        nodesep=0.25 if per_row is None or per_row == 1 else 0.7,  # room for xlabels beside
+        rankdir=rankdir, fontname="Helvetica", fontsize=11, newrank="true",
+        nodesep=0.25 if per_row is None or per_row == 1 else 0.7, ranksep=0.35,  # 0.7: room for xlabels
     )
     out = [
         "digraph tinygrad_seq {",
@@ -620,7 +620,7 @@ def _legend(grads: dict, notes: list[str], shown: dict[str, Any], marks: set[str
 
 
 def draw(*roots: Tensor, **opts: Any) -> graphviz.Source:
-    """The graph as a `graphviz.Source` (shows inline in Jupyter); options as in `to_dot`.
+    """The graph as a `graphviz.Source` (inline in Jupyter, shrunk to fit the cell); options as in `to_dot`.
 
     Needs the graphviz Python package (the ``viz`` extra). Without Graphviz's `dot` program a notebook
     shows how to install it in place of the picture (the DOT text stays in ``.source``).
@@ -635,7 +635,10 @@ def _picture_type(graphviz: Any) -> type:
     class Picture(graphviz.Source):
         def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **kwargs: Any) -> dict:
             try:
-                return super()._repr_mimebundle_(include, exclude, **kwargs)
+                bundle = super()._repr_mimebundle_(include, exclude, **kwargs)
+                if "image/svg+xml" in bundle:  # the whole graph within the cell's column
+                    bundle["image/svg+xml"] = graph_layout.fit_svg(bundle["image/svg+xml"])
+                return bundle
             except graphviz.ExecutableNotFound:
                 reason, install = _missing(graphviz)
                 return {"text/plain": f"graph.draw: {reason}, so the picture cannot be shown (its DOT "
@@ -656,11 +659,15 @@ def _missing(graphviz: Any) -> tuple[str, str]:
     return f"{package}; the `dot` program itself is installed", ""
 
 
-def render(*roots: Tensor, path: str | os.PathLike, format: str | None = None, **opts: Any) -> str:  # noqa: A002
+def render(*roots: Tensor, path: str | os.PathLike, format: str | None = None,  # noqa: A002
+           width: int | None = None, **opts: Any) -> str:
     """Write the graph to `path` as SVG, PNG, PDF or DOT text (the format defaults to the suffix).
 
     Without Graphviz's `dot` program the DOT text is written next to `path` (same name, ``.dot``) and
     `GraphvizNotFound` says how to install Graphviz. Returns the path written. Options as in `to_dot`.
+    `width` (px): a PNG is drawn that many pixels wide, a PDF as wide as that at 96 dpi, and an SVG
+    shows that wide; by default a PNG has 96 dpi (9 pt text is 12 px) and an SVG its natural size. An
+    SVG keeps its viewBox and shrinks to a narrower column (`graph_layout.fit_svg`).
     dot's layout time grows fast with the node count: draw long unrolls with ``collapse=["*.t=*"]``
     and ``max_steps`` (a 200-step LSTM op by op is 3,400 nodes and takes dot minutes; collapsed with
     ``max_steps=6``, under a second).
@@ -674,7 +681,11 @@ def render(*roots: Tensor, path: str | os.PathLike, format: str | None = None, *
         raise ValueError(f"render: format {fmt!r} is not one of {', '.join(_FORMATS)}")
     if not suffix:
         path = f"{path}.{fmt}"
+    if width is not None and width < 1:
+        raise ValueError(f"render: width={width}: a picture must be at least 1 px wide")
     text = to_dot(*roots, **opts)
+    if width is not None and fmt in ("png", "pdf"):  # "!" scales a smaller drawing up as well as down
+        text = text.replace("\n", f"\n  graph [dpi=96, size=\"{width / 96:.4f},1000!\"];\n", 1)
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     dot_path = f"{stem}.dot"
     if fmt != "dot":
@@ -686,6 +697,8 @@ def render(*roots: Tensor, path: str | os.PathLike, format: str | None = None, *
         else:
             try:
                 data = graphviz.pipe("dot", fmt, text.encode("utf-8"))
+                if fmt == "svg":
+                    data = graph_layout.fit_svg(data.decode("utf-8"), width).encode("utf-8")
             except graphviz.ExecutableNotFound:
                 pass
             else:

@@ -398,6 +398,13 @@ def _drawn_steps(args: argparse.Namespace, config: LMConfig) -> tuple[int | None
     return max_steps, note
 
 
+def _layout(text: str) -> str | int:
+    """--layout: "auto", "row" or a positive number of steps per row."""
+    if text in ("auto", "row"):
+        return text
+    return _positive_int(text)
+
+
 def _graph(args: argparse.Namespace) -> int:
     from tinygrad_seq import graph
 
@@ -410,7 +417,8 @@ def _graph(args: argparse.Namespace) -> int:
     loss, _ = chunk_loss(model, x, y)
     collapse = None if args.expand else ["*.t=*"]
     try:
-        written = graph.render(loss, path=args.output, collapse=collapse, max_steps=max_steps, params=model)
+        written = graph.render(loss, path=args.output, collapse=collapse, max_steps=max_steps, params=model,
+                               width=args.width, layout=args.layout)
     except graph.GraphvizNotFound as error:
         print(f"{PROG} graph: {error}", file=sys.stderr)
         return 1
@@ -656,6 +664,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--steps", type=_positive_int, default=6, help="time steps to unroll")
     g.add_argument("--max-steps", type=_positive_int, default=None, help="elide the middle of longer unrolls")
     g.add_argument("--expand", action="store_true", help="draw every op (default: one box per time step)")
+    g.add_argument("--width", type=_positive_int, metavar="PX",
+                   help="picture width in pixels (PNG: drawn that wide; SVG: shown that wide)")
+    g.add_argument("--layout", type=_layout, default="auto", metavar="auto|row|K",
+                   help="auto: one row if it fits a page, else time runs downwards; row: one long row; "
+                        "K: rows of K steps")
     g.add_argument("--html", action="store_true",
                    help="write the interactive BPTT explorer (a self-contained HTML page), not a picture")
     g.add_argument("-o", "--output", required=True, metavar="FILE",
