@@ -58,6 +58,7 @@ def test_the_graph_is_an_inline_svg(executed):
         pytest.skip("Graphviz's `dot` program is not on PATH: checked the hint instead of the SVG")
     svg = shown["data"]["image/svg+xml"]
     assert "<svg" in svg and "t=0" in svg and "t=3" in svg
+    assert 'style="max-width: 100%; height: auto"' in svg and "viewBox=" in svg  # shrinks to the column
 
 
 def test_training_shows_a_progress_bar_and_the_plot_is_an_image(executed):
