@@ -3,8 +3,9 @@
 One rounded box per op, which also stands for the tensor the op made (op name, shape, dtype, gradient
 norm); one record per leaf tensor: parameters (named from a Module or a dict), inputs, constants and
 detached tensors. Scopes become nested clusters; the time steps of a recurrent layer (scopes named
-``t=0``, ``t=1``, ...) are laid out left to right, and a tensor they share (a weight) is drawn once with
-an edge into each step; a detached tensor gets a dashed edge from the tensor it was cut from.
+``t=0``, ``t=1``, ...) are laid out in time order (`graph_layout`: one row, or downwards), and a
+tensor they share (a weight) is drawn once with an edge into each step; a detached tensor gets a dashed
+edge from the tensor it was cut from.
 Gradients are computed from the graph itself (`tinygrad_seq.graph_analysis`) with
 ``grad(roots, every tensor, retain_graph=True)``, so call `render` before ``backward()`` or use
 ``backward(retain_graph=True)``; after a backward that released the graph only the leaves' ``.grad``

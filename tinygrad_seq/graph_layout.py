@@ -5,7 +5,7 @@ time steps of an unroll one after the other: right for a few steps, a wall for m
 top to bottom (rankdir TB): the steps of one row sit side by side, left to right, and the next row starts
 under the first step of the row above, so the state passed from the end of a row to the start of the
 next is one arrow back to the left margin (k = 1: time runs downwards). ``"auto"`` keeps one row when the
-picture is narrow enough and otherwise wraps, k chosen so the picture is about as wide as a page.
+picture is narrow enough and otherwise runs time downwards (see `choose` for why not rows of k > 1).
 
     >>> from tinygrad_seq import Tensor, graph
     >>> w = Tensor([0.5, -1.0], requires_grad=True)
