@@ -1,9 +1,11 @@
 """The autograd engine: graph nodes, the backward pass, grad mode, scopes and anomaly mode.
 
-A forward op creates one `Function` node that remembers its input Tensors. `grad()` walks those
-nodes once in reverse topological order (an iterative sort, so a 100,000-step chain is fine),
-asks each node for the gradients of its inputs, reduces broadcast gradients to the input's shape
-(the one place this happens), and accumulates them.
+A forward op creates one `Function` node that remembers its input Tensors and makes one or several
+output Tensors (``output_index`` says which). `grad()` walks those nodes once in reverse topological
+order (an iterative sort, so a 100,000-step chain is fine), hands each node the gradients of its
+outputs (zeros for an output nobody used) and whether to build a graph (``create_graph``), asks it for
+the gradients of its inputs, reduces broadcast gradients to the input's shape (the one place this
+happens), and accumulates them. `Function`'s docstring is the protocol every op is written in.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from types import FrameType
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import numpy as np
 
@@ -162,45 +164,112 @@ def _user_frame() -> str:
 
 
 class Function:
-    """A node of the graph: one op applied to some Tensors.
+    """A node of the graph: one op applied to some Tensors, with one or several outputs.
 
-    Subclass it to define an op: ``forward(self, *arrays, **params) -> ndarray`` works on NumPy
-    arrays and keeps what backward needs on ``self``; ``backward(self, grad) -> Tensor | tuple``
-    returns one gradient per positional input, written with Tensor ops so that it can itself be
-    differentiated. Use it with ``MyOp.apply(x, y, param=...)``.
+    Subclass it to define an op, forward and backward side by side:
 
-    Example::
+    - ``forward(self, *arrays, **params)`` gets NumPy arrays (one per positional input) and the keyword
+      parameters, and returns an array, or a tuple of arrays for several outputs. It keeps what backward
+      needs with ``self.save_for_backward(...)`` (save the very arrays it received or returns: see below),
+      and may read ``self.needs_input_grad`` (one bool per input, set before forward runs) to skip work.
+    - ``backward(self, *grads)`` gets one gradient per output (an output nobody used gets zeros of its
+      shape, never None) and returns one gradient per positional input (None for an input that needs
+      none); ``self.saved_tensors`` gives back what forward saved. The engine sums a broadcast gradient
+      back to its input's shape, so no rule does that itself.
+    - ``create_graph`` (set by the engine before backward runs, never read from the grad mode) says which
+      kind of pass this is. In a first-order pass (False) the gradients and `saved_tensors` are NumPy
+      arrays, and backward returns arrays (NOTE: speed: no Tensor or graph node per backward op). With
+      ``create_graph=True`` they are Tensors: a saved array that is an input's or an output's data comes
+      back as that very Tensor, any other float array as a constant (a mask stays an array), so the
+      gradient's graph joins the forward graph and can be differentiated again. A rule written with what arrays and Tensors share (operators,
+      reshape, transpose, sum, astype) serves both passes; a rule written with NumPy functions serves the
+      first only: its class sets ``first_order_only`` to the way to get a differentiable version, and the
+      engine raises `FirstOrderOnlyError` with that text when create_graph asks it for a graph.
 
-        class Cube(Function):
+    Use it with ``MyOp.apply(x, y, param=...)`` (Tensors or arrays in): a Tensor out, or a tuple of
+    Tensors for a forward that returns a tuple. Example, two outputs::
+
+        class SinCos(Function):
             def forward(self, x):
-                self.x = x
-                return x ** 3
-            def backward(self, grad):
-                return grad * 3 * Tensor(self.x) ** 2
+                self.save_for_backward(x)
+                return np.sin(x), np.cos(x)
+            def backward(self, dsin, dcos):
+                (x,) = self.saved_tensors
+                return dsin * cos(x) - dcos * sin(x)   # cos, sin: np.cos on arrays, Tensor.cos on Tensors
+
+        s, c = SinCos.apply(x)
+
+    The saved values are released after backward unless ``retain_graph=True``; a second backward through
+    a released node raises an error that says so.
+
+    The one other speed hook: an indexing op may define ``scatter_into(out, grad)``, its first-order
+    backward done in place (``out[index] += grad``), and the engine then adds its gradient straight into
+    its input's gradient buffer (see ops.GetItem).
     """
 
-    __slots__ = ("inputs", "params", "scope", "versions", "created_at", "released")
-    # set by apply when the node is recorded (a node made under no_grad has none of them but `created_at`)
-    inputs: tuple[Tensor, ...]
-    params: dict[str, Any]
-    scope: tuple[str, ...]
-    versions: tuple[int, ...]
-    created_at: str | None
-    released: bool
+    label: ClassVar[str | None] = None  # what a picture writes in the op's box (None: the class name)
+    legend: ClassVar[str | None] = None  # the op's line in a picture's legend, e.g. "tanh: out = tanh(x)"
+    # set to the way to get a differentiable version when backward is NumPy only (see above)
+    first_order_only: ClassVar[str | None] = None
+    scatter_into: Any = None  # an indexing op's in-place first-order backward (see above)
 
-    def forward(self, *arrays: np.ndarray, **params: Any) -> np.ndarray:
+    # set by apply before forward runs
+    needs_input_grad: tuple[bool, ...]
+    # set by apply when the node is recorded (a node made under no_grad has none of them)
+    inputs: tuple[Tensor, ...]
+    params: dict[str, Any]  # the keyword arguments of forward: the node can be run again alone
+    scope: tuple[str, ...]
+    versions: tuple[int, ...]  # each input's version when forward read it
+    results: tuple[np.ndarray, ...]  # the arrays forward returned, one per output
+    n_outputs: int = 1  # set by apply when forward returns a tuple
+    created_at: str | None = None  # the line of user code that made the node (see record_sites)
+    released: bool = False  # True once backward has freed the saved values
+    create_graph: bool = False  # set by the engine before backward runs
+    _saved: tuple = ()
+
+    def forward(self, *arrays: Any, **params: Any) -> np.ndarray | tuple[np.ndarray, ...]:
         raise NotImplementedError(f"{type(self).__name__}.forward is not written")
 
-    def backward(self, grad: Tensor) -> Tensor | tuple[Tensor | None, ...]:
+    def backward(self, *grads: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__}.backward is not written")
+
+    def save_for_backward(self, *values: Any) -> None:
+        """Keep `values` (arrays, usually inputs or outputs) for backward, as ``self.saved_tensors``."""
+        self._saved = values
+
+    @property
+    def saved_tensors(self) -> tuple:
+        """What forward saved: arrays in a first-order pass, Tensors with create_graph (see the class)."""
+        if self.released:
+            _raise_released(self)
+        saved = self._saved
+        if not self.create_graph:
+            return saved
+        return tuple([self._saved_tensor(v) for v in saved])
+
+    def _saved_tensor(self, v: Any) -> Any:
+        """A saved value as a Tensor joined to the graph: the input or output it is the data of, else a
+        constant (a value that is not a float array, such as a mask or a shape, comes back as it is)."""
+        if not isinstance(v, np.ndarray) or v.dtype.kind != "f":
+            return v
+        for x in self.inputs:
+            if x._data is v:
+                return x
+        for i, out in enumerate(self.results):
+            if out is v:
+                return _output_tensor(self, i)
+        return constant(v)
 
     @property
     def name(self) -> str:
         return type(self).__name__
 
     @classmethod
-    def apply(cls, *inputs: Any, **params: Any) -> Tensor:
-        """Run the op forward on Tensors (or arrays) and record a node when a gradient is needed."""
+    def apply(cls, *inputs: Any, **params: Any) -> Any:
+        """Run the op forward on Tensors (or arrays) and record a node when a gradient is needed.
+
+        Returns a Tensor, or a tuple of Tensors when forward returns a tuple of arrays.
+        """
         tensor_type = _tensor_type
         for x in inputs:
             if not isinstance(x, tensor_type):
@@ -208,14 +277,8 @@ class Function:
                 break
         return run_op(cls, inputs, params)
 
-    scatter_into: Any = None  # an indexing op's in-place first-order backward (see ops.GetItem)
-    # NOTE: speed. True: in a first-order pass backward gets `grad` as an array and returns arrays, its
-    # rule written with what arrays and Tensors share (operators, reshape, transpose, sum, astype), so
-    # the one rule also builds a graph when create_graph gives it Tensors (the primitives in ops.py).
-    backward_on_arrays = False
-
     def _describe(self) -> str:
-        created = f" created at {self.created_at}" if getattr(self, "created_at", None) else ""
+        created = f" created at {self.created_at}" if self.created_at else ""
         scope = "/".join(getattr(self, "scope", ())) or "<top level>"
         return f"op '{self.name}' in scope '{scope}'{created}"
 
@@ -223,9 +286,10 @@ class Function:
 _new = object.__new__
 _ndarray = np.ndarray
 _NO_PARAMS: dict[str, Any] = {}  # never written to
+_NONE_NEEDED = tuple((False,) * n for n in range(9))  # needs_input_grad under no_grad, by input count
 
 
-def run_op(cls: type[Function], tensors: tuple, params: dict[str, Any] = _NO_PARAMS) -> Tensor:
+def run_op(cls: type[Function], tensors: tuple, params: dict[str, Any] = _NO_PARAMS) -> Any:
     """`cls.apply(*tensors, **params)` for inputs that are all Tensors already: the operators' path.
 
     NOTE: speed. One plain call (no argument packing), the forward called with its arrays spelled out
@@ -233,12 +297,26 @@ def run_op(cls: type[Function], tensors: tuple, params: dict[str, Any] = _NO_PAR
     when arrays are small (a (1, 100) add).
     """
     fn = _new(cls)
+    state = STATE
+    n = len(tensors)
+    if not state.grad_enabled:
+        fn.needs_input_grad = _NONE_NEEDED[n] if n < 9 else (False,) * n
+        record = False
+    else:
+        if n == 2:
+            needs = (tensors[0].requires_grad, tensors[1].requires_grad)
+        elif n == 1:
+            needs = (tensors[0].requires_grad,)
+        else:
+            needs = tuple([t.requires_grad for t in tensors])
+        fn.needs_input_grad = needs
+        record = True in needs
     try:
         if params:
             out = fn.forward(*[t._data for t in tensors], **params)
-        elif len(tensors) == 2:
+        elif n == 2:
             out = fn.forward(tensors[0]._data, tensors[1]._data)
-        elif len(tensors) == 1:
+        elif n == 1:
             out = fn.forward(tensors[0]._data)
         else:
             out = fn.forward(*[t._data for t in tensors])
@@ -247,28 +325,65 @@ def run_op(cls: type[Function], tensors: tuple, params: dict[str, Any] = _NO_PAR
     except (ValueError, IndexError, TypeError) as err:
         shapes = ", ".join(str(t.shape) for t in tensors)
         raise type(err)(f"{fn.name.lower()}: {err} (input shapes: {shapes})") from None
+    if type(out) is tuple:
+        return _multi_output(fn, tensors, params, out, record)
     if type(out) is not _ndarray:
-        out = np.asarray(out)
+        out = _as_array(fn, out)
     result = _new(_tensor_type)
     result._data = out
-    state = STATE
-    if state.grad_enabled and out.dtype.kind == "f":
-        for t in tensors:
-            if t.requires_grad:
-                result.requires_grad = True
-                result.grad_fn = fn
-                fn.inputs = tensors
-                fn.params = params  # the keyword arguments of forward: it can be run again alone
-                fn.scope = state.scope
-                fn.versions = tuple([t._version for t in tensors])
-                fn.released = False
-                fn.created_at = None
-                break
+    if record and out.dtype.kind == "f":
+        result.requires_grad = True
+        result.grad_fn = fn
+        fn.inputs = tensors
+        fn.params = params
+        fn.scope = state.scope
+        fn.versions = tuple([t._version for t in tensors])
+        fn.results = (out,)
     if state.sites:
         fn.created_at = _user_frame()
         if state.anomaly:
             _check_finite(out, fn, "forward")
     return result
+
+
+def _as_array(fn: Function, value: Any) -> np.ndarray:
+    """A forward result as an array (a NumPy reduction gives a 0-d scalar); a saved copy of the scalar
+    is replaced by the array too, so that it is still recognised as the output."""
+    out = np.asarray(value)
+    if fn._saved:
+        fn._saved = tuple([out if v is value else v for v in fn._saved])
+    return out
+
+
+def _multi_output(fn: Function, tensors: tuple, params: dict[str, Any], outs: tuple,
+                  record: bool) -> tuple[Tensor, ...]:
+    """The Tensors of a forward that returned a tuple of arrays: output i has ``output_index`` i."""
+    outs = tuple([o if type(o) is _ndarray else _as_array(fn, o) for o in outs])
+    record = record and any(o.dtype.kind == "f" for o in outs)
+    results = []
+    for i, out in enumerate(outs):
+        t = _tensor_type._wrap(out, False)
+        if record:
+            t.requires_grad, t.grad_fn, t.output_index = True, fn, i
+        results.append(t)
+    state = STATE
+    if record:
+        fn.inputs, fn.params, fn.scope = tensors, params, state.scope
+        fn.versions = tuple([t._version for t in tensors])
+        fn.results, fn.n_outputs = outs, len(outs)
+    if state.sites:
+        fn.created_at = _user_frame()
+        if state.anomaly:
+            for i, out in enumerate(outs):
+                _check_finite(out, fn, f"forward (output {i})")
+    return tuple(results)
+
+
+def _output_tensor(fn: Function, i: int) -> Tensor:
+    """Output i of a recorded node as a Tensor of the graph (the same data, node and output index)."""
+    t = _tensor_type._wrap(fn.results[i], True)
+    t.grad_fn, t.output_index = fn, i
+    return t
 
 
 def _check_finite(array: np.ndarray, fn: Function, phase: str) -> None:
@@ -345,29 +460,42 @@ def _raise_released(fn: Function) -> None:
     )
 
 
+class FirstOrderOnlyError(RuntimeError):
+    """An op whose backward is NumPy only (``first_order_only`` set) was asked for a gradient of its
+    gradient (create_graph=True, gradgradcheck)."""
+
+
+def _raise_first_order_only(fn: Function) -> None:
+    raise FirstOrderOnlyError(
+        f"{fn.name}: this op's backward is written in NumPy (first order only), so it cannot give a "
+        f"gradient of a gradient (create_graph=True, gradgradcheck). {fn.first_order_only}"
+    )
+
+
 class _BackwardPass:
     """One backward pass: the gradient reaching each tensor so far, and the steps that move it on.
 
-    Gradients are kept by node for a tensor an op made (one output per node) and by tensor for a leaf
-    (both hash by identity). NOTE: speed: in a first-order pass they are plain arrays (a Function whose
-    class sets ``backward_on_arrays`` gets and returns arrays; any other gets Tensors, as documented),
-    and an array this pass allocated itself, that nothing else refers to yet, is `owned` (by id):
-    further contributions are added into it in place instead of allocating a new sum. With
+    Gradients are kept by (node, output index) for a tensor an op made, keyed by the node itself for
+    output 0 (most nodes have one output) and by ``(node, i)`` for output i > 0, and by tensor for a leaf
+    (nodes and tensors hash by identity). NOTE: speed: in a first-order pass they are plain arrays (see
+    `Function`), and an array this pass allocated itself, that nothing else refers to yet, is `owned`
+    (by id): further contributions are added into it in place instead of allocating a new sum. With
     ``create_graph`` they are Tensors throughout, so that every step is recorded.
     """
 
     __slots__ = ("grads", "leaves", "watched", "wanted_leaves", "owned", "create_graph", "retain_graph",
-                 "report_retained")
+                 "report_retained", "found")
 
     def __init__(self, wanted: Sequence[Tensor] | None, retain_graph: bool, create_graph: bool) -> None:
-        self.grads: dict[Function | Tensor, Any] = {}
+        self.grads: dict[Any, Any] = {}
         self.leaves: dict[Tensor, None] = {}  # the leaves reached, in the order reached
-        self.watched: dict[Function, Tensor] = {}  # non-leaf tensors whose gradient is reported, by node
+        self.watched: dict[Any, Tensor] = {}  # non-leaf tensors whose gradient is reported, by key
         self.wanted_leaves: set[Tensor] | None = None
         if wanted is not None:
-            self.watched = {t.grad_fn: t for t in wanted if t.grad_fn is not None}
+            self.watched = {_node_key(t): t for t in wanted if t.grad_fn is not None}
             self.wanted_leaves = {t for t in wanted if t.grad_fn is None}
         self.report_retained = wanted is None  # backward() also reports tensors marked retain_grad()
+        self.found: list[tuple[Tensor, Tensor]] = []  # (watched tensor, its gradient), as reached
         self.owned: set[int] = set()
         self.retain_graph, self.create_graph = retain_graph, create_graph
 
@@ -378,16 +506,17 @@ class _BackwardPass:
         return g._data if isinstance(g, _tensor_type) else np.asarray(g)
 
     def tensor(self, g: Any) -> Tensor:
-        """A kept gradient as a Tensor (to report it, or for a backward rule that takes Tensors)."""
+        """A kept gradient as a Tensor (to report it)."""
         return g if isinstance(g, _tensor_type) else _tensor_type._wrap(g, False)
 
-    def _key(self, x: Tensor) -> Function | Tensor | None:
+    def _key(self, x: Tensor) -> Any:
         """Where x's gradient is kept, or None when nobody asked for it (a constant, an unwanted leaf)."""
         fn = x.grad_fn
         if fn is not None:
+            key = fn if x.output_index == 0 else (fn, x.output_index)
             if self.report_retained and x._retains_grad:
-                self.watched[fn] = x
-            return fn
+                self.watched[key] = x
+            return key
         if not x.requires_grad or (self.wanted_leaves is not None and x not in self.wanted_leaves):
             return None
         self.leaves[x] = None
@@ -423,32 +552,60 @@ class _BackwardPass:
             self.grads[key] = old
         fn.scatter_into(old, grad)
 
-    def step(self, fn: Function, grad: Any, anomaly: bool) -> None:
-        """Run fn's backward rule on the gradient of its output and deposit what its inputs receive."""
+    def take(self, fn: Function) -> tuple | None:
+        """The gradients reaching fn's outputs, one per output (zeros for an output that got none), or
+        None when none did; each is removed from `grads` and reported when it was asked for."""
+        grads, watched = self.grads, self.watched
+        n = fn.n_outputs
+        if n == 1:
+            g = grads.pop(fn, None)
+            if g is None:
+                return None
+            self.owned.discard(id(g))  # from here on it may be shared (e.g. Add passes it on twice)
+            if watched and fn in watched:
+                self.found.append((watched[fn], self.tensor(g)))
+            return (g,)
+        keys = [fn] + [(fn, i) for i in range(1, n)]
+        found = [grads.pop(k, None) for k in keys]
+        if all(g is None for g in found):
+            return None
+        for i, (k, g) in enumerate(zip(keys, found, strict=True)):
+            if g is None:  # an output nobody used: zeros of its shape
+                zero = np.zeros(fn.results[i].shape, dtype=fn.results[i].dtype)
+                found[i] = constant(zero) if self.create_graph else zero
+            else:
+                self.owned.discard(id(g))
+                if watched and k in watched:
+                    self.found.append((watched[k], self.tensor(g)))
+        return tuple(found)
+
+    def step(self, fn: Function, out_grads: tuple, anomaly: bool) -> None:
+        """Run fn's backward rule on the gradients of its outputs and deposit what its inputs receive."""
         if fn.released:
             _raise_released(fn)
         for x, version in zip(fn.inputs, fn.versions):
             if x._version != version:
                 _raise_modified(fn)
-        first_order = not self.create_graph
-        if first_order and fn.scatter_into is not None:
-            self.deposit_scatter(fn.inputs[0], fn, grad)
+        create_graph = self.create_graph
+        if not create_graph and fn.scatter_into is not None:
+            self.deposit_scatter(fn.inputs[0], fn, out_grads[0])
             if not self.retain_graph:
                 _release(fn)
             return
+        if create_graph and fn.first_order_only:
+            _raise_first_order_only(fn)
+        fn.create_graph = create_graph
         grads: Any  # what backward returned: one gradient or a tuple, made a tuple below
-        if first_order and not fn.backward_on_arrays:
-            grad = _tensor_type._wrap(grad, False)
         if anomaly:
             # the ops inside a backward rule are not checked one by one: a NaN there is reported
             # below as this node's gradient, naming the op the user wrote rather than a helper
             STATE.anomaly = False
             try:
-                grads = fn.backward(grad)
+                grads = fn.backward(*out_grads)
             finally:
                 STATE.anomaly = True
         else:
-            grads = fn.backward(grad)
+            grads = fn.backward(*out_grads)
         if type(grads) is not tuple:
             grads = (grads,)
         n = len(fn.inputs)
@@ -456,10 +613,11 @@ class _BackwardPass:
             raise RuntimeError(f"{fn.name}.backward returned {len(grads)} gradients for {n} inputs")
         if not self.retain_graph:
             _release(fn)
+        first_order = not create_graph
         for i, (x, g) in enumerate(zip(fn.inputs, grads)):
             if g is None or not x.requires_grad:
                 continue
-            if type(g) is not _ndarray or not first_order:
+            if type(g) is not _ndarray or create_graph:
                 g = self.value(g)
             data = x._data
             if g.shape != data.shape:
@@ -473,6 +631,11 @@ class _BackwardPass:
             self.deposit(x, g)
 
 
+def _node_key(t: Tensor) -> Any:
+    """Where a backward pass keeps the gradient of a tensor an op made (see `_BackwardPass`)."""
+    return t.grad_fn if t.output_index == 0 else (t.grad_fn, t.output_index)
+
+
 def run_backward(
     roots: Sequence[Tensor],
     root_grads: Sequence[Tensor],
@@ -484,35 +647,29 @@ def run_backward(
     """Propagate `root_grads` from `roots` back through the graph.
 
     Returns (tensor, gradient) pairs: for the `wanted` tensors when they are given, otherwise for
-    every leaf that requires grad and every tensor marked with ``retain_grad()``.
+    every leaf that requires grad and every tensor marked with ``retain_grad()``. `create_graph` is
+    handed to every node's backward (``fn.create_graph``); grad mode is set to it only so that the
+    Tensor ops of a rule record a graph exactly when one is asked for.
     """
     state = _BackwardPass(wanted, retain_graph, create_graph)
-    grads, watched, owned = state.grads, state.watched, state.owned
-    result: list[tuple[Tensor, Tensor]] = []
     anomaly = STATE.anomaly
     with _GradMode(create_graph):
         for root, g in zip(roots, root_grads, strict=True):
             state.deposit(root, state.value(g))
         for fn in reversed(toposort(roots)):
-            grad = grads.pop(fn, None)
-            if grad is None:
+            out_grads = state.take(fn)
+            if out_grads is None:
                 continue
-            owned.discard(id(grad))  # from here on it may be shared (e.g. Add passes it on twice)
-            if watched and fn in watched:
-                result.append((watched[fn], state.tensor(grad)))
-            state.step(fn, grad, anomaly)
-            grad = None  # NOTE: memory: hold no gradient past its node (the next may be large)
-    result.extend((x, state.tensor(grads[x])) for x in state.leaves)
-    return result
+            state.step(fn, out_grads, anomaly)
+            out_grads = None  # NOTE: memory: hold no gradient past its node (the next may be large)
+    return state.found + [(x, state.tensor(state.grads[x])) for x in state.leaves]
 
 
 def _release(fn: Function) -> None:
-    """Free what forward saved for backward; the graph's structure (inputs, scope) stays."""
+    """Free what forward saved for backward; the graph's structure (inputs, scope, results) stays."""
     fn.released = True
     fn.params = _NO_PARAMS
-    saved = getattr(fn, "__dict__", None)
-    if saved:
-        saved.clear()
+    fn._saved = ()
 
 
 def _seed_grads(outputs: Sequence[Tensor], grad_outputs: Sequence[Any] | None) -> list[Tensor]:

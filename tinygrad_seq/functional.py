@@ -1,15 +1,18 @@
 """Composites built from the primitive ops: losses, dropout, normalisation, activations.
 
-None of these has backward code of its own; the engine differentiates them through the
-primitives they are made of (see ops.py for the derivative table). Three of them also exist as one
-primitive each, chosen with ``fused=True`` (NOTE: speed, measured in benchmarks/transformer_lm.py):
+The composed functions have no backward code of their own; the engine differentiates them through
+the primitives they are made of (see ops.py for the derivative table). Three of them also exist as
+one op each with its own backward, chosen with ``fused=True`` (NOTE: speed, measured in
+benchmarks/transformer_lm.py):
 
     FusedLayerNorm     out = (x - mean) r, r = 1/sqrt(var + eps)  dx = (g - mean(g) - out mean(g out)) r
     FusedGelu          out = x/2 (1 + tanh(c (x + a x^3)))        dx = g gelu'(x)
     FusedCrossEntropy  out_i = -log softmax(z_i)[t_i] k_i         dz_i = (softmax(z_i) - onehot(t_i)) g_i k_i
 
-Their backward rules are written once, on arrays for a first-order pass and on Tensors (the saved
-values recomputed from the inputs) when a graph of the gradient is being built, so they support double
+Each is a `Function` in the engine's one protocol: its backward rule is written once, with what
+arrays and Tensors share, so it runs on arrays in a first-order pass and on Tensors with
+``create_graph=True`` (where a saved intermediate that is neither an input nor an output, such as the
+softmax or 1/std, is recomputed from the input so that it is differentiable): they support double
 backward. The composed forms (``fused=False``, the default) stay the reference: tests/test_fused_ops.py
 holds each fused op equal to its composed form in float64 and checks both gradients.
 """
@@ -20,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .autograd import Function, ShapeError, is_grad_enabled
+from .autograd import Function, ShapeError
 from .seeding import generator
 from .tensor import Tensor
 
@@ -120,22 +123,17 @@ class FusedCrossEntropy(Function):
         log_total = np.log(np.exp(shifted).sum(axis=1, keepdims=True))  # (N, 1)
         rows = np.arange(len(targets))
         self.targets, self.keep = targets, keep.astype(z.dtype)
-        self.prob = np.exp(shifted - log_total)  # softmax, kept for backward
+        self.save_for_backward(z, np.exp(shifted - log_total))  # the input and its softmax
         return (log_total[:, 0] - shifted[rows, targets]) * self.keep  # (N,)
 
     def backward(self, grad):
-        (z,) = self.inputs
-        graph = is_grad_enabled()
-        prob = z.softmax(1) if graph else self.prob
+        z, prob = self.saved_tensors
+        if self.create_graph:  # the saved softmax would be a constant: recompute it from z
+            prob = z.softmax(1)
         onehot = np.zeros(z.shape, dtype=z.dtype)
         onehot[np.arange(len(self.targets)), self.targets] = 1.0
-        weight = (grad if graph else grad.numpy()) * self.keep  # (N,)
-        return _tensor((prob - onehot) * weight.reshape(-1, 1))
-
-
-def _tensor(x: Tensor | np.ndarray) -> Tensor:
-    """A fused op's gradient, computed on arrays (first-order pass) or on Tensors (graph being built)."""
-    return x if isinstance(x, Tensor) else Tensor._wrap(np.asarray(x), False)
+        weight = grad * self.keep  # (N,)
+        return (prob - onehot) * weight.reshape(-1, 1)
 
 
 def mse_loss(x: Tensor, y: Any, reduction: str = "mean") -> Tensor:
@@ -230,24 +228,22 @@ class FusedLayerNorm(Function):
     def forward(self, x, axes, eps):
         self.axes, self.eps = axes, eps
         out = x - x.mean(axis=axes, keepdims=True)
-        self.rstd = 1.0 / np.sqrt((out * out).mean(axis=axes, keepdims=True) + eps)
-        out *= self.rstd
-        self.out = out
+        rstd = 1.0 / np.sqrt((out * out).mean(axis=axes, keepdims=True) + eps)
+        out *= rstd
+        self.save_for_backward(x, out, rstd)
         return out
 
     def backward(self, grad):
         axes = self.axes
-        if is_grad_enabled():
-            (x,) = self.inputs
-            out = _normalize(x, axes, self.eps)
+        x, out, rstd = self.saved_tensors
+        if self.create_graph:  # the saved 1/std would be a constant: recompute it from x
             rstd = 1 / (x.var(axes, keepdims=True) + self.eps).sqrt()
-            g = grad
-        else:
-            out, rstd, g = self.out, self.rstd, grad.numpy()
-        dx = g - g.mean(axes, keepdims=True)  # a fresh temporary: the in-place steps below suit both types
-        dx -= out * (g * out).mean(axes, keepdims=True)
+        # a fresh temporary: the augmented assignments below are in place on arrays and new nodes on
+        # Tensors that require grad (see Tensor.__isub__), so the one formula serves both passes
+        dx = grad - grad.mean(axes, keepdims=True)
+        dx -= out * (grad * out).mean(axes, keepdims=True)
         dx *= rstd
-        return _tensor(dx)
+        return dx
 
 
 _GELU_C = float(np.sqrt(2 / np.pi))  # a Python float: a NumPy float64 scalar would upcast float32 inputs
@@ -276,21 +272,19 @@ class FusedGelu(Function):
         th *= _GELU_A * _GELU_C
         th += _GELU_C
         th *= x
-        self.th = np.tanh(th, out=th)
+        np.tanh(th, out=th)
+        self.save_for_backward(x, th)
         out = th + 1
         out *= x
         out *= 0.5
         return out
 
     def backward(self, grad):
-        (x,) = self.inputs
-        if is_grad_enabled():
+        x, th = self.saved_tensors
+        if self.create_graph:  # the saved tanh would be a constant: recompute it from x
             th = (_GELU_C * (x + _GELU_A * (x * x * x))).tanh()
-            g = grad
-        else:
-            x, th, g = x.numpy(), self.th, grad.numpy()
         # Augmented assignments on fresh temporaries: in place on arrays (a first-order pass), and new
-        # graph nodes on Tensors (Python falls back to * and +), so this one formula serves both.
+        # graph nodes on Tensors that require grad (see Tensor.__imul__), so this one formula serves both.
         slope = x * x
         slope *= 1.5 * _GELU_A * _GELU_C
         slope += 0.5 * _GELU_C
@@ -301,8 +295,8 @@ class FusedGelu(Function):
         slope *= sech2
         slope += 0.5 * th
         slope += 0.5
-        slope *= g
-        return _tensor(slope)
+        slope *= grad
+        return slope
 
 
 def relu(x: Tensor) -> Tensor:

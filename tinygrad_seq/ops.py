@@ -1,40 +1,43 @@
 """The primitive ops: forward in NumPy, backward side by side, written once for arrays and Tensors.
 
-Each rule uses only what NumPy arrays and Tensors share (operators, reshape, transpose, sum, astype,
-and the few helpers below), so the one rule serves both passes: a first-order pass gives it arrays
-(NOTE: speed: no Tensor or graph node per backward op), and ``create_graph=True`` gives it Tensors, so
-that the gradient is itself differentiable. `_inputs` hands a rule its inputs in the matching form.
+Every op here is a `Function` written in the engine's one protocol (see `Function`): forward keeps
+what backward needs with ``save_for_backward``; backward gets ``grad`` and ``saved_tensors`` as arrays
+in a first-order pass (NOTE: speed: no Tensor or graph node per backward op) and as Tensors when
+``create_graph=True`` (a saved input or output comes back as that very Tensor), so each rule uses only
+what arrays and Tensors share (operators, reshape, transpose, sum, astype, and the few helpers below)
+and the one rule also builds the graph of the gradient. Non-float saved arrays (masks) stay arrays.
 
-Derivative table (``grad`` is dL/d(out); ``x``, ``y`` are the inputs, ``out`` the result). The
-engine sums each result back to its input's shape, so no rule here handles broadcasting.
+Derivative table (``grad`` is dL/d(out); ``x``, ``y`` are the inputs, ``out`` the result; "saves" is
+what forward keeps for backward). The engine sums each result back to its input's shape, so no rule
+here handles broadcasting.
 
     Add        out = x + y             dx = grad                  dy = grad
     Sub        out = x - y             dx = grad                  dy = -grad
-    Mul        out = x * y             dx = grad * y              dy = grad * x
-    Div        out = x / y             dx = grad / y              dy = -grad * out / y
-    Pow        out = x ** p            dx = grad * p * x ** (p-1)         (p a number or array, no grad)
-    MatMul     out = x @ y             dx = grad @ y^T            dy = x^T @ grad
-    Maximum    out = max(x, y)         dx = grad * [x > y] + grad/2 * [x == y], dy likewise
-    Where      out = c ? x : y         dx = c ? grad : 0          dy = c ? 0 : grad
+    Mul        out = x * y             dx = grad * y              dy = grad * x                  saves x, y
+    Div        out = x / y             dx = grad / y              dy = -grad * x / y^2           saves x, y
+    Pow        out = x ** p            dx = grad * p * x ** (p-1)  (p a number or array, no grad) saves x
+    MatMul     out = x @ y             dx = grad @ y^T            dy = x^T @ grad                saves x, y
+    Maximum    out = max(x, y)         dx = grad * [x > y] + grad/2 * [x == y], dy likewise   saves the share
+    Where      out = c ? x : y         dx = c ? grad : 0          dy = c ? 0 : grad              (c a param)
     Neg        out = -x                dx = -grad
-    Exp        out = e^x               dx = grad * out
-    Log        out = ln x              dx = grad / x
-    Sqrt       out = sqrt x            dx = grad / (2 out)
-    Abs        out = |x|               dx = grad * sign(x)
-    Tanh       out = tanh x            dx = grad * (1 - out^2)
-    Sigmoid    out = 1/(1+e^-x)        dx = grad * out * (1 - out)
-    Relu       out = max(x, 0)         dx = grad * [x > 0]
-    Clip       out = clip(x, lo, hi)   dx = grad * [lo <= x <= hi]
+    Exp        out = e^x               dx = grad * out                                          saves out
+    Log        out = ln x              dx = grad / x                                            saves x
+    Sqrt       out = sqrt x            dx = grad / (2 out)                                      saves out
+    Abs        out = |x|               dx = grad * sign(x)                                      saves sign(x)
+    Tanh       out = tanh x            dx = grad * (1 - out^2)                                  saves out
+    Sigmoid    out = 1/(1+e^-x)        dx = grad * out * (1 - out)                              saves out
+    Relu       out = max(x, 0)         dx = grad * [x > 0]                                      saves the mask
+    Clip       out = clip(x, lo, hi)   dx = grad * [lo <= x <= hi]                              saves the mask
     Cast       out = x as dtype        dx = grad as x's dtype
     Sum        out = sum(x, axis)      dx = broadcast(grad)
-    Max        out = max(x, axis)      dx = broadcast(grad) * [x == out] / count(x == out)
-    LogSumExp  out = log sum e^x       dx = broadcast(grad) * e^(x - out)
+    Max        out = max(x, axis)      dx = broadcast(grad) * [x == out] / count(x == out)      saves the share
+    LogSumExp  out = log sum e^x       dx = broadcast(grad) * e^(x - out)                       saves x, out
     Reshape    out = x.reshape(s)      dx = grad.reshape(x.shape)
     Transpose  out = x.transpose(p)    dx = grad.transpose(p^-1)
     BroadcastTo out = broadcast(x, s)  dx = grad                  (summed by the engine)
     Flip       out = flip(x, axis)     dx = flip(grad, axis)
     Concatenate out = [x1, x2, ...]    dxi = grad[slice of xi]
-    GetItem    out = x[i]              dx = scatter_add(zeros(x.shape), i, grad)
+    GetItem    out = x[i]              dx = scatter_add(zeros(x.shape), i, grad)  (in place: `scatter_into`)
     ScatterAdd out = zeros; out[i] += x dx = grad[i]
 """
 
@@ -44,24 +47,7 @@ from typing import Any
 
 import numpy as np
 
-from .autograd import STATE, Function, ShapeError, constant, is_grad_enabled
-
-
-class _Primitive(Function):
-    """A primitive op: its backward rule takes and returns arrays in a first-order pass (see above)."""
-
-    backward_on_arrays = True
-
-
-def _inputs(fn: Function) -> tuple:
-    """fn's inputs as its backward rule computes with them: arrays in a first-order pass, Tensors when a
-    graph of the gradient is being built (grad mode is on inside backward only then)."""
-    inputs = fn.inputs
-    if STATE.grad_enabled:
-        return inputs
-    if len(inputs) == 2:
-        return inputs[0]._data, inputs[1]._data
-    return tuple([t._data for t in inputs])
+from .autograd import Function, ShapeError, constant
 
 
 def _is_array(v: Any) -> bool:
@@ -91,7 +77,7 @@ def _flip(v: Any, axis: Any) -> Any:
 # --------------------------------------------------------------------------- elementwise, binary
 
 
-class Add(_Primitive):
+class Add(Function):
     def forward(self, x, y):
         return x + y
 
@@ -99,7 +85,7 @@ class Add(_Primitive):
         return grad, grad
 
 
-class Sub(_Primitive):
+class Sub(Function):
     def forward(self, x, y):
         return x - y
 
@@ -107,32 +93,35 @@ class Sub(_Primitive):
         return grad, -grad
 
 
-class Mul(_Primitive):
+class Mul(Function):
     def forward(self, x, y):
+        self.save_for_backward(x, y)
         return x * y
 
     def backward(self, grad):
-        x, y = _inputs(self)
+        x, y = self.saved_tensors
         return grad * y, grad * x
 
 
-class Div(_Primitive):
+class Div(Function):
     def forward(self, x, y):
+        self.save_for_backward(x, y)
         return x / y
 
     def backward(self, grad):
-        x, y = _inputs(self)
+        x, y = self.saved_tensors
         gx = grad / y
         return gx, -gx * x / y
 
 
-class Pow(_Primitive):
+class Pow(Function):
     def forward(self, x, exponent):
         self.p = exponent
+        self.save_for_backward(x)
         return x**exponent
 
     def backward(self, grad):
-        (x,) = _inputs(self)
+        (x,) = self.saved_tensors
         p = self.p
         if np.ndim(p) == 0 and p == 2:
             return grad * 2 * x
@@ -140,7 +129,7 @@ class Pow(_Primitive):
         return grad * p * x ** np.where(np.equal(p, 0), 0, np.subtract(p, 1))
 
 
-class MatMul(_Primitive):
+class MatMul(Function):
     def forward(self, x, y):
         if x.ndim < 2 or y.ndim < 2:
             raise ValueError("matmul primitive needs two arrays of 2 or more dimensions")
@@ -149,6 +138,7 @@ class MatMul(_Primitive):
                 f"matmul: shapes {x.shape} and {y.shape} are not aligned: {x.shape[-1]} != {y.shape[-2]} "
                 "(the last axis of the left operand must equal the second-to-last of the right)"
             )
+        self.save_for_backward(x, y)
         if y.ndim == 2 and x.ndim > 2:  # NOTE: speed: (..., K) @ (K, N) as one (M, K) @ (K, N) product
             return (x.reshape(-1, x.shape[-1]) @ y).reshape(*x.shape[:-1], y.shape[-1])
         try:
@@ -160,7 +150,7 @@ class MatMul(_Primitive):
             ) from None
 
     def backward(self, grad):
-        x, y = _inputs(self)
+        x, y = self.saved_tensors
         if y.ndim == 2 and x.ndim > 2:  # NOTE: speed: fold the batch axes, (M, K)^T @ (M, N) -> (K, N)
             gy = _swap_last(x.reshape(-1, x.shape[-1])) @ grad.reshape(-1, grad.shape[-1])
         else:
@@ -168,24 +158,25 @@ class MatMul(_Primitive):
         return grad @ _swap_last(y), gy
 
 
-class Maximum(_Primitive):
+class Maximum(Function):
     def forward(self, x, y):
-        self.share = (x > y) + 0.5 * (x == y)  # share of grad that goes to x
+        self.save_for_backward((x > y) + 0.5 * (x == y))  # the share of grad that goes to x
         return np.maximum(x, y)
 
     def backward(self, grad):
-        share = self.share.astype(grad.dtype)
+        (share,) = self.saved_tensors
+        share = share.astype(grad.dtype)
         return grad * share, grad * (1 - share)
 
 
-class Where(_Primitive):
+class Where(Function):
     def forward(self, x, y, condition):
         self.condition = np.asarray(condition, dtype=bool)
         return np.where(self.condition, x, y)
 
     def backward(self, grad):
         c = self.condition
-        if _is_array(grad):
+        if not self.create_graph:
             return np.where(c, grad, 0), np.where(c, 0, grad)
         zero = constant(np.zeros((), dtype=grad.dtype))
         return Where.apply(grad, zero, condition=c), Where.apply(zero, grad, condition=c)
@@ -194,7 +185,7 @@ class Where(_Primitive):
 # --------------------------------------------------------------------------- elementwise, unary
 
 
-class Neg(_Primitive):
+class Neg(Function):
     def forward(self, x):
         return -x
 
@@ -202,93 +193,101 @@ class Neg(_Primitive):
         return -grad
 
 
-# Exp, Sqrt, Tanh, Sigmoid and LogSumExp reuse their forward result in backward; when a second-order
-# graph is being built (grad mode on inside backward) they recompute it from the input instead,
-# so that the gradient is itself differentiable.
+# Exp, Sqrt, Tanh, Sigmoid and LogSumExp save their forward result for backward; with create_graph it
+# comes back as the output Tensor itself, so the gradient's graph runs through this very node again.
 
 
-class Exp(_Primitive):
+class Exp(Function):
     def forward(self, x):
-        self.out = np.exp(x)
-        return self.out
+        out = np.exp(x)
+        self.save_for_backward(out)
+        return out
 
     def backward(self, grad):
-        out = self.inputs[0].exp() if is_grad_enabled() else self.out
+        (out,) = self.saved_tensors
         return grad * out
 
 
-class Log(_Primitive):
+class Log(Function):
     def forward(self, x):
+        self.save_for_backward(x)
         return np.log(x)
 
     def backward(self, grad):
-        (x,) = _inputs(self)
+        (x,) = self.saved_tensors
         return grad / x
 
 
-class Sqrt(_Primitive):
+class Sqrt(Function):
     def forward(self, x):
-        self.out = np.sqrt(x)
-        return self.out
+        out = np.sqrt(x)
+        self.save_for_backward(out)
+        return out
 
     def backward(self, grad):
-        out = self.inputs[0].sqrt() if is_grad_enabled() else self.out
+        (out,) = self.saved_tensors
         return grad / (2 * out)
 
 
-class Abs(_Primitive):
+class Abs(Function):
     def forward(self, x):
-        self.sign = np.sign(x)
+        self.save_for_backward(np.sign(x))
         return np.abs(x)
 
     def backward(self, grad):
-        return grad * self.sign.astype(grad.dtype)
+        (sign,) = self.saved_tensors
+        return grad * sign.astype(grad.dtype)
 
 
-class Tanh(_Primitive):
+class Tanh(Function):
     def forward(self, x):
-        self.out = np.tanh(x)
-        return self.out
+        out = np.tanh(x)
+        self.save_for_backward(out)
+        return out
 
     def backward(self, grad):
-        out = self.inputs[0].tanh() if is_grad_enabled() else self.out
+        (out,) = self.saved_tensors
         return grad * (1 - out * out)
 
 
-class Sigmoid(_Primitive):
+class Sigmoid(Function):
     def forward(self, x):
         # NOTE: a primitive for stability: 1 / (1 + e^-x) overflows for x << 0, so with e = e^-|x|
         # use 1 / (1 + e) for x >= 0 and e / (1 + e) below (accurate in both tails)
         e = np.exp(-np.abs(x))
-        self.out = np.where(x >= 0, 1.0, e) / (1 + e)
-        return self.out
+        out = np.where(x >= 0, 1.0, e) / (1 + e)
+        self.save_for_backward(out)
+        return out
 
     def backward(self, grad):
-        out = self.inputs[0].sigmoid() if is_grad_enabled() else self.out
+        (out,) = self.saved_tensors
         return grad * out * (1 - out)
 
 
-class Relu(_Primitive):
+class Relu(Function):
     def forward(self, x):
-        self.mask = x > 0
-        return np.where(self.mask, x, 0).astype(x.dtype, copy=False)
+        mask = x > 0
+        self.save_for_backward(mask)
+        return np.where(mask, x, 0).astype(x.dtype, copy=False)
 
     def backward(self, grad):
-        return grad * self.mask.astype(grad.dtype)
+        (mask,) = self.saved_tensors
+        return grad * mask.astype(grad.dtype)
 
 
-class Clip(_Primitive):
+class Clip(Function):
     def forward(self, x, low, high):
         lo = -np.inf if low is None else low
         hi = np.inf if high is None else high
-        self.mask = (x >= lo) & (x <= hi)
+        self.save_for_backward((x >= lo) & (x <= hi))
         return np.clip(x, lo, hi).astype(x.dtype, copy=False)
 
     def backward(self, grad):
-        return grad * self.mask.astype(grad.dtype)
+        (mask,) = self.saved_tensors
+        return grad * mask.astype(grad.dtype)
 
 
-class Cast(_Primitive):
+class Cast(Function):
     def forward(self, x, dtype):
         self.dtype = x.dtype
         return x.astype(dtype)
@@ -321,59 +320,60 @@ def normalize_axis(axis: Any, ndim: int, op: str = "reduce") -> tuple[int, ...] 
     return tuple(sorted(out))
 
 
-class Sum(_Primitive):
+class Sum(Function):
     def forward(self, x, axis, keepdims):
-        self.kept = _kept_shape(x.shape, axis)
+        self.kept, self.shape = _kept_shape(x.shape, axis), x.shape
         return np.sum(x, axis=axis, keepdims=keepdims)
 
     def backward(self, grad):
-        return _broadcast_to(grad.reshape(self.kept), self.inputs[0].shape)
+        return _broadcast_to(grad.reshape(self.kept), self.shape)
 
 
-class Max(_Primitive):
+class Max(Function):
     def forward(self, x, axis, keepdims):
         if x.size == 0:
             raise ShapeError(f"max: cannot reduce an empty tensor of shape {x.shape}")
         self.kept = _kept_shape(x.shape, axis)
         out = np.max(x, axis=axis, keepdims=True)
         hit = x == out
-        self.share = hit / hit.sum(axis=axis, keepdims=True)  # ties share the gradient
+        self.save_for_backward(hit / hit.sum(axis=axis, keepdims=True))  # ties share the gradient
         return out if keepdims else out.reshape(np.max(x, axis=axis).shape)
 
     def backward(self, grad):
-        return grad.reshape(self.kept) * self.share.astype(grad.dtype)
+        (share,) = self.saved_tensors
+        return grad.reshape(self.kept) * share.astype(grad.dtype)
 
 
-class LogSumExp(_Primitive):
+class LogSumExp(Function):
     # NOTE: a primitive for stability: subtract the max before exponentiating
     def forward(self, x, axis, keepdims):
         self.axis, self.kept = axis, _kept_shape(x.shape, axis)
         m = np.max(x, axis=axis, keepdims=True)
         m = np.where(np.isfinite(m), m, 0)
-        self.out = m + np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))
-        return self.out if keepdims else self.out.reshape(np.sum(x, axis=axis).shape)
+        out = m + np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))
+        if not keepdims:
+            out = out.reshape(np.sum(x, axis=axis).shape)
+        self.save_for_backward(x, out)
+        return out
 
     def backward(self, grad):
-        if is_grad_enabled():
-            x = self.inputs[0]
-            out = x.logsumexp(axis=self.axis, keepdims=True)
-        else:
-            x, out = self.inputs[0]._data, self.out
-        return grad.reshape(self.kept) * _exp(x - out)
+        x, out = self.saved_tensors
+        return grad.reshape(self.kept) * _exp(x - out.reshape(self.kept))
 
 
 # --------------------------------------------------------------------------- shape
 
 
-class Reshape(_Primitive):
+class Reshape(Function):
     def forward(self, x, shape):
+        self.shape = x.shape
         return x.reshape(shape)
 
     def backward(self, grad):
-        return grad.reshape(self.inputs[0].shape)
+        return grad.reshape(self.shape)
 
 
-class Transpose(_Primitive):
+class Transpose(Function):
     def forward(self, x, axes):
         self.axes = axes
         return x.transpose(axes)
@@ -382,7 +382,7 @@ class Transpose(_Primitive):
         return grad.transpose(tuple(np.argsort(self.axes)))
 
 
-class BroadcastTo(_Primitive):
+class BroadcastTo(Function):
     def forward(self, x, shape):
         return np.broadcast_to(x, shape)
 
@@ -390,7 +390,7 @@ class BroadcastTo(_Primitive):
         return grad
 
 
-class Flip(_Primitive):
+class Flip(Function):
     def forward(self, x, axis):
         self.axis = axis
         return np.flip(x, axis)
@@ -399,7 +399,7 @@ class Flip(_Primitive):
         return _flip(grad, self.axis)
 
 
-class Concatenate(_Primitive):
+class Concatenate(Function):
     def forward(self, *xs, axis):
         self.axis = axis
         self.bounds = np.cumsum([0] + [x.shape[axis] for x in xs])
@@ -425,20 +425,20 @@ def _scatter_add(out: np.ndarray, index: tuple, values: np.ndarray) -> None:
         np.add.at(out, index, values)
 
 
-class GetItem(_Primitive):
+class GetItem(Function):
     def forward(self, x, index):
-        self.index = index
+        self.index, self.shape = index, x.shape
         return x[index]
 
     def backward(self, grad):
-        return ScatterAdd.apply(grad, index=self.index, shape=self.inputs[0].shape)
+        return ScatterAdd.apply(grad, index=self.index, shape=self.shape)
 
     def scatter_into(self, out: np.ndarray, grad: np.ndarray) -> None:
         """The first-order backward done in place: out[index] += grad (the engine's fast path)."""
         _scatter_add(out, self.index, grad)
 
 
-class ScatterAdd(_Primitive):
+class ScatterAdd(Function):
     def forward(self, x, index, shape):
         self.index = index
         out = np.zeros(shape, dtype=x.dtype)

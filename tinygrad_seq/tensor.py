@@ -48,6 +48,7 @@ class Tensor:
     # would have to be filled one by one on every Tensor.)
     grad: Tensor | None = None
     grad_fn: autograd.Function | None = None
+    output_index: int = 0  # which output of grad_fn this tensor is (0 unless the op makes several)
     requires_grad: bool = False
     _version: int = 0
     _retains_grad: bool = False
