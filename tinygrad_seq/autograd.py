@@ -163,6 +163,23 @@ def _user_frame() -> str:
 # ---------------------------------------------------------------------------------------------
 
 
+class _Released:
+    """What a node's `saved_tensors` is once backward has freed the saved values: using it raises."""
+
+    __slots__ = ()
+
+    def _raise(self, *args: Any) -> Any:
+        raise RuntimeError(
+            "saved_tensors: the values this node saved were released after the first backward through it. "
+            "Pass retain_graph=True to that backward() (or grad()) call to keep them."
+        )
+
+    __iter__ = __len__ = __getitem__ = _raise
+
+
+_RELEASED: Any = _Released()
+
+
 class Function:
     """A node of the graph: one op applied to some Tensors, with one or several outputs.
 
@@ -181,10 +198,11 @@ class Function:
       arrays, and backward returns arrays (NOTE: speed: no Tensor or graph node per backward op). With
       ``create_graph=True`` they are Tensors: a saved array that is an input's or an output's data comes
       back as that very Tensor, any other float array as a constant (a mask stays an array), so the
-      gradient's graph joins the forward graph and can be differentiated again. A rule written with what arrays and Tensors share (operators,
-      reshape, transpose, sum, astype) serves both passes; a rule written with NumPy functions serves the
-      first only: its class sets ``first_order_only`` to the way to get a differentiable version, and the
-      engine raises `FirstOrderOnlyError` with that text when create_graph asks it for a graph.
+      gradient's graph joins the forward graph and can be differentiated again. A rule written with
+      what arrays and Tensors share (operators, reshape, transpose, sum, astype) serves both passes; a
+      rule written with NumPy functions serves the first only: its class sets ``first_order_only`` to
+      the way to get a differentiable version, and the engine raises `FirstOrderOnlyError` with that
+      text when create_graph asks it for a graph.
 
     Use it with ``MyOp.apply(x, y, param=...)`` (Tensors or arrays in): a Tensor out, or a tuple of
     Tensors for a forward that returns a tuple. Example, two outputs::
@@ -220,12 +238,11 @@ class Function:
     params: dict[str, Any]  # the keyword arguments of forward: the node can be run again alone
     scope: tuple[str, ...]
     versions: tuple[int, ...]  # each input's version when forward read it
-    results: tuple[np.ndarray, ...]  # the arrays forward returned, one per output
     n_outputs: int = 1  # set by apply when forward returns a tuple
+    results: tuple[np.ndarray, ...]  # a node with several outputs: the arrays forward returned
     created_at: str | None = None  # the line of user code that made the node (see record_sites)
     released: bool = False  # True once backward has freed the saved values
     create_graph: bool = False  # set by the engine before backward runs
-    _saved: tuple = ()
 
     def forward(self, *arrays: Any, **params: Any) -> np.ndarray | tuple[np.ndarray, ...]:
         raise NotImplementedError(f"{type(self).__name__}.forward is not written")
@@ -233,32 +250,25 @@ class Function:
     def backward(self, *grads: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__}.backward is not written")
 
+    # What forward saved: arrays in a first-order pass, Tensors with create_graph (see above); once
+    # backward has freed them, an object that raises when used. NOTE: speed: a plain attribute of the
+    # node (no property), read as one in a first-order backward.
+    saved_tensors: tuple = ()
+
     def save_for_backward(self, *values: Any) -> None:
         """Keep `values` (arrays, usually inputs or outputs) for backward, as ``self.saved_tensors``."""
-        self._saved = values
+        self.saved_tensors = values
 
-    @property
-    def saved_tensors(self) -> tuple:
-        """What forward saved: arrays in a first-order pass, Tensors with create_graph (see the class)."""
-        if self.released:
-            _raise_released(self)
-        saved = self._saved
-        if not self.create_graph:
-            return saved
-        return tuple([self._saved_tensor(v) for v in saved])
-
-    def _saved_tensor(self, v: Any) -> Any:
-        """A saved value as a Tensor joined to the graph: the input or output it is the data of, else a
-        constant (a value that is not a float array, such as a mask or a shape, comes back as it is)."""
-        if not isinstance(v, np.ndarray) or v.dtype.kind != "f":
-            return v
-        for x in self.inputs:
-            if x._data is v:
-                return x
-        for i, out in enumerate(self.results):
-            if out is v:
-                return _output_tensor(self, i)
-        return constant(v)
+    def _graph_saved(self, outputs: Sequence[Tensor]) -> tuple:
+        """The saved values as a backward with create_graph sees them: an input's or one of `outputs`'
+        data as that Tensor, any other float array as a constant (a mask, a shape: as it is)."""
+        saved = []
+        for v in self.saved_tensors:
+            if isinstance(v, np.ndarray) and v.dtype.kind == "f":
+                same = [t for t in (*self.inputs, *outputs) if t._data is v]
+                v = same[0] if same else constant(v)
+            saved.append(v)
+        return tuple(saved)
 
     @property
     def name(self) -> str:
@@ -286,7 +296,6 @@ class Function:
 _new = object.__new__
 _ndarray = np.ndarray
 _NO_PARAMS: dict[str, Any] = {}  # never written to
-_NONE_NEEDED = tuple((False,) * n for n in range(9))  # needs_input_grad under no_grad, by input count
 
 
 def run_op(cls: type[Function], tensors: tuple, params: dict[str, Any] = _NO_PARAMS) -> Any:
@@ -298,33 +307,25 @@ def run_op(cls: type[Function], tensors: tuple, params: dict[str, Any] = _NO_PAR
     """
     fn = _new(cls)
     state = STATE
-    n = len(tensors)
-    if not state.grad_enabled:
-        fn.needs_input_grad = _NONE_NEEDED[n] if n < 9 else (False,) * n
-        record = False
-    else:
-        if n == 2:
-            needs = (tensors[0].requires_grad, tensors[1].requires_grad)
-        elif n == 1:
-            needs = (tensors[0].requires_grad,)
-        else:
-            needs = tuple([t.requires_grad for t in tensors])
-        fn.needs_input_grad = needs
-        record = True in needs
-    try:
-        if params:
+    on = state.grad_enabled
+    try:  # needs_input_grad is set before forward runs (False for every input under no_grad)
+        if params or len(tensors) > 2:
+            fn.needs_input_grad = needs = tuple([on and t.requires_grad for t in tensors])
             out = fn.forward(*[t._data for t in tensors], **params)
-        elif n == 2:
-            out = fn.forward(tensors[0]._data, tensors[1]._data)
-        elif n == 1:
-            out = fn.forward(tensors[0]._data)
+        elif len(tensors) == 2:
+            x, y = tensors
+            fn.needs_input_grad = needs = (on and x.requires_grad, on and y.requires_grad)
+            out = fn.forward(x._data, y._data)
         else:
-            out = fn.forward(*[t._data for t in tensors])
+            x = tensors[0]
+            fn.needs_input_grad = needs = (on and x.requires_grad,)
+            out = fn.forward(x._data)
     except ShapeError:
         raise
     except (ValueError, IndexError, TypeError) as err:
         shapes = ", ".join(str(t.shape) for t in tensors)
         raise type(err)(f"{fn.name.lower()}: {err} (input shapes: {shapes})") from None
+    record = True in needs
     if type(out) is tuple:
         return _multi_output(fn, tensors, params, out, record)
     if type(out) is not _ndarray:
@@ -337,8 +338,9 @@ def run_op(cls: type[Function], tensors: tuple, params: dict[str, Any] = _NO_PAR
         fn.inputs = tensors
         fn.params = params
         fn.scope = state.scope
-        fn.versions = tuple([t._version for t in tensors])
-        fn.results = (out,)
+        n = len(tensors)  # NOTE: speed: a tuple spelled out for one or two inputs is cheaper to build
+        fn.versions = (tensors[0]._version, tensors[1]._version) if n == 2 else (
+            (tensors[0]._version,) if n == 1 else tuple([t._version for t in tensors]))
     if state.sites:
         fn.created_at = _user_frame()
         if state.anomaly:
@@ -350,8 +352,8 @@ def _as_array(fn: Function, value: Any) -> np.ndarray:
     """A forward result as an array (a NumPy reduction gives a 0-d scalar); a saved copy of the scalar
     is replaced by the array too, so that it is still recognised as the output."""
     out = np.asarray(value)
-    if fn._saved:
-        fn._saved = tuple([out if v is value else v for v in fn._saved])
+    if fn.saved_tensors:
+        fn.saved_tensors = tuple([out if v is value else v for v in fn.saved_tensors])
     return out
 
 
@@ -425,8 +427,8 @@ def toposort(roots: Sequence[Tensor]) -> list[Function]:
     return order
 
 
-def sum_to(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
-    """Sum a broadcast gradient back down to `shape` (NumPy broadcasting in reverse)."""
+def sum_to(grad: Any, shape: tuple[int, ...]) -> Any:
+    """Sum a broadcast gradient (an array or a Tensor) back down to `shape` (broadcasting in reverse)."""
     if grad.shape == shape:
         return grad
     lead = grad.ndim - len(shape)
@@ -467,8 +469,8 @@ class FirstOrderOnlyError(RuntimeError):
 
 def _raise_first_order_only(fn: Function) -> None:
     raise FirstOrderOnlyError(
-        f"{fn.name}: this op's backward is written in NumPy (first order only), so it cannot give a "
-        f"gradient of a gradient (create_graph=True, gradgradcheck). {fn.first_order_only}"
+        f"{fn.name}: its backward is first-order only (written in NumPy), so it cannot give a gradient "
+        f"of a gradient (create_graph=True, gradgradcheck). {fn.first_order_only}"
     )
 
 
@@ -484,7 +486,7 @@ class _BackwardPass:
     """
 
     __slots__ = ("grads", "leaves", "watched", "wanted_leaves", "owned", "create_graph", "retain_graph",
-                 "report_retained", "found")
+                 "report_retained", "found", "outputs")
 
     def __init__(self, wanted: Sequence[Tensor] | None, retain_graph: bool, create_graph: bool) -> None:
         self.grads: dict[Any, Any] = {}
@@ -496,6 +498,7 @@ class _BackwardPass:
             self.wanted_leaves = {t for t in wanted if t.grad_fn is None}
         self.report_retained = wanted is None  # backward() also reports tensors marked retain_grad()
         self.found: list[tuple[Tensor, Tensor]] = []  # (watched tensor, its gradient), as reached
+        self.outputs: dict[Any, Tensor] = {}  # with create_graph: the output Tensor behind each key
         self.owned: set[int] = set()
         self.retain_graph, self.create_graph = retain_graph, create_graph
 
@@ -516,6 +519,8 @@ class _BackwardPass:
             key = fn if x.output_index == 0 else (fn, x.output_index)
             if self.report_retained and x._retains_grad:
                 self.watched[key] = x
+            if self.create_graph:
+                self.outputs[key] = x
             return key
         if not x.requires_grad or (self.wanted_leaves is not None and x not in self.wanted_leaves):
             return None
@@ -553,19 +558,11 @@ class _BackwardPass:
         fn.scatter_into(old, grad)
 
     def take(self, fn: Function) -> tuple | None:
-        """The gradients reaching fn's outputs, one per output (zeros for an output that got none), or
-        None when none did; each is removed from `grads` and reported when it was asked for."""
+        """The gradients reaching the outputs of a node with several, one per output (zeros for an output
+        that got none), or None when none did; each is removed from `grads` (and may be shared from
+        here on) and reported when it was asked for. (`run_backward` does this inline for one output.)"""
         grads, watched = self.grads, self.watched
-        n = fn.n_outputs
-        if n == 1:
-            g = grads.pop(fn, None)
-            if g is None:
-                return None
-            self.owned.discard(id(g))  # from here on it may be shared (e.g. Add passes it on twice)
-            if watched and fn in watched:
-                self.found.append((watched[fn], self.tensor(g)))
-            return (g,)
-        keys = [fn] + [(fn, i) for i in range(1, n)]
+        keys = [fn] + [(fn, i) for i in range(1, fn.n_outputs)]
         found = [grads.pop(k, None) for k in keys]
         if all(g is None for g in found):
             return None
@@ -579,6 +576,13 @@ class _BackwardPass:
                     self.found.append((watched[k], self.tensor(g)))
         return tuple(found)
 
+    def _outputs(self, fn: Function) -> list[Tensor]:
+        """fn's output Tensors (with create_graph): those this pass met, the others made from fn."""
+        if fn.n_outputs == 1:
+            return [self.outputs[fn]]
+        met = [self.outputs.get(fn if i == 0 else (fn, i)) for i in range(fn.n_outputs)]
+        return [_output_tensor(fn, i) if t is None else t for i, t in enumerate(met)]
+
     def step(self, fn: Function, out_grads: tuple, anomaly: bool) -> None:
         """Run fn's backward rule on the gradients of its outputs and deposit what its inputs receive."""
         if fn.released:
@@ -587,25 +591,21 @@ class _BackwardPass:
             if x._version != version:
                 _raise_modified(fn)
         create_graph = self.create_graph
-        if not create_graph and fn.scatter_into is not None:
-            self.deposit_scatter(fn.inputs[0], fn, out_grads[0])
-            if not self.retain_graph:
-                _release(fn)
-            return
-        if create_graph and fn.first_order_only:
-            _raise_first_order_only(fn)
-        fn.create_graph = create_graph
         grads: Any  # what backward returned: one gradient or a tuple, made a tuple below
-        if anomaly:
-            # the ops inside a backward rule are not checked one by one: a NaN there is reported
-            # below as this node's gradient, naming the op the user wrote rather than a helper
-            STATE.anomaly = False
-            try:
-                grads = fn.backward(*out_grads)
-            finally:
-                STATE.anomaly = True
+        if not create_graph:
+            if fn.scatter_into is not None:
+                self.deposit_scatter(fn.inputs[0], fn, out_grads[0])
+                if not self.retain_graph:
+                    _release(fn)
+                return
+            if fn.create_graph:  # (the node's last backward built a graph)
+                fn.create_graph = False
+            grads = _backward_with_graph(fn, out_grads, True, None) if anomaly else fn.backward(*out_grads)
         else:
-            grads = fn.backward(*out_grads)
+            if fn.first_order_only:
+                _raise_first_order_only(fn)
+            fn.create_graph = True
+            grads = _backward_with_graph(fn, out_grads, anomaly, self._outputs(fn))
         if type(grads) is not tuple:
             grads = (grads,)
         n = len(fn.inputs)
@@ -631,6 +631,22 @@ class _BackwardPass:
             self.deposit(x, g)
 
 
+def _backward_with_graph(fn: Function, out_grads: tuple, anomaly: bool,
+                         outputs: Sequence[Tensor] | None) -> Any:
+    """fn.backward in a pass that builds a graph (its saved arrays seen as Tensors while it runs, given
+    its `outputs`) or in anomaly mode (the ops inside the rule are not checked one by one: a NaN there
+    is reported as this node's gradient, naming the op the user wrote rather than a helper)."""
+    arrays = fn.saved_tensors
+    if outputs is not None:
+        fn.saved_tensors = fn._graph_saved(outputs)
+    STATE.anomaly = False
+    try:
+        return fn.backward(*out_grads)
+    finally:
+        STATE.anomaly = anomaly
+        fn.saved_tensors = arrays
+
+
 def _node_key(t: Tensor) -> Any:
     """Where a backward pass keeps the gradient of a tensor an op made (see `_BackwardPass`)."""
     return t.grad_fn if t.output_index == 0 else (t.grad_fn, t.output_index)
@@ -654,22 +670,53 @@ def run_backward(
     state = _BackwardPass(wanted, retain_graph, create_graph)
     anomaly = STATE.anomaly
     with _GradMode(create_graph):
-        for root, g in zip(roots, root_grads, strict=True):
-            state.deposit(root, state.value(g))
+        for root, seed in zip(roots, root_grads, strict=True):
+            state.deposit(root, state.value(seed))
+        grads, owned, watched = state.grads, state.owned, state.watched
+        g: Any
+        out_grads: Any
         for fn in reversed(toposort(roots)):
-            out_grads = state.take(fn)
-            if out_grads is None:
-                continue
+            if fn.n_outputs == 1:  # NOTE: speed: most nodes, so `take` is inlined for them
+                g = grads.pop(fn, None)
+                if g is None:
+                    continue
+                owned.discard(id(g))  # from here on it may be shared (e.g. Add passes it on twice)
+                if watched and fn in watched:
+                    state.found.append((watched[fn], state.tensor(g)))
+                out_grads = (g,)
+            else:
+                out_grads = state.take(fn)
+                if out_grads is None:
+                    continue
             state.step(fn, out_grads, anomaly)
-            out_grads = None  # NOTE: memory: hold no gradient past its node (the next may be large)
+            g = out_grads = None  # NOTE: memory: hold no gradient past its node (the next may be large)
     return state.found + [(x, state.tensor(state.grads[x])) for x in state.leaves]
 
 
+def node_backward(fn: Function, out_grads: Sequence[Any]) -> tuple[np.ndarray | None, ...]:
+    """What `fn`'s backward sends to each of its inputs, given one gradient per output (arrays): a
+    first-order pass over this one node that keeps its saved values; each result is summed to its
+    input's shape (None for an input that gets none). For pictures that split a gradient by reader."""
+    if fn.released:
+        _raise_released(fn)
+    fn.create_graph = False
+    with _GradMode(False):
+        grads = fn.backward(*[g._data if isinstance(g, _tensor_type) else np.asarray(g) for g in out_grads])
+    if type(grads) is not tuple:
+        grads = (grads,)
+    result: list[np.ndarray | None] = []
+    for x, g in zip(fn.inputs, grads, strict=True):
+        if g is not None:
+            g = np.asarray(sum_to(g._data if isinstance(g, _tensor_type) else np.asarray(g), x.shape))
+        result.append(g)
+    return tuple(result)
+
+
 def _release(fn: Function) -> None:
-    """Free what forward saved for backward; the graph's structure (inputs, scope, results) stays."""
+    """Free what forward saved for backward; the graph's structure (inputs, scope) stays."""
     fn.released = True
     fn.params = _NO_PARAMS
-    fn._saved = ()
+    fn.saved_tensors = _RELEASED
 
 
 def _seed_grads(outputs: Sequence[Tensor], grad_outputs: Sequence[Any] | None) -> list[Tensor]:

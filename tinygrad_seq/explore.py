@@ -340,8 +340,8 @@ def _softmax_rows(fn: Function) -> np.ndarray:
     else:
         axis = fn.axis[0] if fn.axis is not None and len(fn.axis) == 1 else None  # type: ignore[attr-defined]
     x = fn.inputs[0].numpy().astype(np.float64)
-    if axis is None:
-        return np.exp(x - fn.out).reshape(1, -1)  # type: ignore[attr-defined]
+    if axis is None:  # over every element: one distribution
+        x, axis = x.reshape(1, -1), 1
     p = np.exp(x - x.max(axis=axis, keepdims=True))
     p = np.moveaxis(p / p.sum(axis=axis, keepdims=True), axis, -1)
     return p.reshape(-1, p.shape[-1])

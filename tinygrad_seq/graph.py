@@ -212,6 +212,8 @@ def _layout(g: Graph, group: str | None, collapse: Any, max_steps: int | None) -
         out = g.out[id(fn)]
         if home[0] == "op":
             it.fn, it.tensor = fn, out
+            if fn.n_outputs > 1:  # one box for all of an op's outputs
+                it.outs.update((id(o), o) for o in g.outputs[id(fn)].values())
         it.ops += 1
         s = time_step(fn.scope)
         if home[0] == "gap" and s and s[0] == home[1] and s[1] not in it.steps:
@@ -328,6 +330,8 @@ def to_dot(
                 attrs["xlabel" if (src, dst) in loose else "label"] = texts[(src, dst, xid)]
         if share is not None:
             attrs.update(color=_SHARE, fontcolor=_SHARE, label=f"‖g‖ {_fmt(norm_of(share))}")
+        if x.grad_fn is not None and x.grad_fn.n_outputs > 1:
+            attrs["taillabel"] = str(x.output_index)  # which output of the op this edge carries
         out.append(f"  {number[src]} -> {number[dst]}" + (f" [{_attrs(**attrs)}];" if attrs else ";"))
     for key, skey in cuts.items():
         if skey is not None and skey != key:
@@ -338,7 +342,7 @@ def to_dot(
         shown = {"kinds": _kinds(items, names, cuts), "cut": bool(cuts),
                  "states": {states.get(k, "") for k, e in edges.items() if e[2]},
                  "shares": any(e[1] is not None for e in edges.values())}
-        notes = [note] + list(dict.fromkeys(fn.legend for fn in g.order if hasattr(fn, "legend")))
+        notes = [note] + list(dict.fromkeys(fn.legend for fn in g.order if fn.legend))
         statuses = {c.status for c in marked.values()}
         out.append(f"  legend [{_legend(grads, notes, shown, statuses)}];")
         last = [number[key] for key, it in items.items() if it.root][-1:]
@@ -472,9 +476,15 @@ def _node(it: _Item, names: dict, grads: dict, show_values: bool, cuts: dict, re
             norm = math.sqrt(sum(norm_of(a) ** 2 for a in found))
             lines.append(f"‖g‖ {_fmt(norm)}")
     else:
-        # a node may describe itself (a fused layer: its name, steps and shapes); `label` is its text
+        # a node may describe itself (a fused layer: its name, steps and shapes): `Function.label`
         assert it.fn is not None and t is not None  # an op item draws its node and result
-        lines = [getattr(it.fn, "label", it.fn.name), _shape(t)]
+        lines = [it.fn.label or it.fn.name, _shape(t)]
+        if it.fn.n_outputs > 1:  # one box for all of an op's outputs, an edge from it per output read
+            results = it.fn.results
+            dtypes = "/".join(dict.fromkeys(str(a.dtype) for a in results))
+            lines[1] = ", ".join(str(a.shape) for a in results) + " " + dtypes
+            found = [grads[id(x)] for x in it.outs.values() if id(x) in grads]
+            norm = math.sqrt(sum(norm_of(a) ** 2 for a in found)) if found else None
         lines += [_values(t.numpy())] if show_values and not it.root else []
         if norm is not None and not it.root:
             lines.append(f"‖g‖ {_fmt(norm)}")

@@ -56,19 +56,27 @@ def step_name(scope: tuple[str, ...]) -> str | None:
 
 
 class Graph:
-    """The ops behind `roots` in topological order, the tensor each op made, the leaves, who reads what."""
+    """The ops behind `roots` in topological order, the tensor each op made, the leaves, who reads what.
+
+    `out` maps each op to one tensor it made (the one a picture's box stands for), `outputs` to every
+    output found, by output index (an op with several outputs: see `Function`).
+    """
 
     def __init__(self, roots: Sequence[Tensor]) -> None:
         self.roots = list(roots)
         self.order: list[Function] = toposort(self.roots)
         self.pos = {id(fn): i for i, fn in enumerate(self.order)}
-        self.out: dict[int, Tensor] = {id(r.grad_fn): r for r in self.roots if r.grad_fn is not None}
+        self.out: dict[int, Tensor] = {}
+        self.outputs: dict[int, dict[int, Tensor]] = {}
+        for r in self.roots:
+            if r.grad_fn is not None:
+                self._add_output(r)
         self.leaves: dict[int, Tensor] = {}  # in order of first use
         self.users: dict[int, list[Function]] = {}  # id(tensor) -> the ops that read it, each once
         for fn in self.order:
             for x in fn.inputs:
                 if x.grad_fn is not None:
-                    self.out.setdefault(id(x.grad_fn), x)
+                    self._add_output(x)
                 else:
                     self.leaves.setdefault(id(x), x)
                 users = self.users.setdefault(id(x), [])
@@ -81,6 +89,10 @@ class Graph:
         self._parts: dict[int, tuple] = {}
         self._grads: tuple[dict[int, np.ndarray], str] | None = None
         self._reaches: set[int] | None = None
+
+    def _add_output(self, t: Tensor) -> None:
+        self.out.setdefault(id(t.grad_fn), t)
+        self.outputs.setdefault(id(t.grad_fn), {}).setdefault(t.output_index, t)
 
     def gradients(self) -> tuple[dict[int, np.ndarray], str]:
         """id(tensor) -> d(sum of roots)/d(tensor), and a note on where the numbers come from (found once)."""
@@ -97,7 +109,7 @@ class Graph:
                 "shown; render before backward(), or call backward(retain_graph=True)"
             )
         outputs = [r for r in self.roots if r.grad_fn is not None]
-        wanted = [self.out[id(fn)] for fn in self.order]
+        wanted = [t for fn in self.order for t in self.outputs[id(fn)].values()]
         wanted += [t for t in self.leaves.values() if t.requires_grad]
         if not outputs:
             return {}, "nothing in this graph requires grad"
@@ -112,16 +124,16 @@ class Graph:
     def share(self, fn: Function, x: Tensor, grads: dict[int, np.ndarray]) -> np.ndarray | None:
         """The gradient that `fn`'s backward sends to its input `x` (its share of x's gradient)."""
         if id(fn) not in self._parts:
-            g = grads.get(id(self.out[id(fn)]))
-            if g is None:
+            outs = self.outputs[id(fn)]
+            found = [grads.get(id(outs[i])) if i in outs else None for i in range(fn.n_outputs)]
+            if all(g is None for g in found):
                 return None
-            with autograd.no_grad():
-                parts = fn.backward(Tensor(g))
-            self._parts[id(fn)] = parts if isinstance(parts, tuple) else (parts,)
+            out_grads = [np.zeros_like(fn.results[i]) if g is None else g for i, g in enumerate(found)]
+            self._parts[id(fn)] = autograd.node_backward(fn, out_grads)
         total = np.zeros(x.shape, dtype=x.dtype)
         for y, part in zip(fn.inputs, self._parts[id(fn)]):
             if y is x and part is not None:
-                total += autograd.sum_to(part if isinstance(part, Tensor) else Tensor(part), x.shape).numpy()
+                total += part
         return total
 
     def step_grads(self, tensor: Tensor) -> dict[str, np.ndarray]:
@@ -141,10 +153,10 @@ class Graph:
             u = stack.pop()
             for fn in self.users.get(id(u), []):
                 if time_step(fn.scope) is None and id(fn) in reaches:
-                    out = self.out[id(fn)]
-                    if id(out) not in seen:
-                        seen.add(id(out))
-                        stack.append(out)
+                    for out in self.outputs[id(fn)].values():
+                        if id(out) not in seen:
+                            seen.add(id(out))
+                            stack.append(out)
                 else:
                     boundary.append((u, fn))
         seeds: dict[str, dict[int, list]] = {}  # step name -> id(u) -> [u, gradient the step sends to u]
@@ -174,7 +186,7 @@ class Graph:
         if self._reaches is None:
             self._reaches = set()
             for fn in reversed(self.order):
-                users = self.users.get(id(self.out[id(fn)]), [])
+                users = [u for out in self.outputs[id(fn)].values() for u in self.users.get(id(out), [])]
                 if time_step(fn.scope) or any(id(u) in self._reaches for u in users):
                     self._reaches.add(id(fn))
         return self._reaches

@@ -38,7 +38,7 @@ import numpy as np
 from .autograd import Function, enable_grad, record_sites
 from .finite_differences import InputCheck, call_with, check_inputs, prepare_inputs
 from .graph_analysis import Graph
-from .tensor import Tensor
+from .tensor import Tensor, concatenate
 
 __all__ = ["Localisation", "NodeCheck", "localize"]
 
@@ -179,7 +179,10 @@ def _check_node(node: Function, eps: float, atol: float, rtol: float, fast: bool
     op, params = type(node), node.params
 
     def run(*xs: Any) -> Tensor:
-        return op.apply(*xs, **params)
+        out = op.apply(*xs, **params)
+        if isinstance(out, tuple):  # several outputs: checked together, as one flat vector
+            return concatenate([o.reshape(-1) for o in out if o.dtype.kind == "f"])
+        return out
 
     try:
         report = check_inputs(run, list(node.inputs), eps, atol, rtol, fast, seed, title=node.name)
@@ -225,7 +228,7 @@ def localize(fn: Callable[..., Tensor], inputs: Any, *, eps: float = 1e-6, atol:
             ordinal = ordinals[node.name, node.scope]
             ordinals[node.name, node.scope] += 1
             checked = sum(x.size for x in node.inputs if x.requires_grad)
-            large = graph.out[id(node)].size > _FULL_OUT or checked > _FULL_IN
+            large = sum(t.size for t in graph.outputs[id(node)].values()) > _FULL_OUT or checked > _FULL_IN
             found.nodes += 1
             found.projected += large
             result = _check_node(node, eps, atol, rtol, large, seed + position)

@@ -30,7 +30,7 @@ here handles broadcasting.
     Clip       out = clip(x, lo, hi)   dx = grad * [lo <= x <= hi]                              saves the mask
     Cast       out = x as dtype        dx = grad as x's dtype
     Sum        out = sum(x, axis)      dx = broadcast(grad)
-    Max        out = max(x, axis)      dx = broadcast(grad) * [x == out] / count(x == out)      saves the share
+    Max        out = max(x, axis)      dx = broadcast(grad) * [x == out] / count(x == out)     saves the share
     LogSumExp  out = log sum e^x       dx = broadcast(grad) * e^(x - out)                       saves x, out
     Reshape    out = x.reshape(s)      dx = grad.reshape(x.shape)
     Transpose  out = x.transpose(p)    dx = grad.transpose(p^-1)

@@ -21,21 +21,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinygrad_seq.autograd import Function
-from tinygrad_seq.tensor import Tensor
-
-from .first_order import FirstOrderOnlyError, first_order_only
+from tinygrad_seq.autograd import FirstOrderOnlyError, Function
 
 __all__ = [
     "AttentionWeights", "FirstOrderOnlyError", "ScaledDotProductAttention", "attention_weights",
     "weights_shape",
 ]
 
-
-def _first_order_only(fn: Function) -> None:
-    first_order_only(fn, "the fused attention kernel", "Use the composed reference: "
-                     "scaled_dot_product_attention(..., fused=False), or build MultiheadAttention / the "
-                     "Transformer layer with fused=False.")
+_COMPOSED = ("Use the composed reference: scaled_dot_product_attention(..., fused=False), or build "
+             "MultiheadAttention / the Transformer layer with fused=False.")
 
 
 def _swap(a: np.ndarray) -> np.ndarray:
@@ -96,22 +90,23 @@ def _scores_backward(
 class ScaledDotProductAttention(Function):
     """out = dropout(softmax(scale q k^T + bias, blocked -> 0)) v as one node; first-order only."""
 
+    first_order_only = _COMPOSED
+
     def forward(self, q, k, v, scale, blocked, bias, keep):
         w = attention_weights(q, k, scale, blocked, bias)
-        self.w, self.keep, self.scale = w, keep, scale
-        self.used = w if keep is None else w * keep  # the weights that multiply v
-        return self.used @ v  # (..., L, S) @ (..., S, Ev) -> (..., L, Ev)
+        self.keep, self.scale = keep, scale
+        used = w if keep is None else w * keep  # the weights that multiply v
+        self.save_for_backward(q, k, v, w, used)
+        return used @ v  # (..., L, S) @ (..., S, Ev) -> (..., L, Ev)
 
     def backward(self, grad):
-        _first_order_only(self)
-        q, k, v = (x.numpy() for x in self.inputs)
-        g = grad.numpy()
-        dv = _swap(self.used) @ g  # (..., S, L) @ (..., L, Ev)
-        dw = g @ _swap(v)  # (..., L, Ev) @ (..., Ev, S) -> (..., L, S), a fresh array
+        q, k, v, w, used = self.saved_tensors
+        dv = _swap(used) @ grad  # (..., S, L) @ (..., L, Ev)
+        dw = grad @ _swap(v)  # (..., L, Ev) @ (..., Ev, S) -> (..., L, S), a fresh array
         if self.keep is not None:
             dw *= self.keep
-        dq, dk = _scores_backward(self.w, dw, q, k, self.scale)
-        return Tensor(dq), Tensor(dk), Tensor(dv)
+        dq, dk = _scores_backward(w, dw, q, k, self.scale)
+        return dq, dk, dv
 
 
 class AttentionWeights(Function):
@@ -122,15 +117,17 @@ class AttentionWeights(Function):
     depends on its inputs alone, as a checker that re-runs it expects. First-order only.
     """
 
+    first_order_only = _COMPOSED
+
     def forward(self, q, k, scale, blocked, bias, keep):
-        self.w = attention_weights(q, k, scale, blocked, bias)
+        w = attention_weights(q, k, scale, blocked, bias)
         self.keep, self.scale = keep, scale
-        return self.w if keep is None else self.w * keep
+        self.save_for_backward(q, k, w)
+        return w if keep is None else w * keep
 
     def backward(self, grad):
-        _first_order_only(self)
-        q, k = (x.numpy() for x in self.inputs)
-        dw = grad.numpy() * (1.0 if self.keep is None else self.keep)  # a fresh array
-        dw = dw.astype(self.w.dtype, copy=False)
-        dq, dk = _scores_backward(self.w, dw, q, k, self.scale)
-        return Tensor(dq), Tensor(dk)
+        q, k, w = self.saved_tensors
+        dw = grad * (1.0 if self.keep is None else self.keep)  # a fresh array
+        dw = dw.astype(w.dtype, copy=False)
+        dq, dk = _scores_backward(w, dw, q, k, self.scale)
+        return dq, dk

@@ -22,10 +22,10 @@ initial state, every parameter) agree in float64 to 1e-10 (relative) on hypothes
 and the fused node passes gradcheck on its own.
 
 First-order only: backward is NumPy, not Tensor ops, so differentiating it again (``create_graph=True``)
-raises an error that says to build the layer with ``fused=False``.
+raises the engine's `FirstOrderOnlyError`, which says to build the layer with ``fused=False``.
 
-The node's one output is (T + 1 + S, B, H): h0 and the outputs in the order the steps read them, then
-the final h (and c for the LSTM); `fused_sequence` applies the node and slices these apart.
+The node has separate outputs: y (T, B, H), every step's output, then the final h (B, H) and, for the
+LSTM, the final c; backward gets one gradient for each (zeros for one nobody used).
 
     >>> rng = np.random.default_rng(0)
     >>> x, w_ih, w_hh = (Tensor(rng.normal(size=s)) for s in [(5, 2, 3), (8, 3), (8, 2)])
@@ -43,8 +43,6 @@ import numpy as np
 
 from tinygrad_seq.autograd import Function
 from tinygrad_seq.tensor import Tensor
-
-from .first_order import first_order_only
 
 __all__ = ["FusedSequence", "fused_sequence"]
 
@@ -285,27 +283,26 @@ def _per_gate(w: np.ndarray, G: int) -> np.ndarray:
 
 
 class FusedSequence(Function):
-    """One layer and direction over a whole sequence: inputs x (T, B, I), W_ih (G*H, I), W_hh (G*H, H),
-    [b_ih, b_hh (G*H,)], h0 [, c0] (B, H) -> (T + 1 + S, B, H): h0 and the T outputs in the order the
-    steps read them (forward: h0, y_0, ..., y_(T-1); reverse: y_0, ..., y_(T-1), h0), then the final h
-    [and c]. So the h each step read is a slice of the output (unless ``lengths`` pads some sequences)."""
+    """One layer and direction over a whole sequence as one node with separate outputs: inputs
+    x (T, B, I), W_ih (G*H, I), W_hh (G*H, H), [b_ih, b_hh (G*H,)], h0 [, c0] (B, H) -> outputs
+    y (T, B, H), h_n (B, H) [, c_n (B, H)]; first-order only."""
 
-    # kind and direction in slots: they outlive the release of the saved arrays, for the picture
-    __slots__ = ("kind", "reverse", "__dict__")
     legend = "fused: one op runs a layer over all its time steps; build it with fused=False to see each step"
+    first_order_only = ("Build the layer with fused=False: the same weights and results, as small ops that "
+                        "support higher-order gradients.")
 
     @property
     def name(self) -> str:
         return "Fused" + _TITLES.get(getattr(self, "kind", ""), "Sequence")
 
     @property
-    def label(self) -> str:
+    def label(self) -> str:  # type: ignore[override]
         """What the picture writes in this node's box: name, "fused", the steps and the shapes."""
         x, w_hh = self.inputs[0], self.inputs[2]
         T, B = x.shape[:2]
         finals = "h_n, c_n" if self.kind == "lstm" else "h_n"
         steps = f"{T} steps" + (", reversed" if self.reverse else "")
-        return f"{_TITLES[self.kind]}, fused ({steps})\n{x.shape} → {(T, B, w_hh.shape[1])} + h0, {finals}"
+        return f"{_TITLES[self.kind]}, fused ({steps})\n{x.shape} → {(T, B, w_hh.shape[1])}, {finals}"
 
     def forward(self, x, w_ih, w_hh, *rest, kind: str, reverse: bool,  # type: ignore[override]
                 lengths: np.ndarray | None, bias: bool):
@@ -332,19 +329,22 @@ class FusedSequence(Function):
         if T > 4:  # NOTE: speed: BLAS reads a contiguous copy faster; worth its copy over a few steps
             w_hh_t = np.ascontiguousarray(w_hh_t)
 
-        out = np.empty((T + 1 + len(state), B, H), dtype)
-        out[T * rev] = state[0]
+        # NOTE: memory: h0 and the T outputs in one buffer, in the order the steps read them (forward:
+        # h0, y_0, ..., y_(T-1); reverse: y_0, ..., y_(T-1), h0), so that the output y is a view of it
+        # and, without padding, so is the h each step read
+        hs = np.empty((T + 1, B, H), dtype)
+        hs[T * rev] = state[0]
+        y = hs[1 - rev : T + 1 - rev]  # (T, B, H)
         shortest = T if lengths is None else int(min(T, lengths.min(initial=T)))
-        # NOTE: memory: without padding, the h each step read is the previous row of `out`
-        h_in = out[rev : rev + T] if shortest == T else np.empty((T, B, H), dtype)
+        h_in = hs[rev : rev + T] if shortest == T else np.empty((T, B, H), dtype)
         cell = _CELLS[kind](gates, w_hh_g, w_hh_t, step_bias, h_in, reverse)
         cell.start(state[1:])
 
-        h = out[T * rev]
+        h = hs[T * rev]
         for t in range(T - 1, -1, -1) if reverse else range(T):
             if shortest < T:
                 h_in[t] = h
-            new_h = cell.step(t, h, out[t + 1 - rev])
+            new_h = cell.step(t, h, y[t])
             if t < shortest:  # every sequence is still running: no mask
                 h = new_h
                 continue
@@ -352,57 +352,50 @@ class FusedSequence(Function):
             running = (t < lengths)[:, None]  # (B, 1): past its end a sequence keeps its state
             h = np.where(running, new_h, h)
             cell.keep(t, running)
-            out[t + 1 - rev] *= running  # and outputs zero
-        out[T + 1] = h
-        for k, s in enumerate(cell.finals()):
-            out[T + 2 + k] = s
-        self.x2, self.w_ih_g, self.cell, self.lengths, self.shortest = x2, w_ih_g, cell, lengths, shortest
-        return out
+            y[t] *= running  # and outputs zero
+        self.save_for_backward(x2, w_ih_g, cell, lengths, shortest)
+        return (y, np.array(h), *(np.array(s) for s in cell.finals()))  # y, h_n [, c_n] (copies)
 
-    def backward(self, grad):
-        first_order_only(self, "a fused recurrent layer (fused=True)", "Build the layer with fused=False: "
-                         "the same weights and results, as small ops that support higher-order gradients.")
-        cell, lengths, shortest = self.cell, self.lengths, self.shortest
+    def backward(self, dy, dh_n, dc_n=None):
+        x2, w_ih_g, cell, lengths, shortest = self.saved_tensors
         T, B, H = cell.h_in.shape
-        rev = int(self.reverse)
-        n_states = grad.shape[0] - T - 1
-        g = grad._data.astype(cell.gates.dtype, copy=False)
-        dh = g[T + 1].copy()
-        dc = g[T + 2].copy() if n_states == 2 else None
-        dgates = np.empty(cell.gates.shape, cell.gates.dtype)  # (G, T, B, H)
+        dtype = cell.gates.dtype
+        dy = dy.astype(dtype, copy=False)
+        dh = dh_n.astype(dtype, copy=True)
+        dc = None if dc_n is None else dc_n.astype(dtype, copy=True)
+        dgates = np.empty(cell.gates.shape, dtype)  # (G, T, B, H)
         for t in range(T) if self.reverse else range(T - 1, -1, -1):
-            dy = g[t + 1 - rev]
             if t < shortest:
-                dh += dy
+                dh += dy[t]
                 dh, dc = cell.step_back(t, dh, dc, dgates[:, t])
                 continue
             running = (t < lengths)[:, None]  # (B, 1): past its end the state's gradient passes by
             carry_h, carry_c = dh * ~running, (None if dc is None else dc * ~running)
-            dh = (dh + dy) * running
+            dh = (dh + dy[t]) * running
             dh, dc = cell.step_back(t, dh, None if dc is None else dc * running, dgates[:, t])
             dh += carry_h
             if dc is not None:
                 dc += carry_c
-        dh += g[T * rev]  # the output's copy of h0
 
         G = dgates.shape[0]
         d3 = dgates.reshape(G, T * B, H)  # (G, T, B, H) -> (G, T*B, H)
-        want = [x.requires_grad for x in self.inputs]
+        want = self.needs_input_grad
+        n_states = 1 if dc_n is None else 2
         bias = len(self.inputs) - n_states == 5
         dx = None
         if want[0]:  # sum over gates k of (T*B, H) @ (H, I), one GEMM each into one scratch
-            dx, part = d3[0] @ self.w_ih_g[0], np.empty((T * B, self.x2.shape[1]), d3.dtype)
+            dx, part = d3[0] @ w_ih_g[0], np.empty((T * B, x2.shape[1]), d3.dtype)
             for k in range(1, G):
-                dx += np.matmul(d3[k], self.w_ih_g[k], out=part)
+                dx += np.matmul(d3[k], w_ih_g[k], out=part)
             dx = dx.reshape(T, B, -1)  # (T*B, I) -> (T, B, I)
-        dw_ih = np.matmul(d3.transpose(0, 2, 1), self.x2).reshape(G * H, -1) if want[1] else None
+        dw_ih = np.matmul(d3.transpose(0, 2, 1), x2).reshape(G * H, -1) if want[1] else None
         dw_hh, db_hh = cell.hh_grads(d3, cell.h_in.reshape(T * B, H))
         grads = [dx, dw_ih, dw_hh.reshape(G * H, H)]
         if bias:
             db_ih = d3.sum(axis=1).reshape(-1)  # (G, H) -> (G*H,)
             grads += [db_ih, db_ih.copy() if db_hh is None else db_hh.reshape(-1)]
         grads += [dh, dc][:n_states]
-        return tuple(None if a is None else Tensor._wrap(a, False) for a in grads)
+        return tuple(grads)
 
 
 def fused_sequence(
@@ -422,9 +415,7 @@ def fused_sequence(
 
     `kind` is "rnn_tanh", "rnn_relu", "lstm" or "gru"; b_ih and b_hh are both given or both None.
     """
-    T = x.shape[0]
     bias = b_ih is not None
     inputs = (x, w_ih, w_hh) + ((b_ih, b_hh) if bias else ()) + tuple(state)
-    y = FusedSequence.apply(*inputs, kind=kind, reverse=reverse, lengths=lengths, bias=bias)
-    first = 0 if reverse else 1  # the row of y_0: after h0 going forward, before it in reverse
-    return y[first : first + T], tuple(y[T + 1 + k] for k in range(len(state)))  # (T, B, H), S x (B, H)
+    y, *finals = FusedSequence.apply(*inputs, kind=kind, reverse=reverse, lengths=lengths, bias=bias)
+    return y, tuple(finals)  # (T, B, H), S x (B, H)
