@@ -70,7 +70,8 @@ def __getattr__(name: str) -> Any:
         ) from None
 
 __all__ = [
-    "AnomalyError", "FirstOrderOnlyError", "Function", "ShapeError", "Tensor", "arange", "concatenate", "current_scope",
+    "AnomalyError", "FirstOrderOnlyError", "Function", "ShapeError", "Tensor", "arange", "concatenate",
+    "current_scope",
     "detect_anomaly", "enable_grad", "eye", "full", "full_like", "functional", "grad", "is_grad_enabled",
     "matmul", "maximum", "minimum", "no_grad", "ones", "ones_like", "rand", "randn", "scope", "stack",
     "where", "zeros", "zeros_like",
