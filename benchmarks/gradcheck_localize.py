@@ -31,11 +31,13 @@ class CellTanh(Function):
     """out = tanh(x); dx should be grad * (1 - out^2): this one forgets the square."""
 
     def forward(self, x):
-        self.out = np.tanh(x)
-        return self.out
+        out = np.tanh(x)
+        self.save_for_backward(out)
+        return out
 
     def backward(self, grad):
-        return grad * (1 - Tensor(self.out))
+        (out,) = self.saved_tensors
+        return grad * (1 - out)
 
 
 def lstm_step(gi: Tensor, state: tuple, w_hh_t: Tensor, b_hh: Tensor | None) -> tuple:

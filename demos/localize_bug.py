@@ -30,11 +30,12 @@ class Cube(Function):
     """out = x**3;  dx = grad * 3 * x**2, but this backward writes 2: the planted bug."""
 
     def forward(self, x):
-        self.x = x
+        self.save_for_backward(x)
         return x**3
 
     def backward(self, grad):
-        return grad * 2 * Tensor(self.x) ** 2
+        (x,) = self.saved_tensors
+        return grad * 2 * x**2
 
 
 class CubicRNN(nn.Module):

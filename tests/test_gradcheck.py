@@ -26,46 +26,51 @@ class MulHalfGradY(Function):
     """out = x * y, but dy is off by a factor of 2."""
 
     def forward(self, x, y):
-        self.x, self.y = x, y
+        self.save_for_backward(x, y)
         return x * y
 
     def backward(self, grad):
-        return grad * Tensor(self.y), grad * Tensor(self.x) * 0.5
+        x, y = self.saved_tensors
+        return grad * y, grad * x * 0.5
 
 
 class MulOneBadElement(Function):
     """out = x * y, with dy wrong (x 1.5) only at element (1, 2)."""
 
     def forward(self, x, y):
-        self.x, self.y = x, y
+        self.save_for_backward(x, y)
         return x * y
 
     def backward(self, grad):
-        bump = np.ones(self.x.shape)
+        x, y = self.saved_tensors
+        bump = np.ones(x.shape)
         bump[1, 2] = 1.5
-        return grad * Tensor(self.y), grad * Tensor(self.x * bump)
+        return grad * y, grad * (x * bump)
 
 
 class XExpDropsTerm(Function):
     """out = x e^x; the product rule's e^x term is dropped (dx = grad * x e^x instead of (1 + x) e^x)."""
 
     def forward(self, x):
-        self.x = x
-        return x * np.exp(x)
+        out = x * np.exp(x)
+        self.save_for_backward(out)
+        return out
 
     def backward(self, grad):
-        return grad * Tensor(self.x * np.exp(self.x))
+        (out,) = self.saved_tensors
+        return grad * out
 
 
 class CubeWrong(Function):
     """out = x^3 with dx = 2 x^2 (should be 3 x^2)."""
 
     def forward(self, x):
-        self.x = x
+        self.save_for_backward(x)
         return x**3
 
     def backward(self, grad):
-        return grad * 2 * Tensor(self.x) ** 2
+        (x,) = self.saved_tensors
+        return grad * 2 * x**2
 
 
 class TwiceXLeaksIntoY(Function):
@@ -79,14 +84,16 @@ class TwiceXLeaksIntoY(Function):
 
 
 class SquareFlatBackward(Function):
-    """out = x^2 with dx = grad * 2x where 2x is a constant: right first order, wrong second order."""
+    """out = x^2 with dx = grad * 2x, 2x saved as an array of its own, so a constant under create_graph:
+    right first order, wrong second order."""
 
     def forward(self, x):
-        self.x = x
+        self.save_for_backward(2 * x)
         return x * x
 
     def backward(self, grad):
-        return grad * Tensor(2 * self.x)
+        (two_x,) = self.saved_tensors
+        return grad * two_x
 
 
 CORRECT = {

@@ -27,10 +27,11 @@ class Cube(Function):
     """out = x^3; dx should be 3 x^2 grad, is 2 x^2 grad."""
 
     def forward(self, x):
+        self.save_for_backward(x)
         return x**3
 
     def backward(self, grad):
-        x = self.inputs[0]
+        (x,) = self.saved_tensors
         return grad * 2 * x * x
 
 
@@ -38,10 +39,11 @@ class MatMulSquare(Function):
     """out = x @ w; dx should be grad @ w^T, is grad @ w."""
 
     def forward(self, x, w):
+        self.save_for_backward(x, w)
         return x @ w
 
     def backward(self, grad):
-        x, w = self.inputs
+        x, w = self.saved_tensors
         return grad @ w, x.T @ grad
 
 
@@ -49,10 +51,11 @@ class ColumnScale(Function):
     """out = x * s, s (n,) scaling columns; ds should sum grad * x over rows (axis 0), sums over axis 1."""
 
     def forward(self, x, s):
+        self.save_for_backward(x, s)
         return x * s
 
     def backward(self, grad):
-        x, s = self.inputs
+        x, s = self.saved_tensors
         return grad * s, (grad * x).sum(axis=1)
 
 

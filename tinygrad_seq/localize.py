@@ -15,9 +15,11 @@ of user code that created it.
     >>> from tinygrad_seq import Function, Tensor, gradcheck
     >>> class Cube(Function):
     ...     def forward(self, x):
+    ...         self.save_for_backward(x)
     ...         return x ** 3
     ...     def backward(self, grad):
-    ...         return grad * 2 * self.inputs[0] ** 2    # should be 3 x^2
+    ...         (x,) = self.saved_tensors
+    ...         return grad * 2 * x ** 2    # should be 3 x^2
     >>> report = gradcheck(lambda x: Cube.apply(x.tanh()).sum(), [np.array([0.5, -1.0])],
     ...                    localize=True, raise_exception=False)
     >>> [(n.op, n.status) for n in report.localised.failed]
