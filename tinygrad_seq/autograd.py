@@ -207,13 +207,14 @@ class Function:
     Use it with ``MyOp.apply(x, y, param=...)`` (Tensors or arrays in): a Tensor out, or a tuple of
     Tensors for a forward that returns a tuple. Example, two outputs::
 
-        class SinCos(Function):
+        class SinCos(Function):  # (sin x, cos x);  dx = dsin cos x - dcos sin x
             def forward(self, x):
-                self.save_for_backward(x)
-                return np.sin(x), np.cos(x)
+                s, c = np.sin(x), np.cos(x)
+                self.save_for_backward(s, c)  # its outputs: with create_graph, the output Tensors
+                return s, c
             def backward(self, dsin, dcos):
-                (x,) = self.saved_tensors
-                return dsin * cos(x) - dcos * sin(x)   # cos, sin: np.cos on arrays, Tensor.cos on Tensors
+                s, c = self.saved_tensors
+                return dsin * c - dcos * s    # operators only: serves both passes
 
         s, c = SinCos.apply(x)
 
