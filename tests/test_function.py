@@ -9,6 +9,7 @@ import pytest
 import tinygrad_seq as tg
 from tinygrad_seq import Function, Tensor, gradcheck, gradgradcheck
 from tinygrad_seq.autograd import FirstOrderOnlyError, toposort
+from tinygrad_seq.graph_analysis import Graph
 
 RNG = np.random.default_rng(17)
 X = RNG.normal(size=(2, 3))
@@ -208,3 +209,33 @@ def test_backward_returning_the_wrong_number_of_gradients_names_the_op():
     x = leaf(X)
     with pytest.raises(RuntimeError, match="TwoForOne.backward returned 2 gradients for 1 inputs"):
         TwoForOne.apply(x)[0].sum().backward()
+
+
+# --------------------------------------------------------------------------------- tools on several outputs
+
+
+def test_a_picture_splits_gradients_through_a_node_with_two_outputs():
+    x = leaf(X)
+    s, c = SinCos.apply(x)
+    loss = (s * 2 + c).sum()
+    g = Graph([loss])
+    grads, _ = g.gradients()
+    assert sorted(g.outputs[id(s.grad_fn)]) == [0, 1]
+    np.testing.assert_allclose(g.share(s.grad_fn, x, grads), 2 * np.cos(X) - np.sin(X), rtol=1e-12)
+    loss.backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * np.cos(X) - np.sin(X), rtol=1e-12)
+
+
+def test_localize_names_a_wrong_node_with_two_outputs():
+    class SinCosWrong(SinCos):
+        def backward(self, dsin, dcos):
+            s, c = self.saved_tensors
+            return dsin * c + dcos * s  # the sign of d(cos) is lost
+
+    def f(x):
+        s, c = SinCosWrong.apply(x.tanh())
+        return (s * c).sum()
+
+    report = gradcheck(f, [X], localize=True, raise_exception=False)
+    assert not report
+    assert [n.op for n in report.localised.failed] == ["SinCosWrong"]

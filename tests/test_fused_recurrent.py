@@ -7,6 +7,8 @@ gives the same outputs, final states and gradients (input, initial state, every 
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from hypothesis import example, given
@@ -177,6 +179,21 @@ def test_the_picture_draws_a_fused_layer_as_one_box_and_the_legend_says_how_to_s
     layer.fused = False
     unrolled = graph.to_dot(layer(Tensor(np.ones((7, 1, 2), dtype=np.float32)))[0].sum(), params=layer)
     assert "t=6" in unrolled and "fused" not in unrolled
+
+
+def test_the_fused_node_has_separate_outputs_and_the_picture_one_box_with_an_edge_per_output():
+    layer = nn.LSTM(2, 3, rng=np.random.default_rng(0), fused=True)
+    out, (h, c) = layer(Tensor(np.ones((7, 1, 2), dtype=np.float32)))
+    loss = out.sum() + h.sum() + c.sum()
+    order = toposort([loss])
+    (node,) = [fn for fn in order if isinstance(fn, FusedSequence)]
+    assert node.n_outputs == 3 and out.grad_fn is node and out.shape == (7, 1, 3)  # y is output 0 itself
+    assert not [fn for fn in order if fn.name == "GetItem"]  # nothing packed, nothing sliced apart
+    dot = graph.to_dot(loss, params=layer)
+    (box,) = re.findall(r'(n\d+) \[[^\n]*LSTM, fused', dot)
+    assert "(7, 1, 3), (1, 3), (1, 3) float32" in dot
+    tails = sorted(re.findall(rf"  {box} -> n\d+ \[taillabel=\"(\d)\"\];", dot))
+    assert tails == ["0", "1", "2"]  # y, h_n and c_n each leave the one box on an edge of its own
 
 
 @pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
