@@ -243,7 +243,7 @@ class Function:
     results: tuple[np.ndarray, ...]  # a node with several outputs: the arrays forward returned
     created_at: str | None = None  # the line of user code that made the node (see record_sites)
     released: bool = False  # True once backward has freed the saved values
-    create_graph: bool = False  # set by the engine before backward runs
+    create_graph: bool = False  # set by the engine: True while it runs backward with create_graph
 
     def forward(self, *arrays: Any, **params: Any) -> np.ndarray | tuple[np.ndarray, ...]:
         raise NotImplementedError(f"{type(self).__name__}.forward is not written")
@@ -297,6 +297,9 @@ class Function:
 _new = object.__new__
 _ndarray = np.ndarray
 _NO_PARAMS: dict[str, Any] = {}  # never written to
+_NONE_NEEDED = tuple((False,) * n for n in range(8))  # needs_input_grad under no_grad, by input count
+_NEEDS_1 = ((False,), (True,))  # needs_input_grad of one input, indexed by its requires_grad
+_NEEDS_2 = (((False, False), (False, True)), ((True, False), (True, True)))  # of two, [x][y]
 
 
 def run_op(cls: type[Function], tensors: tuple, params: dict[str, Any] = _NO_PARAMS) -> Any:
@@ -308,25 +311,35 @@ def run_op(cls: type[Function], tensors: tuple, params: dict[str, Any] = _NO_PAR
     """
     fn = _new(cls)
     state = STATE
-    on = state.grad_enabled
-    try:  # needs_input_grad is set before forward runs (False for every input under no_grad)
-        if params or len(tensors) > 2:
-            fn.needs_input_grad = needs = tuple([on and t.requires_grad for t in tensors])
-            out = fn.forward(*[t._data for t in tensors], **params)
-        elif len(tensors) == 2:
-            x, y = tensors
-            fn.needs_input_grad = needs = (on and x.requires_grad, on and y.requires_grad)
-            out = fn.forward(x._data, y._data)
+    n = len(tensors)
+    if state.grad_enabled:  # needs_input_grad is set before forward runs
+        # NOTE: speed: for one or two inputs a ready-made tuple (no allocation for the collector to track)
+        needs: tuple[bool, ...]
+        if n == 2:
+            needs = _NEEDS_2[tensors[0].requires_grad][tensors[1].requires_grad]
+        elif n == 1:
+            needs = _NEEDS_1[tensors[0].requires_grad]
         else:
-            x = tensors[0]
-            fn.needs_input_grad = needs = (on and x.requires_grad,)
-            out = fn.forward(x._data)
+            needs = tuple([t.requires_grad for t in tensors])
+        fn.needs_input_grad = needs
+        record = True in needs
+    else:
+        fn.needs_input_grad = _NONE_NEEDED[n] if n < len(_NONE_NEEDED) else (False,) * n
+        record = False
+    try:
+        if params:
+            out = fn.forward(*[t._data for t in tensors], **params)
+        elif n == 2:
+            out = fn.forward(tensors[0]._data, tensors[1]._data)
+        elif n == 1:
+            out = fn.forward(tensors[0]._data)
+        else:
+            out = fn.forward(*[t._data for t in tensors])
     except ShapeError:
         raise
     except (ValueError, IndexError, TypeError) as err:
         shapes = ", ".join(str(t.shape) for t in tensors)
         raise type(err)(f"{fn.name.lower()}: {err} (input shapes: {shapes})") from None
-    record = True in needs
     if type(out) is tuple:
         return _multi_output(fn, tensors, params, out, record)
     if type(out) is not _ndarray:
@@ -339,7 +352,7 @@ def run_op(cls: type[Function], tensors: tuple, params: dict[str, Any] = _NO_PAR
         fn.inputs = tensors
         fn.params = params
         fn.scope = state.scope
-        n = len(tensors)  # NOTE: speed: a tuple spelled out for one or two inputs is cheaper to build
+        # NOTE: speed: a tuple spelled out for one or two inputs is cheaper to build
         fn.versions = (tensors[0]._version, tensors[1]._version) if n == 2 else (
             (tensors[0]._version,) if n == 1 else tuple([t._version for t in tensors]))
     if state.sites:
@@ -599,8 +612,6 @@ class _BackwardPass:
                 if not self.retain_graph:
                     _release(fn)
                 return
-            if fn.create_graph:  # (the node's last backward built a graph)
-                fn.create_graph = False
             grads = _backward_with_graph(fn, out_grads, True, None) if anomaly else fn.backward(*out_grads)
         else:
             if fn.first_order_only:
@@ -646,6 +657,7 @@ def _backward_with_graph(fn: Function, out_grads: tuple, anomaly: bool,
     finally:
         STATE.anomaly = anomaly
         fn.saved_tensors = arrays
+        fn.create_graph = False  # the class default: what a first-order backward reads
 
 
 def _node_key(t: Tensor) -> Any:
@@ -700,7 +712,6 @@ def node_backward(fn: Function, out_grads: Sequence[Any]) -> tuple[np.ndarray | 
     input's shape (None for an input that gets none). For pictures that split a gradient by reader."""
     if fn.released:
         _raise_released(fn)
-    fn.create_graph = False
     with _GradMode(False):
         grads = fn.backward(*[g._data if isinstance(g, _tensor_type) else np.asarray(g) for g in out_grads])
     if type(grads) is not tuple:
