@@ -151,11 +151,15 @@ class MatMul(Function):
 
     def backward(self, grad):
         x, y = self.saved_tensors
-        if y.ndim == 2 and x.ndim > 2:  # NOTE: speed: fold the batch axes, (M, K)^T @ (M, N) -> (K, N)
+        need_x, need_y = self.needs_input_grad  # NOTE: speed: no GEMM for an input that needs no gradient
+        gx = grad @ _swap_last(y) if need_x else None
+        if not need_y:
+            gy = None
+        elif y.ndim == 2 and x.ndim > 2:  # NOTE: speed: fold the batch axes, (M, K)^T @ (M, N) -> (K, N)
             gy = _swap_last(x.reshape(-1, x.shape[-1])) @ grad.reshape(-1, grad.shape[-1])
         else:
             gy = _swap_last(x) @ grad
-        return grad @ _swap_last(y), gy
+        return gx, gy
 
 
 class Maximum(Function):
