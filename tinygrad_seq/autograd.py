@@ -193,15 +193,16 @@ class Function:
       shape, never None) and returns one gradient per positional input (None for an input that needs
       none); ``self.saved_tensors`` gives back what forward saved. The engine sums a broadcast gradient
       back to its input's shape, so no rule does that itself.
-    - ``create_graph`` (set by the engine before backward runs, never read from the grad mode) says which
-      kind of pass this is. In a first-order pass (False) the gradients and `saved_tensors` are NumPy
-      arrays, and backward returns arrays (NOTE: speed: no Tensor or graph node per backward op). With
-      ``create_graph=True`` they are Tensors: a saved array that is an input's or an output's data comes
-      back as that very Tensor, any other float array as a constant (a mask stays an array), so the
-      gradient's graph joins the forward graph and can be differentiated again. A rule written with
-      what arrays and Tensors share (operators, reshape, transpose, sum, astype) serves both passes; a
-      rule written with NumPy functions serves the first only: its class sets ``first_order_only`` to
-      the way to get a differentiable version, and the engine raises `FirstOrderOnlyError` with that
+    - ``self.create_graph`` says which kind of pass this is: the engine sets it to the pass's
+      ``create_graph`` for the time backward runs (it is never read from the grad mode). In a
+      first-order pass (False) the gradients and `saved_tensors` are NumPy arrays, and backward returns
+      arrays (NOTE: speed: no Tensor or graph node per backward op). With ``create_graph=True`` they are
+      Tensors: a saved array that is an input's or an output's data comes back as that very Tensor, any
+      other float array as a constant (a mask stays an array), so the gradient's graph joins the
+      forward graph and can be differentiated again. A rule written with what arrays and Tensors share
+      (operators, reshape, transpose, sum, astype) serves both passes; a rule written with NumPy
+      functions serves the first only: its class sets ``first_order_only`` to the way to get a
+      differentiable version, and the engine raises `FirstOrderOnlyError` with that
       text when create_graph asks it for a graph.
 
     Use it with ``MyOp.apply(x, y, param=...)`` (Tensors or arrays in): a Tensor out, or a tuple of
