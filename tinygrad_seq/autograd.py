@@ -298,7 +298,7 @@ class Function:
 _new = object.__new__
 _ndarray = np.ndarray
 _NO_PARAMS: dict[str, Any] = {}  # never written to
-_NONE_NEEDED = tuple((False,) * n for n in range(8))  # needs_input_grad under no_grad, by input count
+_NONE_NEEDED = tuple((False,) * n for n in range(8))  # needs_input_grad under no_grad, for n < 8 inputs
 _NEEDS_1 = ((False,), (True,))  # needs_input_grad of one input, indexed by its requires_grad
 _NEEDS_2 = (((False, False), (False, True)), ((True, False), (True, True)))  # of two, [x][y]
 
@@ -325,7 +325,7 @@ def run_op(cls: type[Function], tensors: tuple, params: dict[str, Any] = _NO_PAR
         fn.needs_input_grad = needs
         record = True in needs
     else:
-        fn.needs_input_grad = _NONE_NEEDED[n] if n < len(_NONE_NEEDED) else (False,) * n
+        fn.needs_input_grad = _NONE_NEEDED[n] if n < 8 else (False,) * n
         record = False
     try:
         if params:
@@ -341,9 +341,9 @@ def run_op(cls: type[Function], tensors: tuple, params: dict[str, Any] = _NO_PAR
     except (ValueError, IndexError, TypeError) as err:
         shapes = ", ".join(str(t.shape) for t in tensors)
         raise type(err)(f"{fn.name.lower()}: {err} (input shapes: {shapes})") from None
-    if type(out) is tuple:
-        return _multi_output(fn, tensors, params, out, record)
     if type(out) is not _ndarray:
+        if type(out) is tuple:
+            return _multi_output(fn, tensors, params, out, record)
         out = _as_array(fn, out)
     result = _new(_tensor_type)
     result._data = out
