@@ -239,3 +239,28 @@ def test_localize_names_a_wrong_node_with_two_outputs():
     report = gradcheck(f, [X], localize=True, raise_exception=False)
     assert not report
     assert [n.op for n in report.localised.failed] == ["SinCosWrong"]
+
+
+class MaxAndIndex(Function):
+    """(max over the last axis, its index): a float output with a gradient and an integer one without."""
+
+    def forward(self, x):
+        index = x.argmax(axis=-1)
+        self.shape = x.shape
+        self.save_for_backward(index)  # an integer array: it stays an array in either pass
+        return np.take_along_axis(x, index[..., None], -1)[..., 0], index
+
+    def backward(self, dmax, dindex):
+        (index,) = self.saved_tensors
+        grad = np.zeros(self.shape, dtype=dmax.dtype)
+        np.put_along_axis(grad, index[..., None], dmax[..., None], -1)
+        return grad
+
+
+def test_an_integer_output_is_not_part_of_the_graph():
+    x = leaf(X)
+    top, index = MaxAndIndex.apply(x)
+    assert top.grad_fn is not None and index.grad_fn is None and not index.requires_grad
+    np.testing.assert_array_equal(index.numpy(), X.argmax(axis=-1))
+    top.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), X == X.max(axis=-1, keepdims=True))

@@ -380,7 +380,7 @@ def _multi_output(fn: Function, tensors: tuple, params: dict[str, Any], outs: tu
     results = []
     for i, out in enumerate(outs):
         t = _tensor_type._wrap(out, False)
-        if record:
+        if record and out.dtype.kind == "f":  # (an integer output, such as indices, has no gradient)
             t.requires_grad, t.grad_fn, t.output_index = True, fn, i
         results.append(t)
     state = STATE
