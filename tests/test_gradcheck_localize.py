@@ -323,7 +323,8 @@ def test_the_command_names_a_wrong_backward_in_a_model(capsys, monkeypatch) -> N
     from tinygrad_seq.nn.lm.cli import main
 
     right = ops.MatMul.backward
-    monkeypatch.setattr(ops.MatMul, "backward", lambda self, grad: tuple(2 * g for g in right(self, grad)))
+    monkeypatch.setattr(ops.MatMul, "backward",  # (None for an input that needs no gradient stays None)
+                        lambda self, grad: tuple(None if g is None else 2 * g for g in right(self, grad)))
     assert main(["gradcheck", "--model", "lstm", "--unfused", "--steps", "3", "--localize"]) == 1
     out = capsys.readouterr().out
     assert "FAILED node" in out and "op 'MatMul' in scope 'RecurrentLM/rnn/l0'" in out
