@@ -215,10 +215,17 @@ class Module:
             if array.shape != own[key].shape:
                 problems.append(
                     f"key {key!r}: the checkpoint has shape {array.shape}, the model {own[key].shape}")
-            elif array.dtype.kind not in "biuf":
+            elif array.dtype.kind not in "biuf" or array.dtype.kind == "b" != own[key].dtype.kind:
                 problems.append(f"key {key!r}: the checkpoint holds {array.dtype} values, not numbers")
             else:
-                arrays[key] = array.astype(own[key].dtype)
+                with np.errstate(over="ignore", invalid="ignore"):
+                    cast = array.astype(own[key].dtype)
+                if cast.dtype.kind == "f" and not np.isfinite(cast).all() and (
+                        array.dtype.kind != "f" or np.isfinite(array).all()):
+                    big = array.flat[int(np.argmax(~np.isfinite(cast).ravel()))]
+                    problems.append(f"key {key!r}: the checkpoint holds {big!r}, which {own[key].dtype} "
+                                    "cannot hold (it would become inf)")
+                arrays[key] = cast
         if problems:
             raise StateDictError(f"load_state_dict into {type(self).__name__}: " + "; ".join(problems))
         for key, array in arrays.items():

@@ -146,7 +146,7 @@ def test_ngram_probabilities_match_the_counts_they_come_from():
 def test_baselines_get_better_with_order_on_real_text_and_uniform_is_log_v():
     vocab = Vocab.chars(FOX + WORDS)
     train, valid = vocab.encode(FOX * 3 + WORDS * 3), vocab.encode(WORDS + FOX)
-    base = baselines(train, valid, len(vocab), batch_size=4)
+    base = baselines(train, valid, len(vocab))
     assert base["uniform"].loss == pytest.approx(math.log(len(vocab)))
     losses = [base[k].loss for k in ("uniform", "unigram", "bigram", "trigram")]
     assert losses == sorted(losses, reverse=True)

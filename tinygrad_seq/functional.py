@@ -19,6 +19,7 @@ holds each fused op equal to its composed form in float64 and checks both gradie
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -46,7 +47,8 @@ def _reduce(losses: Tensor, reduction: str, count: Any = None) -> Tensor:
     if reduction == "sum":
         return losses.sum()
     if reduction == "mean":
-        return losses.sum() / (losses.size if count is None else max(int(count), 1))
+        n = losses.size if count is None else int(count)
+        return losses.sum() / n if n else losses.sum() * math.nan  # as torch: the mean of nothing is nan
     raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
 
 

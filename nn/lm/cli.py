@@ -44,7 +44,16 @@ from .rundir import RunDirError, claim
 from .sampling import generate, score, start_id
 from .text import CorpusError, UnknownCharacterError, Vocab, corpus_name, load_corpus
 from .threads import DEFAULT_THREADS, blas_threads
-from .training import CHECKPOINT, LR, TrainConfig, Trainer, TrainingError, fingerprint, prepare_data
+from .training import (
+    CHECKPOINT,
+    LR,
+    TrainConfig,
+    Trainer,
+    TrainingError,
+    fingerprint,
+    prepare_data,
+    split_text,
+)
 
 __all__ = ["UsageError", "build_parser", "gradcheck_layer", "main"]
 
@@ -119,6 +128,8 @@ def _train_claimed(args: argparse.Namespace) -> int:
         say(f"\nafter {result.step} steps ({trainer.seconds / 60:.1f} minutes of training, "
             f"{trainer.tokens / max(trainer.seconds, 1e-9):,.0f} tokens/s):")
         say(_table(result.evaluation, result.baselines, c.model))
+        for line in unk_report(result.evaluation, trainer.vocab):
+            say(line)
     # a text without line breaks has no token that starts a line: start from its first token instead
     vocab = trainer.vocab
     prompt = "" if start_id(vocab) is not None else vocab.itos[int(trainer.train_ids[0])]
@@ -208,52 +219,80 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def _training_split(ckpt: Any, vocab: Vocab,
-                    train_cfg: TrainConfig) -> tuple[np.ndarray | None, np.ndarray | None, str]:
-    """(train ids, valid ids, "") of the corpus the model was trained on, read with the checkpoint's own
-    vocabulary; (None, None, why) if that corpus cannot be loaded or is no longer the text trained on."""
+def _training_split(ckpt: Any, vocab: Vocab, train_cfg: TrainConfig) -> tuple[Any, Any, str, str]:
+    """(train ids, valid ids, validation text, "") of the corpus the model was trained on, read with the
+    checkpoint's own vocabulary; (None, None, "", why) if that corpus cannot be loaded or is no longer the
+    text trained on."""
     try:
         text = load_corpus(train_cfg.corpus)
     except CorpusError as error:
-        return None, None, f"the training corpus could not be loaded ({error})"
+        return None, None, "", f"the training corpus could not be loaded ({error})"
     saved = ckpt.meta.get("corpus_fingerprint")
     now = fingerprint(text)
     try:
         if saved and now != saved or not saved and prepare_data(text, train_cfg)[0] != vocab:
-            return None, None, (f"the corpus {train_cfg.corpus!r} changed since this model was trained "
-                                f"(fingerprint {now}, the checkpoint's {saved or 'not recorded'})")
+            return None, None, "", (f"the corpus {train_cfg.corpus!r} changed since this model was trained "
+                                    f"(fingerprint {now}, the checkpoint's {saved or 'not recorded'})")
         _, train_ids, valid_ids = prepare_data(text, train_cfg, vocab=vocab)
     except TrainingError as error:
-        return None, None, str(error)
-    return train_ids, valid_ids, ""
+        return None, None, "", str(error)
+    return train_ids, valid_ids, split_text(text, train_cfg.valid_fraction)[1], ""
+
+
+UNK_WARNING = 0.05  # above this share of <unk> among the predicted tokens, a loss says little: warn
+
+
+def unk_report(result: Evaluation, vocab: Vocab, text: str | None = None) -> list[str]:
+    """Lines that go next to a loss: the share of <unk> among its predicted tokens and the words behind
+    them, a warning above `UNK_WARNING`; nothing for a vocabulary without <unk>."""
+    if vocab.unk_id is None:
+        return []
+    unknown = vocab.unknown(text) if text else None
+    kind = "words" if vocab.level == "word" else "characters"
+    line = f"  <unk>: {100 * result.unk_share:.1f}% of the predicted tokens ({result.unk:,})"
+    if unknown:
+        shown = ", ".join(repr(w) for w, _ in unknown.most_common(5))
+        line += f"; {len(unknown):,} distinct {kind} not in the vocabulary, e.g. {shown}"
+    lines = [line]
+    if result.unk_share > UNK_WARNING:
+        lines.append(f"  warning: {100 * result.unk_share:.0f}% of the tokens are <unk>, so the loss mostly "
+                     f"says how well <unk> is predicted; compare models on text with fewer unknown {kind} "
+                     "(or a larger vocabulary: --max-vocab, --min-freq)")
+    return lines
 
 
 def _eval(args: argparse.Namespace) -> int:
     model, vocab, ckpt = load_model(_checkpoint_path(args.dir))
     train_cfg = TrainConfig.from_dict(ckpt.meta.get("train", {}))
-    train_ids, valid_ids, why = _training_split(ckpt, vocab, train_cfg)
+    train_ids, valid_ids, text, why = _training_split(ckpt, vocab, train_cfg)
     if args.corpus is not None:
-        valid_ids, split = vocab.encode(load_corpus(args.corpus)), args.corpus
+        text = load_corpus(args.corpus)
+        valid_ids, split = vocab.encode(text), args.corpus
     elif why or valid_ids is None:
         raise UsageError(f"{why}: its validation split is not the text the model was measured on; evaluate "
                          "on a file instead with --corpus PATH (read with the checkpoint's vocabulary)")
     else:
         split = "validation split"
     batch = args.batch_size or train_cfg.eval_batch
-    seq_len = model.context or train_cfg.seq_len
     try:
-        result = evaluate(model, valid_ids, batch_size=batch, seq_len=seq_len)
+        result = evaluate(model, valid_ids, batch_size=batch, unk_id=vocab.unk_id)
     except ValueError as error:  # fewer than 2 tokens
         raise UsageError(str(error)) from None
-    base = baselines(train_ids, valid_ids, len(vocab), batch) if train_ids is not None else {}
+    base = baselines(train_ids, valid_ids, len(vocab)) if train_ids is not None else {}
+    notes = unk_report(result, vocab, text)
     if args.json:
+        unknown = vocab.unknown(text) if vocab.unk_id is not None else {}
         out = result.to_dict() | {"baselines": {k: e.to_dict() for k, e in base.items()}, "split": split,
-                                  "step": ckpt.step, "model": ckpt.config.to_dict()}
+                                  "step": ckpt.step, "model": ckpt.config.to_dict(),
+                                  "unknown_types": len(unknown),
+                                  "unk_warning": result.unk_share > UNK_WARNING}
         print(json.dumps(_json_safe(out), allow_nan=False))
         return 0
     print(f"{ckpt.config.model} model at step {ckpt.step}, on the {split} of {train_cfg.corpus!r}"
           if split == "validation split" else f"{ckpt.config.model} model at step {ckpt.step}, on {split}")
     print(_table(result, base, ckpt.config.model))
+    for line in notes:
+        print(line)
     if not base:
         print(f"  (no baselines: {why})")
     return 0
@@ -280,6 +319,12 @@ def _sample(args: argparse.Namespace) -> int:
     except ValueError as error:  # an unknown character in the prompt, a negative temperature
         raise UsageError(str(error)) from None
     print("\n---\n".join(texts))
+    unknown = vocab.unknown(args.prompt) if vocab.unk_id is not None else {}
+    if unknown and vocab.unk_id is not None:
+        kind = "word" if vocab.level == "word" else "character"
+        print(f"note: the prompt's {kind}{'s' if len(unknown) > 1 else ''} " + ", ".join(map(repr, unknown))
+              + f" {'are' if len(unknown) > 1 else 'is'} not in the vocabulary: the model read "
+              f"{vocab.itos[vocab.unk_id]} instead", file=sys.stderr)
     return 0
 
 
@@ -296,7 +341,7 @@ def _score(args: argparse.Namespace) -> int:
     for rank, s in enumerate(scores, 1):
         shown = s.text if len(s.text) <= 200 else f"{s.text[:60]!r}... ({len(s.text):,} characters)"
         print(f"{rank:<6}{s.total:>13.3f}{s.per_token:>11.3f}{len(s.logp):>8}  {shown}")
-    unknown = sorted({t for s in texts for t in vocab.tokenize(s) if t not in vocab.stoi})
+    unknown = sorted({t for s in texts for t in vocab.unknown(s)})
     if unknown and vocab.unk_id is not None:
         kind = "word" if vocab.level == "word" else "character"
         print(f"\nnote: {len(unknown)} {kind}{' is' if len(unknown) == 1 else 's are'} not in the "
@@ -635,7 +680,9 @@ def build_parser() -> argparse.ArgumentParser:
                 "unigram, bigram and trigram baselines fit on its training split.", _eval)
     e.add_argument("dir", metavar="DIR", help=ckpt_help)
     e.add_argument("--corpus", metavar="PATH", help="evaluate on this whole file instead")
-    e.add_argument("--batch-size", type=_positive_int, help="parallel streams [as in training]")
+    e.add_argument("--batch-size", type=_positive_int,
+                   help="Transformer windows per forward pass (speed and memory only: the loss does not "
+                        "depend on it) [as in training]")
     e.add_argument("--json", action="store_true", help="print one JSON object")
 
     s = command("sample", "generate text",

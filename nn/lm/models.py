@@ -37,11 +37,10 @@ from ..module import Module, evaluating
 from ..recurrent import GRU, LSTM, RNN
 from ..transformer import LearnedPositionalEncoding, TransformerEncoderLayer
 from .ngram import NGramLM
-from .text import batchify, bptt_chunks
 
 __all__ = [
     "MODELS", "Evaluation", "LMConfig", "RecurrentLM", "TransformerLM", "baselines", "build_model",
-    "chunk_loss", "detach_state", "eval_streams", "evaluate",
+    "chunk_loss", "detach_state", "evaluate", "token_logp",
 ]
 
 MODELS = ("rnn", "lstm", "gru", "transformer")
@@ -241,6 +240,11 @@ class Evaluation:
 
     loss: float
     tokens: int
+    unk: int = 0  # how many of the predicted tokens are <unk> (0 when not counted)
+
+    @property
+    def unk_share(self) -> float:
+        return self.unk / self.tokens if self.tokens else 0.0
 
     @property
     def bits_per_token(self) -> float:
@@ -252,51 +256,99 @@ class Evaluation:
 
     def to_dict(self) -> dict[str, float | int]:
         return {"loss": self.loss, "bits_per_token": self.bits_per_token, "perplexity": self.perplexity,
-                "tokens": self.tokens}
+                "tokens": self.tokens, "unk": self.unk, "unk_share": self.unk_share}
 
 
-def eval_streams(ids: np.ndarray, batch_size: int = 16) -> np.ndarray:
-    """(N,) -> (n, B) streams to evaluate on, B <= batch_size so that each stream has >= 2 tokens.
+EVAL_ELEMENTS = 1 << 22  # logits (tokens x vocabulary) one forward pass of `token_logp` may hold: 16 MB
 
-    Models and count baselines read the same streams, each from a fresh start, so they predict
-    exactly the same tokens from the same contexts.
+
+def _chosen(logits: Any, targets: np.ndarray) -> np.ndarray:
+    """log p of each target: (T, B, V) logits, (T, B) ids -> (T, B) float64."""
+    logp = logits.log_softmax(axis=-1).numpy()  # (T, B, V)
+    return np.take_along_axis(logp, targets[..., None], axis=-1)[..., 0].astype(np.float64)
+
+
+def token_logp(model: Module, stream: np.ndarray, chunk: int = 4096,
+               windows: int | None = None) -> np.ndarray:
+    """log p(stream[i] | what comes before it) for i = 1 .. N - 1: (N,) ids -> (N - 1,) float64.
+
+    The stream is read as one text, whatever the batch sizes elsewhere. A recurrent model reads it in
+    one lane (B = 1), `chunk` tokens per forward pass, its state carried from pass to pass: every
+    token is predicted from the whole text before it, exactly as if read token by token. A
+    Transformer reads at most its context C: the first window of C tokens scores its every position
+    (each from all the tokens before it); each next window ends ``C // 2`` tokens later and scores only
+    those, so every later token is predicted from between C - C // 2 and C - 1 tokens before it. The
+    windows are independent: `windows` of them (default: ``chunk // C``) share one forward pass, which
+    changes the speed and memory, not the numbers. No graph is recorded; dropout is off.
+    """
+    stream = np.asarray(stream, dtype=np.int64)
+    if stream.ndim != 1 or len(stream) < 2:
+        raise ValueError(f"evaluate: need a 1-D stream of at least 2 tokens (one to predict from, one to "
+                         f"predict), got shape {stream.shape}")
+    logp = np.empty(len(stream) - 1, dtype=np.float64)
+    with evaluating(model):
+        if model.context is None:
+            inputs, targets, state = stream[:-1], stream[1:], None
+            for begin in range(0, len(targets), chunk):
+                logits, state = model(inputs[begin:begin + chunk, None], state)  # (T, 1) -> (T, 1, V)
+                logp[begin:begin + chunk] = _chosen(logits, targets[begin:begin + chunk, None])[:, 0]
+        else:
+            _window_logp(model, stream, logp, windows or max(1, chunk // model.context))
+    return logp
+
+
+def _window_logp(model: Module, stream: np.ndarray, logp: np.ndarray, per_pass: int) -> None:
+    """Fill `logp` (log p of stream[1:]) with a Transformer: windows of its context, `per_pass` at once."""
+    C, n = model.context, len(stream) - 1
+    if n <= C:
+        logits, _ = model(stream[:-1, None])  # (n, 1) -> (n, 1, V)
+        logp[:] = _chosen(logits, stream[1:, None])[:, 0]
+        return
+    stride = max(1, C // 2)
+    # (first position read, first scored): a window scores [e, e + stride), reading C tokens up to its end
+    starts = [(0, 0)] + [(min(e + stride, n) - C, e) for e in range(C, n, stride)]
+    for i in range(0, len(starts), per_pass):
+        group = starts[i:i + per_pass]
+        inputs = np.stack([stream[a:a + C] for a, _ in group], axis=1)  # (C, b)
+        targets = np.stack([stream[a + 1:a + C + 1] for a, _ in group], axis=1)  # (C, b)
+        logits, _ = model(inputs)  # (C, b) -> (C, b, V)
+        chosen = _chosen(logits, targets)  # (C, b)
+        for column, (a, first) in enumerate(group):
+            logp[first:a + C] = chosen[first - a:, column]
+
+
+def evaluate(model: Module, ids: np.ndarray, batch_size: int = 16, seq_len: int | None = None,
+             unk_id: int | None = None) -> Evaluation:
+    """Loss (nats/token), bits per token and perplexity of `model` on the token stream `ids`.
+
+    Every token after the first is predicted once, as `token_logp` reads the stream: a recurrent model
+    with the whole text before it (one lane), a Transformer with a fixed window of at least half its
+    context. The result does not depend on `batch_size` (how many Transformer windows one pass reads)
+    nor on `seq_len` (tokens per pass of a recurrent model; default: as many as keep the logits under
+    `EVAL_ELEMENTS`); they only set speed and memory. ``unk_id``: count the targets that are ``<unk>``.
+    The model's train/eval mode is restored after.
+    """
+    V = max(1, getattr(getattr(model, "config", None), "vocab_size", 1))
+    chunk = seq_len if seq_len is not None and model.context is None else max(64, EVAL_ELEMENTS // V)
+    logp = token_logp(model, ids, chunk=chunk, windows=batch_size)
+    unk = int(np.count_nonzero(np.asarray(ids)[1:] == unk_id)) if unk_id is not None else 0
+    return Evaluation(float(-logp.mean()), len(logp), unk)
+
+
+def baselines(train_ids: np.ndarray, ids: np.ndarray, vocab_size: int) -> dict[str, Evaluation]:
+    """Count models fit on `train_ids`, scored on the tokens `evaluate(model, ids)` predicts.
+
+    ``uniform`` (loss log V), ``unigram``, ``bigram`` and ``trigram`` (interpolated Kneser-Ney; see
+    `nn.lm.ngram`), each reading `ids` as one stream. A model that learned something beats all of them.
+    An order whose n-grams a vocabulary this large cannot number (`NGramLM.fits`) is left out.
     """
     ids = np.asarray(ids)
     if len(ids) < 2:
         raise ValueError(
             f"evaluate: need at least 2 tokens (one to predict from, one to predict), got {len(ids)}")
-    return batchify(ids, max(1, min(batch_size, len(ids) // 2)))
-
-
-def evaluate(model: Module, ids: np.ndarray, batch_size: int = 16, seq_len: int | None = None) -> Evaluation:
-    """Loss (nats/token), bits per token and perplexity of `model` on the token stream `ids`.
-
-    The stream is cut into `batch_size` contiguous streams (see `eval_streams`) read in chunks of
-    `seq_len` (default: the model's context for a Transformer, 64 otherwise), state carried across
-    chunks; no graph is recorded and dropout is off. The model's train/eval mode is restored after.
-    """
-    data = eval_streams(ids, batch_size)
-    if seq_len is None:
-        seq_len = model.context or 64
-    total, count, state = 0.0, 0, None
-    with evaluating(model):
-        for inputs, targets in bptt_chunks(data, seq_len):
-            loss, state = chunk_loss(model, inputs, targets, state, reduction="sum")
-            total += float(loss.item())
-            count += targets.size
-    return Evaluation(total / count, count)
-
-
-def baselines(train_ids: np.ndarray, ids: np.ndarray, vocab_size: int,
-              batch_size: int = 16) -> dict[str, Evaluation]:
-    """Count models fit on `train_ids`, scored on the streams that `evaluate(model, ids, batch_size)` reads.
-
-    ``uniform`` (loss log V), ``unigram``, ``bigram`` and ``trigram`` (interpolated Kneser-Ney; see
-    `nn.lm.ngram`). A model that learned something beats all of them.
-    """
-    data = eval_streams(ids, batch_size)
-    results = {"uniform": Evaluation(math.log(vocab_size), (data.shape[0] - 1) * data.shape[1])}
+    results = {"uniform": Evaluation(math.log(vocab_size), len(ids) - 1)}
     for order, name in ((1, "unigram"), (2, "bigram"), (3, "trigram")):
-        total, count = NGramLM(order, vocab_size).fit(train_ids).nll(data)
-        results[name] = Evaluation(total / count, count)
+        if NGramLM.fits(order, vocab_size):
+            total, count = NGramLM(order, vocab_size).fit(train_ids).nll(ids)
+            results[name] = Evaluation(total / count, count)
     return results

@@ -35,10 +35,16 @@ class NGramLM:
     def __init__(self, order: int, vocab_size: int) -> None:
         if order < 1:
             raise ValueError(f"NGramLM: order must be >= 1, got {order}")
-        if vocab_size < 1 or vocab_size ** order >= 2**62:
-            raise ValueError(f"NGramLM: vocab_size {vocab_size} ** order {order} does not fit int64 keys")
+        if not self.fits(order, vocab_size):
+            raise ValueError(f"NGramLM: vocab_size {vocab_size} ** order {order} does not fit int64 keys; "
+                             f"use a lower order or a smaller vocabulary (--max-vocab)")
         self.order, self.V = order, vocab_size
         self.levels: list[dict[str, Any]] = []  # per order: arrays of keys and counts, and the discount
+
+    @staticmethod
+    def fits(order: int, vocab_size: int) -> bool:
+        """Whether every `order`-gram of `vocab_size` tokens has an int64 key (V ** order < 2 ** 62)."""
+        return vocab_size >= 1 and vocab_size ** order < 2**62
 
     def _keys(self, grams: np.ndarray) -> np.ndarray:
         """(N, k) token ids -> (N,) int64 keys, the k-gram read as a base-V number (first token highest)."""

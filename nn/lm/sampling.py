@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 from ..module import Module, evaluating
-from .models import State
+from .models import State, token_logp
 from .text import Vocab
 
 __all__ = ["SCORE_TOKENS", "Score", "generate", "score", "start_id"]
@@ -146,11 +145,10 @@ def score(model: Module, vocab: Vocab, sentence: str, chunk: int = SCORE_TOKENS)
     that ends well scores higher. Unknown words score as ``<unk>``; unknown characters raise
     ``UnknownCharacterError``.
 
-    The text is read in pieces of about `chunk` tokens without recording a graph, so any length
-    scores in the same memory: a recurrent model carries its state from piece to piece (the result is
-    the whole text's); a Transformer reads at most its context, so a longer text is read in windows of
-    ``context`` tokens that overlap by half, each token predicted from at least ``context // 2``
-    tokens before it (from all of them inside the first window).
+    The text is read as `nn.lm.models.token_logp` reads a stream, in pieces of about `chunk` tokens
+    without recording a graph, so any length scores in the same memory: a recurrent model carries its
+    state from piece to piece (the result is the whole text's); a Transformer reads windows of its
+    context that overlap by half, each token predicted from at least ``context // 2`` tokens before it.
     """
     ids = vocab.encode(sentence)
     start = start_id(vocab)
@@ -158,43 +156,5 @@ def score(model: Module, vocab: Vocab, sentence: str, chunk: int = SCORE_TOKENS)
     if len(stream) < 2:
         raise ValueError(f"score: {sentence!r} has no token to score")
     targets = stream[1:]
-    logp = np.empty(len(targets), dtype=np.float64)
-    with evaluating(model):
-        if model.context is None:
-            inputs, state = stream[:-1], None
-            for begin in range(0, len(targets), chunk):
-                logits, state = model(inputs[begin:begin + chunk, None], state)  # (T, 1) -> (T, 1, V)
-                logp[begin:begin + chunk] = _chosen(logits, targets[begin:begin + chunk, None])[:, 0]
-        else:
-            _score_windows(model, stream, logp, max(1, chunk // model.context))
+    logp = token_logp(model, stream, chunk)
     return Score(sentence, float(logp.sum()), targets, logp, vocab.itos)
-
-
-def _chosen(logits: Any, targets: np.ndarray) -> np.ndarray:
-    """log p of each target: (T, B, V) logits, (T, B) ids -> (T, B) float64."""
-    logp = logits.log_softmax(axis=-1).numpy()  # (T, B, V)
-    return np.take_along_axis(logp, targets[..., None], axis=-1)[..., 0].astype(np.float64)
-
-
-def _score_windows(model: Module, stream: np.ndarray, logp: np.ndarray, per_pass: int) -> None:
-    """Fill `logp` (the log p of stream[1:]) with a Transformer: windows of its context, `per_pass` at once.
-
-    The first window scores its every position; each next one ends ``stride`` tokens later and scores
-    only those, so each token is read after at least ``context - stride`` tokens of the text.
-    """
-    C, n = model.context, len(stream) - 1
-    if n <= C:
-        logits, _ = model(stream[:-1, None])  # (n, 1) -> (n, 1, V)
-        logp[:] = _chosen(logits, stream[1:, None])[:, 0]
-        return
-    stride = max(1, C // 2)
-    # (first position read, first scored): a window scores [e, e + stride), reading C tokens up to its end
-    windows = [(0, 0)] + [(min(e + stride, n) - C, e) for e in range(C, n, stride)]
-    for i in range(0, len(windows), per_pass):
-        group = windows[i:i + per_pass]
-        inputs = np.stack([stream[a:a + C] for a, _ in group], axis=1)  # (C, b)
-        targets = np.stack([stream[a + 1:a + C + 1] for a, _ in group], axis=1)  # (C, b)
-        logits, _ = model(inputs)  # (C, b) -> (C, b, V)
-        chosen = _chosen(logits, targets)  # (C, b)
-        for column, (a, first) in enumerate(group):
-            logp[first:a + C] = chosen[first - a:, column]

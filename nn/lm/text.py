@@ -133,6 +133,10 @@ class Vocab:
         """The tokens of ``text`` at this vocabulary's level (words end each line with ``<eos>``)."""
         return list(text) if self.level == "char" else tokenize_words(text, self.lower)
 
+    def unknown(self, text: str) -> Counter[str]:
+        """The tokens of ``text`` this vocabulary does not hold (they encode as ``<unk>``), with counts."""
+        return Counter(token for token in self.tokenize(text) if token not in self.stoi)
+
     def encode(self, text: str) -> np.ndarray:
         """``text`` -> (N,) int64 ids. Unseen words give ``<unk>``; unseen characters too if the vocab has it.
 

@@ -113,6 +113,15 @@ class TrainConfig:
         return cls(**{k: v for k, v in d.items() if k in {f.name for f in fields(cls)}})
 
 
+def split_text(text: str, valid_fraction: float) -> tuple[str, str]:
+    """(training text, validation text): the last `valid_fraction` held out, cut at a line break."""
+    cut = int(len(text) * (1 - valid_fraction))
+    line_end = text.rfind("\n", 0, cut)
+    if line_end > len(text) // 2:
+        cut = line_end + 1
+    return text[:cut], text[cut:]
+
+
 def prepare_data(text: str, config: TrainConfig,
                  vocab: Vocab | None = None) -> tuple[Vocab, np.ndarray, np.ndarray]:
     """(vocab, train ids, valid ids): the text cut at a line break, the last ``valid_fraction`` held out.
@@ -122,11 +131,7 @@ def prepare_data(text: str, config: TrainConfig,
     never seen in training are ``<unk>``, as they would be for new text. Given a `vocab` (a
     checkpoint's), the text is encoded with it instead of building one.
     """
-    cut = int(len(text) * (1 - config.valid_fraction))
-    line_end = text.rfind("\n", 0, cut)
-    if line_end > len(text) // 2:
-        cut = line_end + 1
-    train_text, valid_text = text[:cut], text[cut:]
+    train_text, valid_text = split_text(text, config.valid_fraction)
     if vocab is not None:
         pass
     elif config.level == "char":
@@ -229,7 +234,8 @@ class Trainer:
         c = self.model.config
         title = (f"{c.model} LM, {c.hidden} hidden x {c.layers}, {self.config.level} level: "
                  f"{self.config.corpus}")
-        baseline = ("trigram", self._trigram) if self._trigram is not None else None
+        trigram = self._trigram
+        baseline = ("trigram", trigram) if trigram is not None and math.isfinite(trigram) else None
         tokens = min(self.config.eval_tokens or len(self.valid_ids), len(self.valid_ids))
         try:
             plot_history(self.history, self.curve_path, clip=self.config.clip, baseline=baseline,
@@ -347,15 +353,14 @@ class Trainer:
     def validate(self, tokens: int | None = None) -> Evaluation:
         """The model's loss on (the first `tokens` of) the validation split; recorded in the history."""
         ids = self.valid_ids if tokens is None else self.valid_ids[: max(tokens, 2)]
-        seq_len = self.config.seq_len
-        return evaluate(self.model, ids, batch_size=self.config.eval_batch, seq_len=seq_len)
+        return evaluate(self.model, ids, batch_size=self.config.eval_batch, unk_id=self.vocab.unk_id)
 
     def trigram(self) -> float:
         """The trigram baseline's loss on the validation tokens used during training (computed once)."""
         if self._trigram is None:
             ids = self.valid_ids[: self.config.eval_tokens] if self.config.eval_tokens else self.valid_ids
-            found = baselines(self.train_ids, ids, len(self.vocab), self.config.eval_batch)
-            self._trigram = found["trigram"].loss
+            found = baselines(self.train_ids, ids, len(self.vocab))
+            self._trigram = found["trigram"].loss if "trigram" in found else math.nan
         return self._trigram
 
     # ----------------------------------------------------------------------------------- running
@@ -442,8 +447,7 @@ class Trainer:
                     point = result.evaluation if whole else self.validate(self.config.eval_tokens)
                     self.history["val_loss"].append(point.loss)
                     self.history["val_step"].append(self.step)
-                result.baselines = baselines(self.train_ids, self.valid_ids, len(self.vocab),
-                                             self.config.eval_batch)
+                result.baselines = baselines(self.train_ids, self.valid_ids, len(self.vocab))
             except KeyboardInterrupt as stop:
                 result.interrupted, result.evaluation = True, None
                 result.signal = signal.SIGTERM if isinstance(stop, Terminated) else signal.SIGINT

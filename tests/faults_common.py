@@ -1,0 +1,70 @@
+"""What the fault-injection tests share: a small corpus, tiny training options, and running the command
+in this process (exit code, stdout, stderr) or training a run directory."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from pathlib import Path
+
+from tinygrad_seq.nn.lm.cli import main
+
+TEXT = (
+    "".join(
+        f"the {a} {b} sat on the {c} .\n"
+        for a in ("big", "small", "red")
+        for b in ("cat", "dog", "fox", "hen")
+        for c in ("mat", "log", "rug")
+    )
+    * 3
+)
+TINY = ["--hidden", "16", "--seq-len", "8", "--batch-size", "4", "--eval-every", "4", "--warmup", "0"]
+ENV = os.environ | {"OPENBLAS_NUM_THREADS": "1"}
+COMMAND = [sys.executable, "-m", "tinygrad_seq"]
+
+
+def run(capsys, *argv) -> tuple[int, str, str]:
+    capsys.readouterr()  # what earlier commands printed
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_line(capsys, *argv) -> str:
+    """The command fails with exit code 2 and exactly one line on stderr, no traceback."""
+    code, out, err = run(capsys, *argv)
+    assert code == 2, (out, err)
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    return err
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def train(
+    tmp_path: Path, *extra, corpus_text: str = TEXT, name: str = "run", steps: int = 8
+) -> tuple[Path, Path]:
+    corpus = tmp_path / f"{name}.txt"
+    corpus.write_text(corpus_text)
+    out = tmp_path / name
+    assert (
+        main(
+            [
+                "train",
+                "--corpus",
+                str(corpus),
+                *TINY,
+                "--steps",
+                str(steps),
+                "--out",
+                str(out),
+                *map(str, extra),
+            ]
+        )
+        == 0
+    )
+    return corpus, out
+
+
