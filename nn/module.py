@@ -298,14 +298,36 @@ def evaluating(module: Module) -> Iterator[Module]:
         module.train(was_training)
 
 
-TMP_PREFIX = ".tmp-"  # what `atomic_write` names its temporary files (a crash can leave one behind)
+TMP_PREFIX = ".tinygrad-seq-tmp."  # then the writer's PID and a dot: a name no user picks by chance
+
+
+def temporary_prefix() -> str:
+    """The start of the names `atomic_write` gives its temporary files: ``.tinygrad-seq-tmp.<PID>.``."""
+    return f"{TMP_PREFIX}{os.getpid()}."
+
+
+def is_stale_temporary(name: str) -> bool:
+    """Whether `name` is a temporary file of `atomic_write` whose writer is no longer running (a crash
+    or ``kill -9`` left it): only those may be removed. A user's own ``.tmp-*`` files never match."""
+    if not name.startswith(TMP_PREFIX):
+        return False
+    pid = name[len(TMP_PREFIX):].split(".", 1)[0]
+    if not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)  # signal 0: only asks whether the process exists
+    except (ProcessLookupError, OverflowError):  # gone, or a PID no process can have
+        return True
+    except PermissionError:  # alive, under another user
+        return False
+    return False
 
 
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike) -> Iterator[IO[bytes]]:
     """A binary file to write that replaces `path` only once it is complete and on disk.
 
-    The bytes go to a temporary file in the same folder (``.tmp-*``), are flushed and fsync'ed, then
+    The bytes go to a temporary file in the same folder (`temporary_prefix`), are flushed and fsync'ed, then
     renamed over `path`: a crash, a full disk or Ctrl-C leaves the previous file as it was. The file
     gets the permissions of any new file (0644 under the usual umask), not the temporary file's 0600.
 
@@ -315,7 +337,7 @@ def atomic_write(path: str | os.PathLike) -> Iterator[IO[bytes]]:
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=TMP_PREFIX, suffix=os.path.splitext(path)[1])
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=temporary_prefix(), suffix=os.path.splitext(path)[1])
     try:
         os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:

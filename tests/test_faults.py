@@ -34,7 +34,7 @@ from tinygrad_seq.nn.lm.cli import main
 from tinygrad_seq.nn.lm.models import Evaluation, LMConfig, build_model
 from tinygrad_seq.nn.lm.sampling import score
 from tinygrad_seq.nn.lm.text import Vocab
-from tinygrad_seq.nn.module import StateDictError, save_arrays
+from tinygrad_seq.nn.module import TMP_PREFIX, StateDictError, save_arrays
 
 pytestmark = pytest.mark.faults
 
@@ -252,7 +252,7 @@ def test_signals_at_random_moments_never_lose_the_checkpoint():
         )
         if done.returncode != 0 or load_checkpoint(out / "checkpoint.npz").step != last + 2:
             errors.append(f"{signal.Signals(signum).name}: the final resume failed: {done.stderr[-300:]}")
-        if any(p.name.startswith(".tmp-") for p in out.iterdir()):
+        if any(p.name.startswith(TMP_PREFIX) for p in out.iterdir()):
             errors.append(f"{signal.Signals(signum).name}: temporary files left: {sorted(os.listdir(out))}")
 
     try:
@@ -282,10 +282,10 @@ def test_an_unwritable_out_is_found_before_the_first_step(tmp_path, capsys):
 
 def test_stale_temporary_files_are_removed_on_the_next_run(tmp_path, capsys):
     corpus, out = train(tmp_path, steps=4)
-    (out / ".tmp-abc123.npz").write_bytes(b"half a checkpoint")  # what kill -9 during a save leaves
-    (out / ".tmp-def456.png").write_bytes(b"half a picture")
+    (out / f"{TMP_PREFIX}99999999.abc123.npz").write_bytes(b"half a checkpoint")  # kill -9 during a save
+    (out / f"{TMP_PREFIX}99999999.def456.png").write_bytes(b"half a picture")
     assert main(["train", "--out", str(out), "--resume", "--steps", "6"]) == 0
-    assert not [p for p in os.listdir(out) if p.startswith(".tmp-")]
+    assert not [p for p in os.listdir(out) if p.startswith(TMP_PREFIX)]
 
 
 def test_a_full_disk_keeps_the_previous_checkpoint(tmp_path, capsys, monkeypatch):
@@ -302,7 +302,7 @@ def test_a_full_disk_keeps_the_previous_checkpoint(tmp_path, capsys, monkeypatch
     assert "No space left on device" in err
     monkeypatch.setattr(np, "savez", real_savez)
     assert sha(out / "checkpoint.npz") == before and load_checkpoint(out / "checkpoint.npz").step == 4
-    assert not [p for p in os.listdir(out) if p.startswith(".tmp-")]
+    assert not [p for p in os.listdir(out) if p.startswith(TMP_PREFIX)]
 
 
 # ------------------------------------------------------------------- 4. training finishes, then crashes

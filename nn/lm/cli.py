@@ -40,12 +40,13 @@ from .checkpoint import CheckpointError, load_checkpoint, load_model
 from .memory import MemoryBudgetError, check_fits
 from .models import MODELS, Evaluation, LMConfig, baselines, build_model, chunk_loss, evaluate
 from .progress import Terminated, raise_terminated
-from .rundir import RunDirError, claim
+from .rundir import LOCK, RunDirError, claim
 from .sampling import generate, score, start_id
 from .text import CorpusError, UnknownCharacterError, Vocab, corpus_name, load_corpus
 from .threads import DEFAULT_THREADS, blas_threads
 from .training import (
     CHECKPOINT,
+    CURVE,
     LR,
     TrainConfig,
     Trainer,
@@ -566,14 +567,22 @@ def _export(args: argparse.Namespace) -> int:
 
     from .export import export_safetensors
 
-    model, vocab, ckpt = load_model(_checkpoint_path(args.dir))
+    path = _checkpoint_path(args.dir)
+    run_dir = os.path.dirname(os.path.abspath(path))
+    own = {os.path.realpath(os.path.join(run_dir, name)) for name in (CHECKPOINT, CURVE, LOCK)}
+    if os.path.realpath(args.output) in own | {os.path.realpath(path)}:
+        raise UsageError(f"-o {args.output}: that is a file of the run itself; write the export elsewhere")
+    model, vocab, ckpt = load_model(path)
     try:
-        arrays = export_safetensors(model, vocab, args.output, step=ckpt.step)
+        arrays = export_safetensors(model, vocab, args.output, step=ckpt.step, overwrite=args.force)
     except MissingExtra as error:
         raise UsageError(str(error)) from None
+    except FileExistsError:
+        raise UsageError(f"-o {args.output} already exists; pass --force to replace it") from None
+    said = sys.stdout if os.path.isfile(args.output) else sys.stderr  # -o /dev/stdout: keep it the file
     print(f"wrote {args.output}: {len(arrays)} tensors ({model.num_parameters():,} parameters) of the "
           f"{ckpt.config.model} model at step {ckpt.step}, under torch.nn's names; the metadata holds its "
-          "config and vocabulary (README: Weights out to PyTorch)")
+          "config, vocabulary and SHA-256 (README: Weights out to PyTorch)", file=said)
     return 0
 
 
@@ -743,7 +752,9 @@ def build_parser() -> argparse.ArgumentParser:
                 "lm extra), with its config and vocabulary in the metadata, to load into the equivalent "
                 "torch modules.", _export)
     x.add_argument("dir", metavar="DIR", help=ckpt_help)
-    x.add_argument("-o", "--output", required=True, metavar="FILE", help="the .safetensors file to write")
+    x.add_argument("-o", "--output", required=True, metavar="FILE",
+                   help="the .safetensors file to write (or a device or pipe, written directly)")
+    x.add_argument("--force", action="store_true", help="replace -o if it exists (never the run's own files)")
     return parser
 
 

@@ -5,20 +5,23 @@ temporary files.
     ...     trainer.run(minutes=5)
 
 The lock is an advisory `flock` on ``DIR/.lock``, which holds the PID of the run that has it; the kernel
-releases it when that process ends in any way (even ``kill -9``), so a lock is never stale. Temporary
-files (``.tmp-*``) that a killed run left behind are removed once the lock is taken: no other writer can
-own them then. Claiming a directory this process already holds is a no-op (the CLI and `Trainer.run`
-both claim).
+releases it when that process ends in any way (even ``kill -9``), so a lock is never stale. The lock is
+opened without following a symbolic link (``O_NOFOLLOW``) and must be a regular file, so a link planted
+in the directory never makes a run write outside it. Temporary files that a killed run left behind are
+removed once the lock is taken: only `atomic_write`'s own names (``.tinygrad-seq-tmp.<PID>.*``) whose
+writer is no longer running (`nn.module.is_stale_temporary`); a user's files are never touched.
+Claiming a directory this process already holds is a no-op.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 
-from ..module import TMP_PREFIX
+from ..module import is_stale_temporary, temporary_prefix
 
 try:
     import fcntl
@@ -59,12 +62,20 @@ def claim(directory: str | os.PathLike) -> Iterator[str]:
 
 
 def _lock(path: str, shown: str) -> int:
+    lock = os.path.join(path, LOCK)
     try:
         os.makedirs(path, exist_ok=True)
-        fd = os.open(os.path.join(path, LOCK), os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
     except OSError as error:
+        if os.path.islink(lock):
+            raise RunDirError(f"{os.path.join(shown, LOCK)!r} is a symbolic link, not this project's lock "
+                              "file; remove it (a run never follows links in its directory)") from None
         raise RunDirError(f"cannot write to the output directory {shown!r} ({error.strerror}); "
                           "choose another --out") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise RunDirError(f"{os.path.join(shown, LOCK)!r} is not a regular file, so not this project's lock; "
+                          "remove it, or choose another --out")
     if fcntl is not None:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -81,7 +92,7 @@ def _lock(path: str, shown: str) -> int:
 def _check_writable(path: str, shown: str) -> None:
     """Create and remove a file, as a checkpoint write will: found now, not after an hour of training."""
     try:
-        fd, probe = tempfile.mkstemp(dir=path, prefix=TMP_PREFIX)
+        fd, probe = tempfile.mkstemp(dir=path, prefix=temporary_prefix())
         os.close(fd)
         os.remove(probe)
     except OSError as error:
@@ -91,6 +102,6 @@ def _check_writable(path: str, shown: str) -> None:
 
 def _remove_stale(path: str) -> None:
     for name in os.listdir(path):
-        if name.startswith(TMP_PREFIX):
+        if is_stale_temporary(name):
             with contextlib.suppress(OSError):
                 os.remove(os.path.join(path, name))
