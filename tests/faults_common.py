@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -68,3 +69,16 @@ def train(
     return corpus, out
 
 
+def start_training(out: Path, corpus: Path, *extra: str, resume: bool = False) -> subprocess.Popen:
+    args = ["train", "--out", str(out), "--steps", "1000000"]
+    args += ["--resume"] if resume else ["--corpus", str(corpus), *TINY[:-4], "--eval-every", "3"]
+    return subprocess.Popen(
+        [*COMMAND, *args, *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV
+    )
+
+
+def wait_for_line(proc: subprocess.Popen, prefix: str) -> str:
+    for line in proc.stdout:
+        if line.startswith(prefix):
+            return line
+    raise AssertionError(f"no line starting {prefix!r}; stderr: {proc.stderr.read()}")

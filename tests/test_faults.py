@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from faults_common import COMMAND, ENV, TEXT, TINY, one_line, run, sha, train
+from faults_common import COMMAND, ENV, TEXT, TINY, one_line, run, sha, start_training, train, wait_for_line
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -164,21 +164,6 @@ def test_a_memory_cap_around_score_of_a_million_characters(tmp_path):
 
 
 # ------------------------------------------------------------------------------------- 3. lost runs
-
-
-def start_training(out: Path, corpus: Path, *extra: str, resume: bool = False) -> subprocess.Popen:
-    args = ["train", "--out", str(out), "--steps", "1000000"]
-    args += ["--resume"] if resume else ["--corpus", str(corpus), *TINY[:-4], "--eval-every", "3"]
-    return subprocess.Popen(
-        [*COMMAND, *args, *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV
-    )
-
-
-def wait_for_line(proc: subprocess.Popen, prefix: str) -> str:
-    for line in proc.stdout:
-        if line.startswith(prefix):
-            return line
-    raise AssertionError(f"no line starting {prefix!r}; stderr: {proc.stderr.read()}")
 
 
 def test_sigterm_saves_like_ctrl_c_and_a_second_run_is_locked_out(tmp_path, capsys):

@@ -9,7 +9,8 @@ Built on the layers of `tinygrad_seq.nn`; no layer imports it. Its modules, each
     sampling    generate (temperature, top-k, stop at <eos>) and score a sentence
     training    Trainer: truncated BPTT, clipping, Adam, validation, checkpoints, resume
     checkpoint  one .npz with everything needed to evaluate, sample and score a run
-    progress    the progress line and the Ctrl-C / SIGTERM handling of a training run
+    metadata    the schema of a checkpoint's metadata, checked on load
+    progress    the progress line, the Ctrl-C / SIGTERM / SIGHUP handling of a run, output that never ends it
     rundir      a run's output directory: locked, checked writable, stale temporaries removed
     curves      the loss and gradient-norm plot of a run
     cli         the `tinygrad-seq` command

@@ -28,6 +28,7 @@ from tinygrad_seq.tensor import Tensor
 
 from ..module import Module, load_arrays, save_arrays
 from .memory import MemoryBudgetError, check_fits
+from .metadata import check_meta
 from .models import LMConfig, RecurrentLM, TransformerLM, build_model
 from .text import Vocab
 
@@ -81,7 +82,10 @@ def set_generator_states(model: Module, states: list[dict[str, Any]]) -> None:
     if len(gens) != len(states):
         raise CheckpointError(f"the model holds {len(gens)} random generators, the checkpoint {len(states)}")
     for g, state in zip(gens, states):
-        g.bit_generator.state = state
+        try:
+            g.bit_generator.state = state
+        except (TypeError, ValueError, KeyError, OverflowError) as error:
+            raise CheckpointError(f"a random generator's saved state is unreadable ({error!r})") from None
 
 
 def save_checkpoint(path: str | os.PathLike, model: RecurrentLM | TransformerLM, vocab: Vocab,
@@ -103,8 +107,11 @@ def save_checkpoint(path: str | os.PathLike, model: RecurrentLM | TransformerLM,
     save_arrays(path, arrays)
 
 
-def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
-    """Read a checkpoint written by `save_checkpoint`; a clear CheckpointError for anything else."""
+def load_checkpoint(path: str | os.PathLike, resume: bool = False) -> Checkpoint:
+    """Read a checkpoint written by `save_checkpoint`; a clear CheckpointError for anything else.
+
+    The metadata is checked against `nn.lm.metadata.SCHEMA` (with ``resume=True``: it must also hold
+    what resuming training needs), the first problem named in one line."""
     path = os.fspath(path)
     try:
         arrays = load_arrays(path)
@@ -121,9 +128,12 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         if meta.get("format") != FORMAT:
             raise CheckpointError(
                 f"{path!r} has format {meta.get('format')!r}; this version reads {FORMAT!r}")
+        check_meta(meta, resume=resume)
         config = LMConfig.from_dict(meta["config"])
         vocab = Vocab.from_dict(meta["vocab"])
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+    except RecursionError:
+        raise CheckpointError(f"{path!r} has unreadable metadata (JSON nested too deeply)") from None
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:  # MetadataError included
         raise CheckpointError(f"{path!r} has unreadable metadata ({error})") from None
     part = lambda prefix: {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
     carry = part("carry.")
@@ -131,18 +141,28 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
                       [carry[str(i)] for i in range(len(carry))], meta)
 
 
-def restore_carry(ckpt: Checkpoint) -> Any:
-    """The carried state as the model returns it: None, a Tensor, or a tuple of Tensors."""
+def restore_carry(ckpt: Checkpoint, batch_size: int) -> Any:
+    """The carried state as the model returns it: None, a Tensor (h), or a tuple (h, c) for an LSTM;
+    each (layers, batch_size, hidden), else a CheckpointError."""
     kind = ckpt.meta.get("carry", "none")
-    tensors = [Tensor(a) for a in ckpt.carry]
-    if kind == "none" or not tensors:
+    if kind == "none" or not ckpt.carry:
         return None
+    c = ckpt.config
+    count = 0 if c.model == "transformer" else 2 if c.model == "lstm" else 1
+    shape = (c.layers, batch_size, c.hidden)
+    shapes = [a.shape for a in ckpt.carry]
+    if kind != ("tuple" if count == 2 else "tensor") or shapes != [shape] * count or \
+            any(a.dtype.kind != "f" for a in ckpt.carry):
+        raise CheckpointError(f"{ckpt.path!r}: the carried state ({kind}, shapes {shapes}) does not fit a "
+                              f"{c.model} trained with batch size {batch_size}: {count} of {shape}")
+    tensors = [Tensor(a) for a in ckpt.carry]
     return tensors[0] if kind == "tensor" else tuple(tensors)
 
 
-def load_model(path: str | os.PathLike) -> tuple[RecurrentLM | TransformerLM, Vocab, Checkpoint]:
+def load_model(path: str | os.PathLike,
+               resume: bool = False) -> tuple[RecurrentLM | TransformerLM, Vocab, Checkpoint]:
     """(model with the checkpoint's weights, in eval mode; its vocabulary; the checkpoint itself)."""
-    ckpt = load_checkpoint(path)
+    ckpt = load_checkpoint(path, resume)
     try:  # a damaged or crafted config must not make us allocate terabytes before the weights are compared
         check_fits(ckpt.config, 1, 1, f"the model that {ckpt.path!r} describes", training=False)
     except MemoryBudgetError as error:

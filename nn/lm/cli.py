@@ -13,13 +13,16 @@ export.
 
 Bad input (a missing file, an empty corpus, a checkpoint from another model, a prompt with unknown
 characters, sizes that cannot fit in memory) gets one line on stderr and exit code 2, never a traceback.
-Ctrl-C or SIGTERM during training saves a checkpoint and exits with code 130 or 143. Only one training
-run at a time may use an --out directory; a NaN or infinite loss stops training, naming the step.
+Ctrl-C, SIGTERM or SIGHUP (a closed terminal) during training saves a checkpoint and exits with code 130,
+143 or 129; a closed stdout (``train ... | head``) only stops the printing: training goes on to its end
+and saves. Text the terminal's encoding cannot show is printed as escapes. Only one training run at a
+time may use an --out directory; a NaN or infinite loss stops training, naming the step.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import math
@@ -27,6 +30,7 @@ import os
 import signal
 import sys
 import threading
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -37,12 +41,13 @@ from tinygrad_seq.autograd import toposort
 from tinygrad_seq.gradcheck import GradcheckReport, gradcheck
 
 from .checkpoint import CheckpointError, load_checkpoint, load_model
+from .export import ExportError
 from .memory import MemoryBudgetError, check_fits
 from .models import MODELS, Evaluation, LMConfig, baselines, build_model, chunk_loss, evaluate
-from .progress import Terminated, raise_terminated
+from .progress import STOP_SIGNALS, Output, raise_terminated, stop_signal
 from .rundir import LOCK, RunDirError, claim
 from .sampling import generate, score, start_id
-from .text import CorpusError, UnknownCharacterError, Vocab, corpus_name, load_corpus
+from .text import CORPORA, CorpusError, UnknownCharacterError, Vocab, corpus_name, load_corpus
 from .threads import DEFAULT_THREADS, blas_threads
 from .training import (
     CHECKPOINT,
@@ -121,7 +126,8 @@ def _train_claimed(args: argparse.Namespace) -> int:
         f"{trainer.trigram():.3f} nats/token\n")
     result = trainer.run(steps=args.steps, minutes=args.minutes, sample_length=0, threads=args.threads)
     if result.interrupted:
-        how = "stopped by SIGTERM" if result.signal == signal.SIGTERM else "interrupted"
+        how = "interrupted" if result.signal in (0, signal.SIGINT) else \
+            f"stopped by {signal.Signals(result.signal).name}"
         print(f"{how} at step {result.step}: checkpoint saved to {result.checkpoint}\n"
               f"continue with: {PROG} train --out {args.out} --resume", file=sys.stderr, flush=True)
         return 128 + (result.signal or signal.SIGINT)
@@ -165,7 +171,7 @@ def _resume(args: argparse.Namespace, path: str, given_model: dict, given_train:
     if not os.path.exists(path):
         raise UsageError(
             f"--resume: {args.out!r} has no {CHECKPOINT} to resume; drop --resume to start a new run")
-    model, vocab, ckpt = load_model(path)
+    model, vocab, ckpt = load_model(path, resume=True)
     saved_model = ckpt.config.to_dict()
     saved_train = ckpt.meta.get("train", {})
     if not isinstance(saved_train, dict):
@@ -173,6 +179,15 @@ def _resume(args: argparse.Namespace, path: str, given_model: dict, given_train:
     saved_train = dict(saved_train)
     if isinstance(saved_train.get("corpus"), str):  # older runs stored the path as typed
         saved_train["corpus"] = corpus_name(saved_train["corpus"])
+    moved = given_train.get("corpus")
+    if moved is not None and moved != saved_train.get("corpus"):  # the same text under a new path is fine
+        if fingerprint(load_corpus(moved)) == ckpt.meta.get("corpus_fingerprint"):
+            saved_train["corpus"] = moved
+            ckpt.meta["train"] = saved_train  # the run records the new path from now on
+    elif moved is None and isinstance(saved_train.get("corpus"), str) and \
+            saved_train["corpus"] not in CORPORA and not os.path.exists(saved_train["corpus"]):
+        raise UsageError(f"the corpus this run was trained on, {saved_train['corpus']!r}, does not exist any "
+                         "more; if it moved, pass its new path with --corpus (its contents are checked)")
     clashes = [f"--{k.replace('_', '-')} {v} (the checkpoint has {saved_model[k]})"
                for k, v in given_model.items() if saved_model.get(k) != v]
     clashes += [f"--{k.replace('_', '-')} {v} (the checkpoint has {saved_train.get(k)})"
@@ -759,20 +774,36 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command; returns the exit code: 0 ok, 1 a check failed, 2 bad input, 130/143 Ctrl-C/SIGTERM."""
+    """Run the command; returns the exit code: 0 ok, 1 a check failed, 2 bad input, 128 + the signal after
+    Ctrl-C (130), SIGTERM (143) or SIGHUP (129)."""
+    stdout, stderr = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = Output(stdout), Output(stderr)  # escapes, and a closed pipe ends nothing
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = {s: signal.signal(s, raise_terminated) for s in STOP_SIGNALS[1:]} if main_thread else {}
+    shown = warnings.showwarning
+    warnings.showwarning = lambda message, *_, **__: print(f"{PROG}: warning: {message}", file=sys.stderr)
+    try:
+        return _main(argv)
+    finally:
+        warnings.showwarning = shown
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        sys.stdout.flush()
+        sys.stdout, sys.stderr = stdout, stderr
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command in ("graph", "gradcheck") and args.dir is not None and args.model is not None:
         parser.error("give a training directory or --model, not both")
     if args.command == "gradcheck" and args.layer is not None and (args.dir or args.model) is not None:
         parser.error("--layer checks the built-in layers: not with a training directory or --model")
-    main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, raise_terminated) if main_thread else None
-    try:
-        with blas_threads(args.threads):
+    try:  # a training run sets its threads itself (Trainer.run); every other command here
+        with contextlib.nullcontext() if args.command == "train" else blas_threads(args.threads):
             return args.run(args)
     except (UsageError, CorpusError, CheckpointError, TrainingError, UnknownCharacterError,
-            RunDirError) as error:
+            RunDirError, ExportError) as error:
         print(f"{PROG} {args.command}: error: {error}", file=sys.stderr)
         return 2
     except OSError as error:
@@ -783,12 +814,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG} {args.command}: error: out of memory; choose smaller sizes", file=sys.stderr)
         return 2
     except KeyboardInterrupt as stop:
-        terminated = isinstance(stop, Terminated)
-        print(f"\n{PROG} {args.command}: {'terminated' if terminated else 'interrupted'}", file=sys.stderr)
-        return 128 + (signal.SIGTERM if terminated else signal.SIGINT)
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        signum = stop_signal(stop)
+        how = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
+        print(f"\n{PROG} {args.command}: {how}", file=sys.stderr)
+        return 128 + signum
 
 
 if __name__ == "__main__":

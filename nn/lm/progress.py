@@ -1,4 +1,5 @@
-"""The console side of training: a progress bar (or plain lines), and Ctrl-C or SIGTERM handled in two stages.
+"""The console side of training: a progress bar (or plain lines), Ctrl-C, SIGTERM or SIGHUP handled in two
+stages, and an output stream that never ends a run (`Output`).
 
     >>> bar = Progress(sys.stdout, total=1000, initial=0)
     >>> with Interrupts(bar.write) as interrupts:
@@ -8,7 +9,9 @@
 
 from __future__ import annotations
 
+import errno
 import math
+import os
 import signal
 import sys
 import threading
@@ -18,20 +21,87 @@ from typing import Any, TextIO
 
 from tinygrad_seq.extras import MissingExtra, install_hint, require
 
-__all__ = ["Interrupts", "Progress", "Terminated", "in_notebook", "raise_terminated"]
+__all__ = [
+    "STOP_SIGNALS", "Interrupts", "Output", "Progress", "Terminated", "in_notebook", "raise_terminated",
+    "stop_signal",
+]
+
+# Ctrl-C; what `timeout`, schedulers and `docker stop` send; a closed terminal or SSH session
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, *([signal.SIGHUP] if hasattr(signal, "SIGHUP") else []))
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM (what `timeout`, schedulers and `docker stop` send), handled like Ctrl-C."""
+    """SIGTERM or SIGHUP, handled like Ctrl-C; ``signum`` says which."""
+
+    def __init__(self, signum: int = signal.SIGTERM) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
 def raise_terminated(signum: int, frame: Any) -> None:
-    """A SIGTERM handler: stop the way Ctrl-C stops (``try/finally`` blocks run; the caller may save)."""
-    raise Terminated
+    """A SIGTERM / SIGHUP handler: stop the way Ctrl-C stops (``try/finally`` blocks run; the caller may
+    save)."""
+    raise Terminated(signum)
+
+
+def stop_signal(stop: BaseException) -> int:
+    """The signal behind a KeyboardInterrupt: its ``signum`` if it is `Terminated`, SIGINT otherwise."""
+    return stop.signum if isinstance(stop, Terminated) else signal.SIGINT
+
+
+class Output:
+    """A text stream that never ends a run: what its encoding cannot hold is printed as escapes
+    (``\\uc548``), and once its reader is gone (``train ... | head``, a closed terminal) everything
+    written to it is dropped silently (``lost`` turns True), so training goes on and saves.
+
+        >>> sys.stdout = Output(sys.stdout)
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream, self.lost = stream, False
+
+    def write(self, text: str) -> int:
+        if not self.lost:
+            try:
+                self.stream.write(text)
+            except UnicodeEncodeError:
+                encoding = getattr(self.stream, "encoding", None) or "ascii"
+                self._guard(lambda: self.stream.write(
+                    text.encode(encoding, "backslashreplace").decode(encoding)))
+            except OSError as error:
+                self._lose(error)
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.lost:
+            self._guard(self.stream.flush)
+
+    def _guard(self, write: Any) -> None:
+        try:
+            write()
+        except OSError as error:
+            self._lose(error)
+
+    def _lose(self, error: OSError) -> None:
+        """The reader is gone (EPIPE, or EIO from a hung-up terminal): point the descriptor at /dev/null,
+        so that the interpreter's own last flush is silent too."""
+        if error.errno not in (errno.EPIPE, errno.EIO, errno.ENXIO):
+            raise error
+        self.lost = True
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self.stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):  # a stream without a descriptor (a StringIO)
+            pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
 
 
 class Interrupts:
-    """Ctrl-C or SIGTERM during training: the first asks to stop after the current step, a second stops now.
+    """Ctrl-C, SIGTERM or SIGHUP during training: the first asks to stop after the current step and save,
+    a second stops now.
 
     A second signal while the optimizer is writing the weights waits until it has finished, so a
     checkpoint never holds half an update. ``signum`` is the last signal received (0 if none). Only the
@@ -39,7 +109,7 @@ class Interrupts:
     means is still handled by the training loop).
     """
 
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+    SIGNALS = STOP_SIGNALS
 
     def __init__(self, say: Any) -> None:
         self.count, self.signum, self.committing, self.say = 0, 0, False, say
@@ -64,7 +134,7 @@ class Interrupts:
             raise self._stop()
 
     def _stop(self) -> KeyboardInterrupt:
-        return Terminated() if self.signum == signal.SIGTERM else KeyboardInterrupt()
+        return KeyboardInterrupt() if self.signum == signal.SIGINT else Terminated(self.signum)
 
     def commit_done(self) -> None:
         self.committing = False

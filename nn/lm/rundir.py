@@ -40,7 +40,10 @@ class RunDirError(Exception):
 
 @contextlib.contextmanager
 def claim(directory: str | os.PathLike) -> Iterator[str]:
-    """Hold `directory` for one run (made if needed): locked, checked writable, stale temporaries removed."""
+    """Hold `directory` for one run (made if needed): locked, checked writable, stale temporaries removed.
+
+    A directory it made is removed again if the run wrote nothing into it (a corpus that failed to load
+    leaves no ``--out`` behind)."""
     path = os.path.realpath(directory)
     if path in _held:
         _held[path] += 1
@@ -50,6 +53,7 @@ def claim(directory: str | os.PathLike) -> Iterator[str]:
             _held[path] -= 1
         return
     shown = os.fspath(directory)
+    created = not os.path.isdir(path)
     fd = _lock(path, shown)
     try:
         _check_writable(path, shown)
@@ -58,6 +62,10 @@ def claim(directory: str | os.PathLike) -> Iterator[str]:
         yield path
     finally:
         _held.pop(path, None)
+        if created and os.listdir(path) == [LOCK]:  # nothing was written (a corpus failed to load): no trace
+            with contextlib.suppress(OSError):
+                os.remove(os.path.join(path, LOCK))
+                os.rmdir(path)
         os.close(fd)  # releases the lock
 
 

@@ -245,7 +245,11 @@ def corpus_name(name_or_path: str | os.PathLike) -> str:
     of one file (``c.txt``, ``./c.txt``, ``/home/me/c.txt``) are the same corpus.
     """
     name = os.fspath(name_or_path)
-    return name if name in CORPORA else str(Path(name).expanduser().resolve())
+    if name in CORPORA:
+        return name
+    path = Path(name).expanduser()
+    resolved = path.resolve()  # /dev/stdin resolves to a pipe's pseudo-name: keep what was typed then
+    return str(resolved if resolved.exists() else path.absolute())
 
 
 def cache_dir() -> Path:
@@ -287,7 +291,12 @@ def _fetch(url: str, sha256: str, filename: str) -> Path:
 def _read_text(path: Path) -> str:
     """The file's text with "\\r\\n" line ends made "\\n"; a clear error if it is missing, empty or binary."""
     if not path.is_file():
-        what = "is a directory, not a text file" if path.is_dir() else "does not exist"
+        if path.is_dir():
+            what = "is a directory, not a text file"
+        elif path.exists():  # a FIFO, /dev/stdin, a device: read twice (vocabulary, fingerprint), so a file
+            what = "is not a regular file (a pipe or a device); save the text to a file and pass that"
+        else:
+            what = "does not exist"
         raise CorpusError(f"corpus file {str(path)!r} {what} (built-in corpora: {', '.join(CORPORA)})")
     data = path.read_bytes()
     try:

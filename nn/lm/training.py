@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-import signal
 import sys
 import time
 from dataclasses import asdict, dataclass, field, fields
@@ -36,8 +35,9 @@ from ..optim import Adam, CosineWithWarmup
 from ..utils import clip_grad_norm_
 from .checkpoint import Checkpoint, CheckpointError, restore_carry, save_checkpoint, set_generator_states
 from .curves import plot_history
+from .metadata import MetadataError, check_meta
 from .models import Evaluation, baselines, chunk_loss, detach_state, evaluate
-from .progress import Interrupts, Progress, Terminated
+from .progress import Interrupts, Progress, stop_signal
 from .rundir import claim
 from .sampling import generate
 from .text import Vocab, batchify
@@ -165,7 +165,7 @@ class TrainResult:
     evaluation: Evaluation | None = None
     baselines: dict[str, Evaluation] = field(default_factory=dict)
     sample: str = ""
-    signal: int = 0  # the signal that stopped it (SIGINT, SIGTERM), 0 if none
+    signal: int = 0  # the signal that stopped it (SIGINT, SIGTERM, SIGHUP), 0 if none
 
 
 class Trainer:
@@ -252,6 +252,10 @@ class Trainer:
                out_dir: str | os.PathLike, stream: TextIO | None = None,
                corpus_fingerprint: str = "") -> Trainer:
         """A trainer in the state the checkpoint recorded; `model` must already hold its weights."""
+        try:
+            check_meta(ckpt.meta, resume=True)
+        except MetadataError as error:
+            raise CheckpointError(f"{ckpt.path!r} cannot be resumed ({error})") from None
         config = TrainConfig.from_dict(ckpt.meta["train"])
         self = cls(model, ckpt.vocab, train_ids, valid_ids, config, out_dir, stream, corpus_fingerprint)
         meta = ckpt.meta
@@ -261,20 +265,26 @@ class Trainer:
                                 "on (its contents changed); train a new model in another --out directory")
         try:
             self.optimizer.load_state_dict(ckpt.optim_state)
-        except KeyError as error:
+        except (KeyError, ValueError, TypeError) as error:  # StateDictError is a KeyError
             raise CheckpointError(f"the optimizer state does not fit this model ({error.args[0]})") from None
         set_generator_states(model, meta["generators"])
         self.step, self.epoch, self.position = meta["step"], meta["epoch"], meta["position"]
         self.seconds, self.tokens, self.history = meta["seconds"], meta["tokens"], meta["history"]
         self._trigram = meta.get("trigram_valid")
         self.saved_step = self.step
-        self.carry = restore_carry(ckpt)
+        if self.position >= len(self.starts):
+            raise CheckpointError(f"{ckpt.path!r}: position {self.position} is past the {len(self.starts)} "
+                                  "chunks of the training data")
+        self.carry = restore_carry(ckpt, config.batch_size)
         sched = meta["schedule"]
         self.warmup, self.planned = sched["warmup"], sched["planned"]
         if "last_step" in sched:
             self._build_schedule(self.planned)
             assert self.schedule is not None
-            self.schedule.load_state_dict(sched)
+            try:
+                self.schedule.load_state_dict(sched)
+            except KeyError as error:
+                raise CheckpointError(f"{ckpt.path!r}: the schedule lacks {error}") from None
         return self
 
     # ---------------------------------------------------------------------------------- schedule
@@ -367,26 +377,32 @@ class Trainer:
 
     def run(self, steps: int | None = None, minutes: float | None = None, sample_length: int = 300,
             progress: bool = True, threads: int | None = DEFAULT_THREADS) -> TrainResult:
-        """Train until the step count reaches `steps` (a total), or `minutes` have passed, or Ctrl-C.
+        """Train until the step count reaches `steps` (a total), or `minutes` have passed, or a signal.
 
         Then measure the whole validation split next to the count baselines, draw a sample, and save
-        the checkpoint and the loss curve. After Ctrl-C (or SIGTERM) only the checkpoint and curve are
-        written. BLAS runs on `threads` threads meanwhile (one by default: see nn/lm/threads.py; None:
-        unchanged). The output directory is held for this run alone (`nn.lm.rundir.claim`).
+        the checkpoint and the loss curve. After Ctrl-C, SIGTERM or SIGHUP only the checkpoint and curve
+        are written. This is the one place a run sets its BLAS threads (`threads`, one by default: see
+        nn/lm/threads.py; None: unchanged) and holds its output directory (`nn.lm.rundir.claim`; a
+        caller that claimed it first, as the command does before reading the corpus, keeps it).
         """
         with blas_threads(threads), claim(self.out_dir):
-            return self._run(steps, minutes, sample_length, progress)
+            steps, deadline = self._plan(steps, minutes)
+            first = self.step
+            stopped = self._loop(steps, deadline, progress)
+            return self._finish(first, stopped, sample_length)
 
-    def _run(self, steps: int | None, minutes: float | None, sample_length: int,
-             progress: bool) -> TrainResult:
+    def _say(self, text: str) -> None:
+        print(text, file=self.stream, flush=True)
+
+    def _plan(self, steps: int | None, minutes: float | None) -> tuple[int | None, float]:
+        """(the step to stop at or None, the deadline): the schedule planned for a fresh run, the count
+        baseline computed; a timed run estimates its steps from one probe step."""
         if steps is None and minutes is None:
             steps = self.planned or 1000
         if steps is not None and steps <= self.step:
             raise TrainingError(
                 f"the checkpoint is already at step {self.step}; ask for more --steps than that")
-        say = lambda text: print(text, file=self.stream, flush=True)
-        began = time.perf_counter()
-        deadline = began + 60 * minutes if minutes is not None else math.inf
+        deadline = time.perf_counter() + 60 * minutes if minutes is not None else math.inf
         if self.schedule is None:  # a fresh run: plan the schedule
             if steps is not None:
                 planned = steps
@@ -396,51 +412,58 @@ class Trainer:
             self.warmup = min(self.config.warmup, planned // 10)
             self._build_schedule(planned)
         elif steps is not None and steps > self.planned and self.config.schedule == "cosine":
-            say(f"note: the schedule was planned for {self.planned} steps; beyond them the learning rate "
-                f"stays at {self.schedule.lr_at(self.planned + 1):.2g}")
+            self._say(f"note: the schedule was planned for {self.planned} steps; beyond them the learning "
+                      f"rate stays at {self.schedule.lr_at(self.planned + 1):.2g}")
         self.trigram()
-        total = steps if steps is not None else self.planned
-        bar = Progress(self.stream, total if progress else None, self.step)
-        interrupts = Interrupts(bar.write)
-        interrupted, val, first, tok_s, session_steps = 0, None, self.step, 0.0, 0
-        if self.history["val_loss"]:
-            val = self.history["val_loss"][-1]
+        return steps, deadline
+
+    def _loop(self, steps: int | None, deadline: float, progress: bool) -> int:
+        """Train steps until `steps` or `deadline`, validating and saving every ``eval_every`` steps (a
+        timed run re-plans its schedule as it learns its speed); returns the signal that stopped it, or 0.
+        """
+        bar = Progress(self.stream, (steps or self.planned) if progress else None, self.step)
+        val = self.history["val_loss"][-1] if self.history["val_loss"] else None
+        began, session_steps, tok_s = time.perf_counter(), 0, 0.0
+        tokens_per_step = self.data.shape[1] * self.config.seq_len
         try:
-            with interrupts:
+            with Interrupts(bar.write) as interrupts:
                 while (steps is None or self.step < steps) and time.perf_counter() < deadline:
                     t0 = time.perf_counter()
                     loss, norm = self.train_step(interrupts)
-                    dt = time.perf_counter() - t0
-                    tok_s = 0.9 * tok_s + 0.1 * self.data.shape[1] * self.config.seq_len / dt if tok_s \
-                        else self.data.shape[1] * self.config.seq_len / dt
+                    speed = tokens_per_step / (time.perf_counter() - t0)
+                    tok_s = 0.9 * tok_s + 0.1 * speed if tok_s else speed  # smoothed
                     session_steps += 1
                     validating = self.step % self.config.eval_every == 0
                     if validating:
                         val = self.validate(self.config.eval_tokens).loss
                         self.history["val_step"].append(self.step)
                         self.history["val_loss"].append(val)
-                    elapsed = time.perf_counter() - began
                     self.seconds += time.perf_counter() - t0
+                    per_step = (time.perf_counter() - began) / session_steps
                     if steps is None and (session_steps == 20 or validating):  # re-plan a timed run
-                        per_step = elapsed / session_steps
                         self._replan(self.step + int((deadline - time.perf_counter()) / per_step))
                         bar.set_total(self.planned)
-                    eta = self._eta(steps, deadline, elapsed / session_steps)
                     stats = {"loss": loss, "val": val, "tok_s": tok_s, "lr": self.optimizer.lr, "norm": norm}
-                    bar.update(self.step, steps or self.planned, stats, eta, force=validating)
+                    bar.update(self.step, steps or self.planned, stats, self._eta(steps, deadline, per_step),
+                               force=validating)
                     if validating and self.step != steps:  # the last step saves after the final evaluation
                         self.save()
                     if interrupts.count:
-                        interrupted = interrupts.signum
-                        break
+                        return interrupts.signum
         except KeyboardInterrupt as stop:
-            interrupted = signal.SIGTERM if isinstance(stop, Terminated) else signal.SIGINT
+            return stop_signal(stop)
         finally:
             bar.close()
-        result = TrainResult(self.step, bool(interrupted), self.checkpoint_path, self.curve_path,
-                             self.history, signal=int(interrupted))
-        if not interrupted and self.step > first:
-            try:  # the whole validation split, next to the baselines; Ctrl-C here skips it
+        return 0
+
+    def _finish(self, first: int, stopped: int, sample_length: int) -> TrainResult:
+        """The end of a run: unless a signal `stopped` it, the whole validation split next to the
+        baselines (a signal here skips them); then the checkpoint, written whole whatever arrives; then
+        a sample."""
+        result = TrainResult(self.step, bool(stopped), self.checkpoint_path, self.curve_path, self.history,
+                             signal=int(stopped))
+        if not stopped and self.step > first:
+            try:
                 result.evaluation = self.validate()
                 if self.history["val_step"][-1:] != [self.step]:  # the curve's last point, on its tokens
                     whole = self.config.eval_tokens is None or self.config.eval_tokens >= len(self.valid_ids)
@@ -449,10 +472,9 @@ class Trainer:
                     self.history["val_step"].append(self.step)
                 result.baselines = baselines(self.train_ids, self.valid_ids, len(self.vocab))
             except KeyboardInterrupt as stop:
-                result.interrupted, result.evaluation = True, None
-                result.signal = signal.SIGTERM if isinstance(stop, Terminated) else signal.SIGINT
-        with Interrupts(bar.write) as last:
-            last.committing = True  # Ctrl-C now waits: the last checkpoint is written whole
+                result.interrupted, result.evaluation, result.signal = True, None, stop_signal(stop)
+        with Interrupts(self._say) as last:
+            last.committing = True  # a signal now waits: the last checkpoint is written whole
             self.save()
         result.curve = None if self.curve_skipped else result.curve
         if sample_length and not result.interrupted:
