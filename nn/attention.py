@@ -221,6 +221,9 @@ class MultiheadAttention(Module):
                  rng: np.random.Generator | None = None, fused: bool = False,
                  dtype: Any = np.float32) -> None:
         super().__init__()
+        if embed_dim < 1 or num_heads < 1:
+            raise ValueError(f"MultiheadAttention: embed_dim and num_heads must be positive, got {embed_dim} "
+                             f"and {num_heads}")
         if embed_dim % num_heads:
             raise ValueError(
                 f"MultiheadAttention: embed_dim {embed_dim} must be divisible by num_heads {num_heads}"
@@ -330,6 +333,9 @@ class MultiheadAttention(Module):
                 f"MultiheadAttention: key {key.shape} and value {value.shape} (as (B, S, .)) must share "
                 f"batch and length, and the batch must match the query's {B}"
             )
+        if S == 0 and L > 0:
+            raise ShapeError(f"MultiheadAttention: {L} queries and no keys to attend to (key {key.shape}); "
+                             "give at least one key")
         H, D = self.num_heads, self.head_dim
         mask = self._mask(attn_mask, key_padding_mask, B, L, S, batched, query.dtype)
         with scope("in_proj"):
@@ -339,10 +345,14 @@ class MultiheadAttention(Module):
             k = k.reshape(B, S, H, D).transpose(0, 2, 1, 3)  # (B, S, E) -> (B, H, S, D)
             v = v.reshape(B, S, H, D).transpose(0, 2, 1, 3)  # (B, S, E) -> (B, H, S, D)
             p = self.dropout if self.training else 0.0
-            out, weights = scaled_dot_product_attention(
-                q, k, v, attn_mask=mask, dropout_p=p, is_causal=is_causal, rng=self.rng,
-                need_weights=need_weights, fused=self.fused,
-            )
+            if L == 0:  # no query (T = 0): an empty output, as torch gives; nothing to normalise over
+                out = q  # (B, H, 0, D)
+                weights = Tensor(np.zeros((B, H, 0, S), dtype=q.dtype)) if need_weights else None
+            else:
+                out, weights = scaled_dot_product_attention(
+                    q, k, v, attn_mask=mask, dropout_p=p, is_causal=is_causal, rng=self.rng,
+                    need_weights=need_weights, fused=self.fused,
+                )
             out = out.transpose(0, 2, 1, 3).reshape(B, L, H * D)  # (B, H, L, D) -> (B, L, H, D) -> (B, L, E)
         out = self.out_proj(out)
         if not batched:

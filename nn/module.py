@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
+import stat
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import IO, Any
 
 import numpy as np
@@ -371,14 +373,60 @@ def save_arrays(path: str | os.PathLike, arrays: Mapping[str, Any]) -> None:
         np.savez(f, **arrays)
 
 
-def load_arrays(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Read every array of an .npz file (no pickle); a missing or corrupt file gets a clear error."""
+def declared_sizes(path: str | os.PathLike) -> dict[str, int]:
+    """The bytes each array of an .npz says it holds (its .npy header), read without reading any array.
+
+    A header that does not match its zip entry's size, an object array, or a file that is not a regular
+    file or not an .npz archive raises ValueError, so a zip bomb or a crafted header is judged before
+    anything is inflated.
+    """
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"checkpoint {path!r} does not exist")
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise ValueError(f"{path!r} is not a regular file (a pipe or a device); a checkpoint is a file")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path!r} is not a checkpoint: not an .npz archive (it was not written by "
+                         "`save_arrays`, `Module.save` or `tinygrad-seq train`)")
+    sizes = {}
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                with archive.open(info) as f:
+                    version = np.lib.format.read_magic(f)
+                    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+                        np.lib.format.read_array_header_2_0
+                    shape, _, dtype = read(f)
+                    header = f.tell()
+                if dtype.hasobject:
+                    raise ValueError(f"{info.filename!r} holds Python objects")
+                nbytes = math.prod(shape) * dtype.itemsize
+                if nbytes + header != info.file_size:
+                    raise ValueError(f"{info.filename!r} declares shape {shape} ({nbytes:,} bytes) but its "
+                                     f"entry holds {info.file_size - header:,}")
+                sizes[info.filename.removesuffix(".npy")] = nbytes
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, zlib.error, KeyError) as err:
+        said = " ".join(str(err).split())  # NumPy's messages run over several lines
+        raise ValueError(f"checkpoint {path!r} is not a readable .npz file ({said}); nothing was loaded") \
+            from None
+    return sizes
+
+
+def load_arrays(path: str | os.PathLike, names: Iterable[str] | None = None,
+                max_bytes: int | None = None) -> dict[str, np.ndarray]:
+    """Read the arrays of an .npz file (`names`, or all; no pickle); a missing or corrupt file, or one whose
+    arrays declare more than `max_bytes` in all (`declared_sizes`), gets a clear ValueError before any
+    array is read."""
+    path = os.fspath(path)
+    sizes = declared_sizes(path)
+    wanted = list(sizes) if names is None else [n for n in names if n in sizes]
+    total = sum(sizes[n] for n in wanted)
+    if max_bytes is not None and total > max_bytes:
+        raise ValueError(f"checkpoint {path!r} declares {total:,} bytes of arrays, more than the "
+                         f"{max_bytes:,} it can hold; nothing was loaded")
     try:
         with np.load(path, allow_pickle=False) as npz:
-            return {k: npz[k] for k in npz.files}
+            return {k: npz[k] for k in wanted}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError, zlib.error, KeyError) as err:
         raise ValueError(
             f"checkpoint {path!r} is not a readable .npz file ({err}); nothing was loaded") from None

@@ -425,7 +425,7 @@ class _RecurrentBase(Module):
         """One layer and direction over x (T, B, in) -> (outputs (T, B, H), final state): the composed
         `project` + `scan`, or with ``fused`` the same maths as one node (nn/kernels/recurrent.py)."""
         w_ih, w_hh, b_ih, b_hh = self._weights(layer, suffix)
-        if self.fused:
+        if self.fused and x.shape[1] > 0:  # an empty batch goes through the composed ops (same result)
             return fused_sequence(self.kind.name, x, w_ih, w_hh, b_ih, b_hh, state, reverse=reverse,
                                   lengths=lengths)
         in_bias, step_bias = _biases(self.kind, b_ih, b_hh)

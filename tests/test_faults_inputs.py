@@ -9,14 +9,17 @@ import io
 import json
 import os
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
-from faults_common import one_line, train
+from faults_common import one_line, run, train
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tinygrad_seq import Tensor, nn
+from tinygrad_seq.autograd import ShapeError
 from tinygrad_seq.nn.lm.cli import main
 from tinygrad_seq.nn.lm.metadata import SCHEMA, check_meta
 from tinygrad_seq.nn.module import save_arrays
@@ -141,3 +144,100 @@ def test_the_listed_crafted_checkpoints_get_one_line(trained, tmp_path, capsys):
     save_arrays(wrong_carry / "checkpoint.npz", arrays | {"carry.0": np.zeros((1, 3, 16), np.float32)})
     err = one_line(capsys, "train", "--out", wrong_carry, "--resume", "--steps", "20")
     assert "carried state" in err and "(1, 4, 16)" in err
+
+
+# ----------------------------------------------------------- case 14: sizes judged before anything is read
+
+
+def _npy_header(shape, dtype="<f4") -> bytes:
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": dtype, "fortran_order": False, "shape": shape})
+    return buffer.getvalue()  # the magic string, then the header
+
+
+def test_zip_bombs_and_lying_headers_are_refused_before_reading(trained, tmp_path, capsys):
+    _, out = trained
+    good = (out / "checkpoint.npz").read_bytes()
+    bomb = tmp_path / "bomb"
+    bomb.mkdir()
+    with zipfile.ZipFile(bomb / "checkpoint.npz", "w", zipfile.ZIP_DEFLATED) as archive:
+        with zipfile.ZipFile(io.BytesIO(good)) as source:
+            for info in source.infolist():
+                archive.writestr(info.filename, source.read(info))
+        with archive.open("model.extra.npy", "w", force_zip64=True) as f:  # 64 MB of zeros, ~64 KB packed
+            f.write(_npy_header((16 * 2**20,)))
+            for _ in range(64):
+                f.write(bytes(2**20))
+    assert (bomb / "checkpoint.npz").stat().st_size < 2**20
+    err = one_line(capsys, "eval", bomb)
+    assert "declares" in err and "nothing was loaded" in err
+    liar = tmp_path / "liar"
+    liar.mkdir()
+    with zipfile.ZipFile(liar / "checkpoint.npz", "w") as archive:
+        with zipfile.ZipFile(io.BytesIO(good)) as source:
+            for info in source.infolist():
+                archive.writestr(info.filename, source.read(info))
+        archive.writestr("model.extra.npy", _npy_header((10**12,)) + bytes(64))
+    err = one_line(capsys, "sample", liar)
+    assert "declares shape (1000000000000,)" in err
+
+
+def test_a_fifo_or_a_text_file_as_checkpoint_gets_one_line(tmp_path, capsys):
+    fifo_run = tmp_path / "fifo"
+    fifo_run.mkdir()
+    os.mkfifo(fifo_run / "checkpoint.npz")  # opening it for reading would hang
+    assert "not a regular file" in one_line(capsys, "eval", fifo_run)
+    text = tmp_path / "notes.npz"
+    text.write_text("just some notes")
+    err = one_line(capsys, "sample", text)
+    assert "is not a checkpoint" in err and "allow_pickle" not in err
+
+
+# ----------------------------------------------------------------------------- case 15: edge shapes
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+def test_an_empty_batch_goes_through_the_fused_recurrent_layers(kind):
+    layer = getattr(nn, kind)(3, 4, num_layers=2, fused=True)
+    x = Tensor(np.zeros((5, 0, 3), np.float32), requires_grad=True)
+    out, _ = layer(x)
+    out.sum().backward()
+    assert out.shape == (5, 0, 4) and x.grad.shape == (5, 0, 3)
+    with pytest.raises(ShapeError, match="the input sequence is empty"):  # T = 0: torch refuses too
+        layer(Tensor(np.zeros((0, 2, 3), np.float32)))
+
+
+@pytest.mark.parametrize("fused", [False, True])
+def test_attention_over_no_positions_and_layers_of_zero_width(fused):
+    mha = nn.MultiheadAttention(4, 2, fused=fused)
+    x = Tensor(np.zeros((0, 2, 4), np.float32), requires_grad=True)
+    out, weights = mha(x, x, x)
+    out.sum().backward()
+    assert out.shape == (0, 2, 4) and weights.shape == (2, 0, 0) and x.grad.shape == (0, 2, 4)
+    with pytest.raises(ShapeError, match="no keys to attend to"):
+        mha(Tensor(np.zeros((3, 2, 4))), x, x)
+    assert nn.Linear(0, 3)(Tensor(np.zeros((2, 0), np.float32))).numpy().tolist() == [[0.0] * 3] * 2
+    with pytest.raises(ValueError, match="embed_dim and num_heads must be positive"):
+        nn.MultiheadAttention(0, 1)
+
+
+# --------------------------------------------------------------- case 13: pictures that cannot be built
+
+
+def test_a_page_too_large_to_build_is_refused_with_the_steps_that_fit(tmp_path, capsys):
+    err = one_line(capsys, "graph", "--model", "lstm", "--hidden", "512", "--steps", "200", "--html",
+                   "-o", tmp_path / "big.html")
+    assert "need about 3.7 GB" in err and "use --steps 54 or fewer" in err
+    assert not (tmp_path / "big.html").exists()
+
+
+def test_a_crashing_graphviz_gets_one_line_and_the_dot_is_kept(tmp_path, capsys, monkeypatch):
+    graphviz = pytest.importorskip("graphviz")
+
+    def segfault(*args, **kwargs):
+        raise graphviz.CalledProcessError(-11, ["dot", "-Tsvg"])
+
+    monkeypatch.setattr(graphviz, "pipe", segfault)
+    code, out, err = run(capsys, "graph", "--model", "lstm", "--steps", "3", "-o", tmp_path / "g.svg")
+    assert code == 1 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert "dot failed (signal 11)" in err and (tmp_path / "g.dot").read_text().startswith("digraph")

@@ -53,7 +53,7 @@ from .tensor import Tensor
 if TYPE_CHECKING:
     import graphviz
 
-__all__ = ["GraphvizNotFound", "draw", "explore", "render", "step_grads", "to_dot"]
+__all__ = ["GraphvizFailed", "GraphvizNotFound", "draw", "explore", "render", "step_grads", "to_dot"]
 
 _FORMATS = ("svg", "png", "pdf", "dot")
 _INSTALL = (
@@ -66,6 +66,10 @@ _SHARE, _CUT = "#b8860b", "#d62728"
 # nodes named by a localised gradcheck (`highlight=`): border colour, the line added to the label, legend
 _MARKS = {"failed": (_CUT, "✗ backward wrong", "its backward disagrees with its own forward"),
           "skipped": ("#ff7f0e", "skipped: kink", "skipped: not differentiable at the point it saw")}
+
+
+class GraphvizFailed(RuntimeError):
+    """Graphviz's `dot` ran but failed on the graph (too large, or a crash); the DOT text was kept."""
 
 
 class GraphvizNotFound(RuntimeError):
@@ -712,6 +716,14 @@ def render(*roots: Tensor, path: str | os.PathLike, format: str | None = None,  
                     data = graph_layout.fit_svg(data.decode("utf-8"), width).encode("utf-8")
             except graphviz.ExecutableNotFound:
                 pass
+            except graphviz.CalledProcessError as error:  # dot crashed (a segfault past ~10^5 nodes)
+                with open(dot_path, "w", encoding="utf-8") as f:
+                    f.write(text)
+                code = error.returncode
+                how = f"signal {-code}" if code < 0 else f"exit code {code}"
+                raise GraphvizFailed(f"render: Graphviz's dot failed ({how}) on a graph of "
+                                     f"{text.count(' -> '):,} edges, so {path} was not drawn; the DOT text "
+                                     f"is in {dot_path}. Draw fewer nodes (collapse, max_steps)") from None
             else:
                 with open(path, "wb") as f:
                     f.write(data)

@@ -26,8 +26,8 @@ import numpy as np
 
 from tinygrad_seq.tensor import Tensor
 
-from ..module import Module, load_arrays, save_arrays
-from .memory import MemoryBudgetError, check_fits
+from ..module import Module, declared_sizes, load_arrays, save_arrays
+from .memory import MemoryBudgetError, available_bytes, check_fits, parameter_count
 from .metadata import check_meta
 from .models import LMConfig, RecurrentLM, TransformerLM, build_model
 from .text import Vocab
@@ -38,6 +38,7 @@ __all__ = [
 ]
 
 FORMAT = "tinygrad_seq.lm/1"
+META_BYTES = 2**28  # the most JSON metadata read: a word vocabulary of millions of words fits in far less
 
 
 class CheckpointError(Exception):
@@ -114,7 +115,11 @@ def load_checkpoint(path: str | os.PathLike, resume: bool = False) -> Checkpoint
     what resuming training needs), the first problem named in one line."""
     path = os.fspath(path)
     try:
-        arrays = load_arrays(path)
+        sizes = declared_sizes(path)
+        if sizes.get("meta", 0) > META_BYTES:
+            raise CheckpointError(f"{path!r} declares {sizes['meta']:,} bytes of metadata, more than the "
+                                  f"{META_BYTES:,} a checkpoint's JSON can need; nothing was loaded")
+        arrays = load_arrays(path, ["meta"])
     except (FileNotFoundError, ValueError) as error:
         raise CheckpointError(str(error)) from None
     if "meta" not in arrays:
@@ -135,6 +140,11 @@ def load_checkpoint(path: str | os.PathLike, resume: bool = False) -> Checkpoint
         raise CheckpointError(f"{path!r} has unreadable metadata (JSON nested too deeply)") from None
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:  # MetadataError included
         raise CheckpointError(f"{path!r} has unreadable metadata ({error})") from None
+    most = min(16 * 8 * parameter_count(config) + 2**20, available_bytes())  # weights, Adam, carry: float64
+    try:
+        arrays = load_arrays(path, [k for k in sizes if k != "meta"], max_bytes=most)
+    except ValueError as error:
+        raise CheckpointError(f"{error} (a {config.model} of this config holds at most {most:,})") from None
     part = lambda prefix: {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
     carry = part("carry.")
     return Checkpoint(path, config, vocab, part("model."), part("optim."),

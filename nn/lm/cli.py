@@ -42,7 +42,7 @@ from tinygrad_seq.gradcheck import GradcheckReport, gradcheck
 
 from .checkpoint import CheckpointError, load_checkpoint, load_model
 from .export import ExportError
-from .memory import MemoryBudgetError, check_fits
+from .memory import MemoryBudgetError, check_fits, describe
 from .models import MODELS, Evaluation, LMConfig, baselines, build_model, chunk_loss, evaluate
 from .progress import STOP_SIGNALS, Output, raise_terminated, stop_signal
 from .rundir import LOCK, RunDirError, claim
@@ -480,7 +480,7 @@ def _graph(args: argparse.Namespace) -> int:
     try:
         written = graph.render(loss, path=args.output, collapse=collapse, max_steps=max_steps, params=model,
                                width=args.width, layout=args.layout)
-    except graph.GraphvizNotFound as error:
+    except (graph.GraphvizNotFound, graph.GraphvizFailed) as error:
         print(f"{PROG} graph: {error}", file=sys.stderr)
         return 1
     except ValueError as error:  # a picture format it cannot write (-o x.jpg)
@@ -491,6 +491,10 @@ def _graph(args: argparse.Namespace) -> int:
 
 
 EXPLORED_STEPS = 200  # the explorer draws every step: a longer page would be slow to open
+# Measured building the page of an untrained LSTM (peak RSS, 10 and 40 steps): 1.3 MB more per step at
+# hidden 128, 4.6 MB at 256, so about 75 bytes x hidden^2 per step and layer (3.8 GB for 200 steps at 512)
+EXPLORE_BYTES_PER_UNIT2 = 75
+EXPLORE_BYTES = 2**30  # the most memory a page may take to build (and about 10x what a browser opens fast)
 
 
 def _explore(args: argparse.Namespace, model, vocab, x: np.ndarray, y: np.ndarray, what: str) -> int:
@@ -503,6 +507,14 @@ def _explore(args: argparse.Namespace, model, vocab, x: np.ndarray, y: np.ndarra
     if args.steps > EXPLORED_STEPS:
         raise UsageError(f"--html: at most {EXPLORED_STEPS} steps (the page draws every one), "
                          f"got {args.steps}")
+    c = model.config
+    per_step = EXPLORE_BYTES_PER_UNIT2 * c.hidden * c.hidden * c.layers
+    if args.steps * per_step > EXPLORE_BYTES:
+        most = max(1, EXPLORE_BYTES // per_step)
+        raise UsageError(f"--html: {args.steps} steps of {c.layers} x {c.hidden} units need about "
+                         f"{describe(args.steps * per_step)} to build the page (it draws every unit at every "
+                         f"step), more than the {describe(EXPLORE_BYTES)} allowed; use --steps {most} or "
+                         "fewer, or a smaller model")
     loss, _ = chunk_loss(model, x, y)
     tokens = [vocab.itos[i] for i in x[:, 0]]
     written = graph.explore(loss, params=model, path=args.output, name=what, tokens=tokens, vocab=vocab.itos)

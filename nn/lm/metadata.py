@@ -85,8 +85,8 @@ SCHEMA: dict[str, Any] = {
                             "min_lr_ratio", "valid_fraction", "eval_every", "eval_tokens", "eval_batch",
                             "seed", "min_freq", "max_vocab", "lower"})),
     "schedule": Obj({"warmup": Num(0, BIG), "planned": Num(0, BIG), "base_lr": Num(0, 1e6, integer=False),
-                     "last_step": Num(-1, BIG), "total_steps": Num(0, BIG), "knot_step": Num(-1, BIG),
-                     "knot_q": Num(-1e6, 1e6, integer=False)},
+                     "last_step": Num(0, BIG), "total_steps": Num(0, BIG), "knot_step": Num(0, BIG),
+                     "knot_q": Num(0, 1, integer=False)},
                     frozenset({"base_lr", "last_step", "total_steps", "knot_step", "knot_q"})),
     "history": Obj({k: ListOf(Num(-1e300, 1e300, integer=False)) for k in
                     ("step", "loss", "grad_norm", "lr", "val_step", "val_loss")}),
