@@ -22,6 +22,7 @@ from tinygrad_seq import Tensor, nn
 from tinygrad_seq.autograd import ShapeError
 from tinygrad_seq.nn.lm.cli import main
 from tinygrad_seq.nn.lm.metadata import SCHEMA, check_meta
+from tinygrad_seq.nn.lm.text import UnknownCharacterError, Vocab
 from tinygrad_seq.nn.module import save_arrays
 
 pytestmark = pytest.mark.faults
@@ -241,3 +242,34 @@ def test_a_crashing_graphviz_gets_one_line_and_the_dot_is_kept(tmp_path, capsys,
     code, out, err = run(capsys, "graph", "--model", "lstm", "--steps", "3", "-o", tmp_path / "g.svg")
     assert code == 1 and "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert "dot failed (signal 11)" in err and (tmp_path / "g.dot").read_text().startswith("digraph")
+
+
+# ------------------------------------------------------------------- case 12: a large corpus, bounded
+
+
+def test_encoding_goes_in_pieces_and_equals_the_token_by_token_ids(monkeypatch):
+    import tinygrad_seq.nn.lm.text as text_module
+
+    monkeypatch.setattr(text_module, "ENCODE_PIECE", 7)  # many pieces, cut inside words and lines
+    text = "나는 학교에 갔다 .\nthe cat 🙂 sat\n\nend"
+    for vocab in (Vocab.chars(text), Vocab.words(text)):
+        seen: list[tuple[int, int]] = []
+        ids = vocab.encode(text, progress=lambda done, total, seen=seen: seen.append((done, total)))
+        expected = [vocab.stoi.get(t, vocab.unk_id) for t in vocab.tokenize(text)]
+        assert ids.tolist() == expected and len(seen) >= 3 and seen[-1] == (len(text), len(text))
+    with pytest.raises(UnknownCharacterError, match="character 'x' .* at position 7 "):
+        text_module.ENCODE_PIECE = 3  # the position counts the pieces before
+        Vocab.chars("abc").encode("abcabca" + "x")
+
+
+def test_a_large_corpus_prints_its_preparation_and_fits_the_baselines_on_a_bounded_part(
+    tmp_path, capsys, monkeypatch
+):
+    import tinygrad_seq.nn.lm.cli as cli
+    from tinygrad_seq.nn.lm import models
+
+    monkeypatch.setattr(cli, "LARGE_CORPUS", 1000)
+    monkeypatch.setattr(models, "BASELINE_TOKENS", 500)
+    _, out = train(tmp_path, steps=2)
+    code, text, _ = run(capsys, "train", "--out", out, "--resume", "--steps", "3")
+    assert code == 0 and "preparing the corpus: 100% of" in text

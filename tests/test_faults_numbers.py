@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from tinygrad_seq import Tensor
 from tinygrad_seq import functional as F
 from tinygrad_seq.nn import Linear
+from tinygrad_seq.nn.lm import models
 from tinygrad_seq.nn.lm.models import LMConfig, baselines, build_model, evaluate
 from tinygrad_seq.nn.module import StateDictError
 
@@ -127,3 +128,18 @@ def test_load_state_dict_refuses_booleans_and_values_that_overflow_naming_the_ke
     with pytest.raises(StateDictError, match="'bias'.*1e\\+300.*float32 cannot hold"):
         model.load_state_dict({"weight": np.zeros((2, 3)), "bias": np.array([0.0, 1e300])})
     assert all(np.array_equal(b, p.numpy()) for b, p in zip(before, model.parameters()))
+
+
+def test_a_long_stream_is_read_in_lanes_each_warmed_up_on_the_text_before_it(monkeypatch):
+    model = build_model(LMConfig("lstm", 7, hidden=6), rng=1).astype(np.float64)
+    ids = np.random.default_rng(1).integers(0, 7, 230)
+    whole = models.token_logp(model, ids)  # one lane: the whole text before each token
+    monkeypatch.setattr(models, "LANE_TOKENS", 50)
+    monkeypatch.setattr(models, "WARMUP_TOKENS", 20)
+    lanes = models.token_logp(model, ids, chunk=13)
+    np.testing.assert_allclose(lanes[:50], whole[:50], rtol=1e-12)  # lane 0 starts at the start
+    monkeypatch.setattr(models, "LANE_TOKENS", 10**6)
+    for start in (50, 100, 150, 200):  # lane k: the text from its 20 tokens of warm-up on, read alone
+        alone = models.token_logp(model, ids[start - 20 :])[20:]
+        np.testing.assert_allclose(lanes[start : start + 50], alone[:50], rtol=1e-12)
+    assert [evaluate(model, ids, batch_size=b).loss for b in (1, 64)] == [-whole.mean()] * 2

@@ -30,6 +30,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -152,11 +153,29 @@ def _train_claimed(args: argparse.Namespace) -> int:
     return 0
 
 
+LARGE_CORPUS = 1 << 24  # characters: encoding takes seconds from here on, so say how far it is
+
+
+def _preparing(characters: int) -> Any:
+    """A progress callback for `prepare_data` that prints a line every few seconds, for a large corpus."""
+    if characters < LARGE_CORPUS:
+        return None
+    last = [-math.inf]
+
+    def report(done: int, total: int) -> None:
+        now = time.perf_counter()
+        if now - last[0] >= 2.0 or done == total:
+            last[0] = now
+            print(f"preparing the corpus: {done / total:.0%} of {total:,} characters encoded", flush=True)
+
+    return report
+
+
 def _fresh(args: argparse.Namespace, given_model: dict, given_train: dict) -> Trainer:
     kind = given_model.get("model", LMConfig.model)
     train_cfg = TrainConfig(**({"lr": LR[kind]} | given_train))
     text = load_corpus(train_cfg.corpus)
-    vocab, train_ids, valid_ids = prepare_data(text, train_cfg)
+    vocab, train_ids, valid_ids = prepare_data(text, train_cfg, progress=_preparing(len(text)))
     try:
         config = LMConfig(vocab_size=len(vocab), context=train_cfg.seq_len, **given_model)
         check_fits(config, train_cfg.seq_len, train_cfg.batch_size, "one training step")
@@ -197,7 +216,7 @@ def _resume(args: argparse.Namespace, path: str, given_model: dict, given_train:
                          "differ: " + "; ".join(clashes) + ". Drop them, or train anew in another --out")
     train_cfg = TrainConfig.from_dict(saved_train)
     text = load_corpus(train_cfg.corpus)
-    vocab_now, train_ids, valid_ids = prepare_data(text, train_cfg)
+    vocab_now, train_ids, valid_ids = prepare_data(text, train_cfg, progress=_preparing(len(text)))
     if vocab_now != vocab:
         raise UsageError(f"the corpus {train_cfg.corpus!r} no longer gives the checkpoint's vocabulary; "
                          "it changed since training began")

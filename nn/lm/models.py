@@ -260,6 +260,9 @@ class Evaluation:
 
 
 EVAL_ELEMENTS = 1 << 22  # logits (tokens x vocabulary) one forward pass of `token_logp` may hold: 16 MB
+BASELINE_TOKENS = 1 << 23  # the count baselines' training tokens at most: about 0.5 GB to count them
+LANE_TOKENS = 1 << 16  # a recurrent model reads a longer stream as lanes of this many predictions
+WARMUP_TOKENS = 1024  # tokens each lane after the first reads before its first prediction
 
 
 def _chosen(logits: Any, targets: np.ndarray) -> np.ndarray:
@@ -274,7 +277,11 @@ def token_logp(model: Module, stream: np.ndarray, chunk: int = 4096,
 
     The stream is read as one text, whatever the batch sizes elsewhere. A recurrent model reads it in
     one lane (B = 1), `chunk` tokens per forward pass, its state carried from pass to pass: every
-    token is predicted from the whole text before it, exactly as if read token by token. A
+    token is predicted from the whole text before it, exactly as if read token by token. A stream of
+    more than `LANE_TOKENS` predictions is read as lanes of that many side by side (so that a long
+    split takes seconds, not minutes), each lane after the first starting from the state its
+    `WARMUP_TOKENS` preceding tokens give (read, not scored); the lanes depend on the stream's length
+    alone, never on a batch size. A
     Transformer reads at most its context C: the first window of C tokens scores its every position
     (each from all the tokens before it); each next window ends ``C // 2`` tokens later and scores only
     those, so every later token is predicted from between C - C // 2 and C - 1 tokens before it. The
@@ -288,13 +295,37 @@ def token_logp(model: Module, stream: np.ndarray, chunk: int = 4096,
     logp = np.empty(len(stream) - 1, dtype=np.float64)
     with evaluating(model):
         if model.context is None:
-            inputs, targets, state = stream[:-1], stream[1:], None
-            for begin in range(0, len(targets), chunk):
-                logits, state = model(inputs[begin:begin + chunk, None], state)  # (T, 1) -> (T, 1, V)
-                logp[begin:begin + chunk] = _chosen(logits, targets[begin:begin + chunk, None])[:, 0]
+            _lane_logp(model, stream, logp, chunk)
         else:
             _window_logp(model, stream, logp, windows or max(1, chunk // model.context))
     return logp
+
+
+def _read(model: Module, inputs: np.ndarray, targets: np.ndarray, chunk: int) -> np.ndarray:
+    """log p of `targets` (T, B) after `inputs` (T, B), read `chunk` rows per pass, the state carried."""
+    out, state = np.empty(targets.shape, dtype=np.float64), None
+    for begin in range(0, len(inputs), chunk):
+        logits, state = model(inputs[begin:begin + chunk], state)  # (t, B) -> (t, B, V)
+        out[begin:begin + chunk] = _chosen(logits, targets[begin:begin + chunk])
+    return out
+
+
+def _lane_logp(model: Module, stream: np.ndarray, logp: np.ndarray, chunk: int) -> None:
+    """Fill `logp` (log p of stream[1:]) with a recurrent model: lane 0 from the start, lanes k >= 1 of
+    `LANE_TOKENS` predictions from position k * LANE_TOKENS, each read after its `WARMUP_TOKENS`."""
+    n, W = len(logp), min(WARMUP_TOKENS, LANE_TOKENS)
+    first = min(n, LANE_TOKENS)
+    logp[:first] = _read(model, stream[:first, None], stream[1:first + 1, None], chunk)[:, 0]
+    starts = list(range(LANE_TOKENS, n, LANE_TOKENS))
+    if not starts:
+        return
+    padded = np.concatenate([stream, np.zeros(LANE_TOKENS, dtype=stream.dtype)])  # the last lane's tail
+    # lane k reads inputs [start - W, start + LANE) and predicts the next token of each
+    inputs = np.stack([padded[a - W:a + LANE_TOKENS] for a in starts], axis=1)  # (W + LANE, lanes)
+    targets = np.stack([padded[a - W + 1:a + LANE_TOKENS + 1] for a in starts], axis=1)
+    read = _read(model, inputs, targets, max(1, chunk // len(starts)))[W:]  # (LANE, lanes): the scored rows
+    for column, a in enumerate(starts):
+        logp[a:a + LANE_TOKENS] = read[:min(LANE_TOKENS, n - a), column]
 
 
 def _window_logp(model: Module, stream: np.ndarray, logp: np.ndarray, per_pass: int) -> None:
@@ -340,8 +371,10 @@ def baselines(train_ids: np.ndarray, ids: np.ndarray, vocab_size: int) -> dict[s
 
     ``uniform`` (loss log V), ``unigram``, ``bigram`` and ``trigram`` (interpolated Kneser-Ney; see
     `nn.lm.ngram`), each reading `ids` as one stream. A model that learned something beats all of them.
-    An order whose n-grams a vocabulary this large cannot number (`NGramLM.fits`) is left out.
+    An order whose n-grams a vocabulary this large cannot number (`NGramLM.fits`) is left out. They
+    are fit on at most the first `BASELINE_TOKENS` training tokens, so a huge corpus fits in memory.
     """
+    train_ids = np.asarray(train_ids)[:BASELINE_TOKENS]
     ids = np.asarray(ids)
     if len(ids) < 2:
         raise ValueError(

@@ -22,7 +22,7 @@ import re
 import urllib.error
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +103,9 @@ class Vocab:
             raise ValueError(
                 f"Vocab.words: max_size counts {UNK} and {EOS}, so it must be >= 2, got {max_size}"
             )
-        counts = Counter(tokenize_words(text, lower))
+        counts: Counter[str] = Counter()
+        for piece in text_pieces(text, whole_lines=True):  # a list of every word would not be bounded
+            counts.update(tokenize_words(piece, lower))
         del counts[EOS]
         kept = sorted((w for w, n in counts.items() if n >= min_freq), key=lambda w: (-counts[w], w))
         if max_size is not None:
@@ -137,21 +139,42 @@ class Vocab:
         """The tokens of ``text`` this vocabulary does not hold (they encode as ``<unk>``), with counts."""
         return Counter(token for token in self.tokenize(text) if token not in self.stoi)
 
-    def encode(self, text: str) -> np.ndarray:
+    def encode(self, text: str, progress: Callable[[int, int], None] | None = None) -> np.ndarray:
         """``text`` -> (N,) int64 ids. Unseen words give ``<unk>``; unseen characters too if the vocab has it.
 
-        Raises ``UnknownCharacterError`` (naming the character) for an unseen character otherwise.
+        Raises ``UnknownCharacterError`` (naming the character) for an unseen character otherwise. The
+        text is encoded in pieces of about `ENCODE_PIECE` characters (whole lines at the word level), so
+        memory beyond the ids stays bounded for any length; ``progress(done, total)`` (in characters)
+        is called after each piece.
         """
-        tokens = self.tokenize(text)
-        if self.unk_id is not None:
-            ids = [self.stoi.get(token, self.unk_id) for token in tokens]
-        else:
-            try:
-                ids = [self.stoi[token] for token in tokens]
-            except KeyError as error:
-                char = error.args[0]
-                raise UnknownCharacterError(char, text.index(char), len(self)) from None
-        return np.array(ids, dtype=np.int64)
+        parts, done = [], 0
+        for piece in text_pieces(text, whole_lines=self.level == "word"):
+            if self.level == "char":
+                parts.append(self._encode_chars(piece, done))
+            else:  # a word vocabulary always holds <unk>
+                parts.append(np.array([self.stoi.get(t, self.unk_id) for t in self.tokenize(piece)],
+                                      dtype=np.int64))
+            done += len(piece)
+            if progress is not None:
+                progress(done, len(text))
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+    def _encode_chars(self, piece: str, offset: int) -> np.ndarray:
+        """One piece at the character level, vectorised: code points looked up in the sorted table."""
+        if not hasattr(self, "_table"):
+            chars = sorted((ord(t), i) for i, t in enumerate(self.itos) if len(t) == 1)
+            self._table = (np.array([c for c, _ in chars], dtype=np.uint32),
+                           np.array([i for _, i in chars], dtype=np.int64))
+        keys, values = self._table
+        codes = np.frombuffer(piece.encode("utf-32-le", "surrogatepass"), dtype="<u4")  # (n,)
+        at = np.minimum(np.searchsorted(keys, codes), max(len(keys) - 1, 0))
+        found = keys[at] == codes if len(keys) else np.zeros(len(codes), dtype=bool)
+        if found.all():
+            return values[at]
+        if self.unk_id is None:
+            first = int(np.argmax(~found))
+            raise UnknownCharacterError(piece[first], offset + first, len(self))
+        return np.where(found, values[at] if len(keys) else 0, self.unk_id)
 
     def decode(self, ids: Sequence[int] | np.ndarray) -> str:
         """(N,) ids -> text. Characters are concatenated; words are joined by spaces, ``<eos>`` as "\\n"."""
@@ -185,6 +208,23 @@ class Vocab:
         if missing:
             raise ValueError(f"Vocab.from_dict: not a saved vocabulary, missing keys {sorted(missing)}")
         return cls(d["itos"], d["level"], d["lower"])
+
+
+ENCODE_PIECE = 1 << 20  # characters encoded at a time
+
+
+def text_pieces(text: str, whole_lines: bool = False, size: int | None = None) -> Iterator[str]:
+    """`text` in consecutive pieces of about `size` (default `ENCODE_PIECE`) characters (with
+    `whole_lines`, each ending after a line break, or at the end)."""
+    size = size or ENCODE_PIECE
+    start = 0
+    while start < len(text):
+        end = min(start + size, len(text))
+        if whole_lines and end < len(text):
+            line_end = text.find("\n", end - 1)
+            end = len(text) if line_end < 0 else line_end + 1
+        yield text[start:end]
+        start = end
 
 
 def tokenize_words(text: str, lower: bool = False) -> list[str]:

@@ -23,6 +23,7 @@ import math
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, TextIO
 
@@ -40,7 +41,7 @@ from .models import Evaluation, baselines, chunk_loss, detach_state, evaluate
 from .progress import Interrupts, Progress, stop_signal
 from .rundir import claim
 from .sampling import generate
-from .text import Vocab, batchify
+from .text import Vocab, batchify, text_pieces
 from .threads import DEFAULT_THREADS, blas_threads
 
 __all__ = ["TrainConfig", "TrainResult", "Trainer", "TrainingError", "prepare_data"]
@@ -122,14 +123,15 @@ def split_text(text: str, valid_fraction: float) -> tuple[str, str]:
     return text[:cut], text[cut:]
 
 
-def prepare_data(text: str, config: TrainConfig,
-                 vocab: Vocab | None = None) -> tuple[Vocab, np.ndarray, np.ndarray]:
+def prepare_data(text: str, config: TrainConfig, vocab: Vocab | None = None,
+                 progress: Callable[[int, int], None] | None = None) -> tuple[Vocab, np.ndarray, np.ndarray]:
     """(vocab, train ids, valid ids): the text cut at a line break, the last ``valid_fraction`` held out.
 
     Characters: every character of the whole text (so held-out text always encodes). Words: the
     vocabulary of the training part only (``min_freq``, ``max_vocab``, ``lower``), so held-out words
     never seen in training are ``<unk>``, as they would be for new text. Given a `vocab` (a
-    checkpoint's), the text is encoded with it instead of building one.
+    checkpoint's), the text is encoded with it instead of building one. ``progress(done, total)``
+    follows the encoding, in characters.
     """
     train_text, valid_text = split_text(text, config.valid_fraction)
     if vocab is not None:
@@ -139,7 +141,13 @@ def prepare_data(text: str, config: TrainConfig,
     else:
         vocab = Vocab.words(train_text, min_freq=config.min_freq, max_size=config.max_vocab,
                             lower=config.lower)
-    train_ids, valid_ids = vocab.encode(train_text), vocab.encode(valid_text)
+    total = len(train_text) + len(valid_text)
+
+    def after(start: int) -> Callable[[int, int], None] | None:  # progress over both parts as one
+        return None if progress is None else lambda done, _: progress(start + done, total)
+
+    train_ids = vocab.encode(train_text, after(0))
+    valid_ids = vocab.encode(valid_text, after(len(train_text)))
     need = 2 * config.batch_size + 1
     if len(train_ids) < need or len(valid_ids) < 2:
         raise TrainingError(
@@ -150,7 +158,10 @@ def prepare_data(text: str, config: TrainConfig,
 
 def fingerprint(text: str) -> str:
     """A short hash of the corpus, saved in the checkpoint so a resume can tell if the text changed."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    digest = hashlib.sha256()
+    for piece in text_pieces(text):  # the same digest as of the whole text, without a copy of it
+        digest.update(piece.encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()[:16]
 
 
 @dataclass
