@@ -29,6 +29,9 @@ import numpy as np
 __all__ = ["NGramLM"]
 
 
+NLL_PIECE = 1 << 20  # predictions scored at a time by `NGramLM.nll`
+
+
 class NGramLM:
     """An interpolated Kneser-Ney n-gram model over ids 0 .. vocab_size - 1 (order 1: unigram)."""
 
@@ -132,7 +135,8 @@ class NGramLM:
             # histories of column[1:]: the pad tokens before each target, (n - 1, order - 1)
             windows = np.lib.stride_tricks.sliding_window_view(padded[:-1], pad)[1:] if pad else \
                 np.zeros((len(column) - 1, 0), dtype=np.int64)
-            p = self.probs(windows, column[1:])
-            total += float(-np.log(p).sum())
+            for begin in range(0, len(column) - 1, NLL_PIECE):  # in pieces: bounded memory for any length
+                end = begin + NLL_PIECE
+                total += float(-np.log(self.probs(windows[begin:end], column[1:][begin:end])).sum())
             count += len(column) - 1
         return total, count

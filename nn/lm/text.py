@@ -147,16 +147,19 @@ class Vocab:
         memory beyond the ids stays bounded for any length; ``progress(done, total)`` (in characters)
         is called after each piece.
         """
+        chars = np.empty(len(text) if self.level == "char" else 0, dtype=np.int64)  # one id per character
         parts, done = [], 0
         for piece in text_pieces(text, whole_lines=self.level == "word"):
             if self.level == "char":
-                parts.append(self._encode_chars(piece, done))
+                chars[done:done + len(piece)] = self._encode_chars(piece, done)
             else:  # a word vocabulary always holds <unk>
                 parts.append(np.array([self.stoi.get(t, self.unk_id) for t in self.tokenize(piece)],
                                       dtype=np.int64))
             done += len(piece)
             if progress is not None:
                 progress(done, len(text))
+        if self.level == "char":
+            return chars
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
     def _encode_chars(self, piece: str, offset: int) -> np.ndarray:
@@ -379,7 +382,7 @@ def batchify(ids: np.ndarray, batch_size: int) -> np.ndarray:
             f"batchify: {len(ids)} tokens cannot make {batch_size} streams of at least 2 tokens; "
             "use a smaller batch size or a longer text"
         )
-    return np.ascontiguousarray(ids[: n * batch_size].reshape(batch_size, n).T)  # (B, n) -> (n, B)
+    return ids[: n * batch_size].reshape(batch_size, n).T  # (B, n) -> (n, B), a view: no copy of the ids
 
 
 def bptt_chunks(data: np.ndarray, seq_len: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
