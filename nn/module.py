@@ -386,8 +386,9 @@ def declared_sizes(path: str | os.PathLike) -> dict[str, int]:
     if not stat.S_ISREG(os.stat(path).st_mode):
         raise ValueError(f"{path!r} is not a regular file (a pipe or a device); a checkpoint is a file")
     if not zipfile.is_zipfile(path):
-        raise ValueError(f"{path!r} is not a checkpoint: not an .npz archive (it was not written by "
-                         "`save_arrays`, `Module.save` or `tinygrad-seq train`)")
+        raise ValueError(f"checkpoint {path!r} is not a readable .npz file: not a checkpoint (no zip "
+                         "archive: cut short, or never written by `save_arrays`, `Module.save` or "
+                         "`tinygrad-seq train`); nothing was loaded")
     sizes = {}
     try:
         with zipfile.ZipFile(path) as archive:

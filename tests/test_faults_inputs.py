@@ -191,7 +191,7 @@ def test_a_fifo_or_a_text_file_as_checkpoint_gets_one_line(tmp_path, capsys):
     text = tmp_path / "notes.npz"
     text.write_text("just some notes")
     err = one_line(capsys, "sample", text)
-    assert "is not a checkpoint" in err and "allow_pickle" not in err
+    assert "not a checkpoint" in err and "allow_pickle" not in err
 
 
 # ----------------------------------------------------------------------------- case 15: edge shapes
