@@ -196,7 +196,7 @@ def _np_nll(log_probs: np.ndarray, targets: np.ndarray, ignore_index: int = -100
         return losses
     if reduction == "sum":
         return losses.sum()
-    return losses.sum() / max(int(keep.sum()), 1)
+    return losses.sum() / keep.sum() if keep.any() else np.array(np.nan)  # as torch: the mean of nothing
 
 
 def _ce_targets_ignoring_first(n: int, classes: int) -> np.ndarray:
