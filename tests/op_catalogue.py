@@ -196,7 +196,8 @@ def _np_nll(log_probs: np.ndarray, targets: np.ndarray, ignore_index: int = -100
         return losses
     if reduction == "sum":
         return losses.sum()
-    return losses.sum() / keep.sum() if keep.any() else np.array(np.nan)  # as torch: the mean of nothing
+    n = int(keep.sum())
+    return losses.sum() / n if n else np.array(np.nan, dtype=losses.dtype)  # as torch: the mean of nothing
 
 
 def _ce_targets_ignoring_first(n: int, classes: int) -> np.ndarray:
