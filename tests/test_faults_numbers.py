@@ -143,3 +143,17 @@ def test_a_long_stream_is_read_in_lanes_each_warmed_up_on_the_text_before_it(mon
         alone = models.token_logp(model, ids[start - 20 :])[20:]
         np.testing.assert_allclose(lanes[start : start + 50], alone[:50], rtol=1e-12)
     assert [evaluate(model, ids, batch_size=b).loss for b in (1, 64)] == [-whole.mean()] * 2
+
+
+def test_a_vocabulary_too_large_for_a_trigram_trains_and_evaluates_without_it(tmp_path, capsys, monkeypatch):
+    from tinygrad_seq.nn.lm.ngram import NGramLM
+
+    no_trigram = staticmethod(lambda order, vocab_size: order < 3)  # as for a vocabulary of 1.71M words
+    monkeypatch.setattr(NGramLM, "fits", no_trigram)
+    corpus = tmp_path / "c.txt"
+    corpus.write_text(WORDS)
+    code, text, err = run(capsys, "train", "--corpus", corpus, "--hidden", "8", "--steps", "2", "--out",
+                          tmp_path / "run")
+    assert code == 0 and "with no trigram baseline" in text and "Traceback" not in err
+    code, text, _ = run(capsys, "eval", tmp_path / "run")
+    assert code == 0 and "bigram" in text and "trigram" not in text

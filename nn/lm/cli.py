@@ -123,8 +123,10 @@ def _train_claimed(args: argparse.Namespace) -> int:
     if trainer.step:
         say(f"resuming at step {trainer.step} (epoch {trainer.epoch})")
     n = min(cfg.eval_tokens or len(trainer.valid_ids), len(trainer.valid_ids))
-    say(f"validation every {cfg.eval_every} steps on {n:,} tokens, where the trigram baseline scores "
-        f"{trainer.trigram():.3f} nats/token\n")
+    trigram = trainer.trigram()
+    where = (f"where the trigram baseline scores {trigram:.3f} nats/token" if math.isfinite(trigram) else
+             f"with no trigram baseline (a vocabulary of {len(trainer.vocab):,} is too large to count them)")
+    say(f"validation every {cfg.eval_every} steps on {n:,} tokens, {where}\n")
     result = trainer.run(steps=args.steps, minutes=args.minutes, sample_length=0, threads=args.threads)
     if result.interrupted:
         how = "interrupted" if result.signal in (0, signal.SIGINT) else \
