@@ -803,6 +803,12 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("-o", "--output", required=True, metavar="FILE",
                    help="the .safetensors file to write (or a device or pipe, written directly)")
     x.add_argument("--force", action="store_true", help="replace -o if it exists (never the run's own files)")
+
+    from tinygrad_seq.exercises import command as exercises  # noqa: PLC0415  (the one command above nn)
+    e = command("exercises", "the exercise track: write the maths, the engine checks it",
+                "Stubs to fill in (start), checks that say which gradient, gate and time step are wrong "
+                "(check), and hints (hint), one exercise per lesson (docs/exercises.md).", exercises.run)
+    exercises.add_arguments(e)
     return parser
 
 
