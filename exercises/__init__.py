@@ -27,7 +27,8 @@ __all__ = ["EXERCISES", "Exercise", "NotWritten", "Report", "check", "check_file
 
 
 def _namespace(exercise: Exercise, objects: tuple[Any, ...]) -> dict[str, Any]:
-    """The objects an exercise needs, from a module, a dict, or the objects themselves (by name, else in order)."""
+    """The objects an exercise needs, from a module, a dict, or the objects themselves (by name, else in "
+      "order)."""
     if len(objects) == 1 and isinstance(objects[0], ModuleType | dict):
         source = objects[0] if isinstance(objects[0], dict) else vars(objects[0])
         missing = [n for n in exercise.writes if n not in source]
@@ -50,7 +51,8 @@ def _run(exercise: Exercise, get: Any, pictures: str | None) -> Report:
     except NotStarted as stub:
         return Report(exercise.name, "not started", [str(stub)])
     except Failed as wrong:
-        return Report(exercise.name, "failing", wrong.lines + [f"  {n}" for n in ctx.notes or []], ctx.picture)
+        notes = [f"  {n}" for n in ctx.notes or []]
+        return Report(exercise.name, "failing", wrong.lines + notes, ctx.picture)
     return Report(exercise.name, "passed", lines)
 
 
@@ -67,4 +69,5 @@ def check(name: str, *objects: Any, pictures: str | None = None) -> Report:
 def check_file(name: str, directory: str, pictures: str | None = None) -> Report:
     """Check DIR/NAME.py, the learner's file for exercise `name`."""
     exercise = find(name)
-    return _run(exercise, lambda: load(os.path.join(directory, f"{exercise.name}.py"), exercise.writes), pictures)
+    path = os.path.join(directory, f"{exercise.name}.py")
+    return _run(exercise, lambda: load(path, exercise.writes), pictures)

@@ -13,9 +13,9 @@ from tinygrad_seq import Tensor, grad
 from tinygrad_seq import functional as F
 
 from .checking import Context
-from .solutions.beam_search import beam_search as reference_beam
 from .compare import Axis, compare, layout
 from .report import Failed, call
+from .solutions.beam_search import beam_search as reference_beam
 
 __all__ = ["check_beam_search", "check_cross_entropy", "check_sampling"]
 
@@ -38,12 +38,16 @@ def check_cross_entropy(ns: dict[str, Any], ctx: Context) -> list[str]:
         compare("dlogits", got[1], want.numpy(), layout(Axis("time step", time="each"), "batch", "token"),
                 known=[(want.numpy() / (T * B), "it is the gradient of the mean: the loss here is the sum")])
         ppl = math.exp(float(loss.numpy()) / (T * B))
-        compare("perplexity", call("perplexity", ns["perplexity"], logits.copy(), targets.copy()), np.array(ppl),
-                layout(), known=[(np.array(float(loss.numpy()) / (T * B)), "it is the mean loss: perplexity is "
+        mine = call("perplexity", ns["perplexity"], logits.copy(), targets.copy())
+        compare("perplexity", mine, np.array(ppl),
+                layout(), known=[(np.array(float(loss.numpy()) / (T * B)), "it is the mean loss: perplexity "
+                                                                           "is "
                                   "e to the power of it"),
-                                 (np.array(math.exp(float(loss.numpy()))), "it is e to the summed loss: divide "
+                                 (np.array(math.exp(float(loss.numpy()))), "it is e to the summed loss: "
+                                                                           "divide "
                                   "by the number of tokens first")])
-    return ["the summed loss, dlogits and perplexity match functional.cross_entropy (T, B, V) = (3, 2, 5), (4, 1, 3)"]
+    return ["the summed loss, dlogits and perplexity match functional.cross_entropy (T, B, V) = (3, 2, 5), "
+            "(4, 1, 3)"]
 
 
 def expected_distribution(logits: np.ndarray, temperature: float, top_k: int | None, unk_id: int | None
@@ -76,7 +80,8 @@ def _mistakes(settings: dict[str, Any]) -> list[tuple[np.ndarray, str]]:
     t, k, unk = settings.get("temperature", 1.0), settings.get("top_k"), settings.get("unk_id")
     found = []
     if t != 1.0:
-        found += [(expected_distribution(LOGITS, 1 / t, k, unk), "the temperature multiplies the logits: divide "
+        found += [(expected_distribution(LOGITS, 1 / t, k, unk), "the temperature multiplies the logits: "
+                                                                 "divide "
                                                                  "them by it"),
                   (expected_distribution(LOGITS, 1.0, k, unk), "the temperature is not used")]
     if k is not None:
@@ -100,11 +105,13 @@ def check_sampling(ns: dict[str, Any], ctx: Context) -> list[str]:
         for _ in range(DRAWS):
             token = call("sample_token", sample, LOGITS.copy(), rng, **settings)
             if not isinstance(token, int | np.integer) or not 0 <= int(token) < len(LOGITS):
-                raise Failed([f"sample_token returned {token!r}: it must return a token id, an int in 0..{len(LOGITS) - 1}"])
+                raise Failed([f"sample_token returned {token!r}: it must return a token id, an int in "
+                              f"0..{len(LOGITS) - 1}"])
             counts[int(token)] += 1
         _judge(counts, p, settings)
     _check_generate(ns["generate"])
-    return [f"sample_token's frequencies pass a chi-square test (p > 1e-4, {DRAWS} seeded draws) with {len(SETTINGS)} "
+    return [f"sample_token's frequencies pass a chi-square test (p > 1e-4, {DRAWS} seeded draws) with "
+            f"{len(SETTINGS)} "
             "settings of temperature, top-k and <unk>; generate stops at <eos> and at max_len"]
 
 
@@ -117,7 +124,8 @@ def _judge(counts: np.ndarray, p: np.ndarray, settings: dict[str, Any]) -> None:
     if forbidden.size:
         tok = int(forbidden[0])
         why = "<unk>" if tok == settings.get("unk_id") else "outside the top k"
-        lines.append(f"with {name}: token {tok} ({why}) was drawn {int(counts[tok])} times in {DRAWS}; it must never be")
+        lines.append(f"with {name}: token {tok} ({why}) was drawn {int(counts[tok])} times in {DRAWS}; it "
+                     f"must never be")
     else:
         live = p > 0
         stat = float((((counts - DRAWS * p) ** 2)[live] / (DRAWS * p[live])).sum())
@@ -126,7 +134,8 @@ def _judge(counts: np.ndarray, p: np.ndarray, settings: dict[str, Any]) -> None:
             return
         tok = int(np.argmax(np.abs(seen - p)))
         lines.append(f"with {name}: token {tok} came out {seen[tok]:.1%} of the time, expected {p[tok]:.1%} "
-                     f"(chi-square {stat:.1f}, p = {max(p_value, 1e-300):.2g}: draws this far from the right distribution "
+                     f"(chi-square {stat:.1f}, p = {max(p_value, 1e-300):.2g}: draws this far from the "
+                     f"right distribution "
                      "almost never happen by chance)")
     fits = [(float(np.abs(seen - q).sum()), text) for q, text in _mistakes(settings)]
     if fits and min(fits)[0] < 0.06:
@@ -146,15 +155,18 @@ def _check_generate(generate: Callable[..., Any]) -> None:
 
     got = call("generate", generate, next_logits, np.random.default_rng(0), 10, eos)
     if list(got) != [0, 1]:
-        raise Failed([f"generate returned {list(got)}: the model says 0, then 1, then <eos> (id {eos}), so it must "
+        raise Failed([f"generate returned {list(got)}: the model says 0, then 1, then <eos> (id {eos}), so "
+                      f"it must "
                       "return [0, 1] (stop at <eos>, and do not include it)"])
     if seen[:3] != [[], [0], [0, 1]]:
         raise Failed([f"generate asked next_logits about {seen[:3]}: it must pass the tokens drawn so far "
                       "([], then [0], then [0, 1])"])
-    got = call("generate", generate, lambda tokens: np.array([0.0, 50.0, 0.0, -50.0]), np.random.default_rng(0), 5,
+    never = np.array([0.0, 50.0, 0.0, -50.0])  # token 1, and never <eos>
+    got = call("generate", generate, lambda tokens: never.copy(), np.random.default_rng(0), 5,
                eos)
     if list(got) != [1] * 5:
-        raise Failed([f"generate returned {list(got)} when <eos> never comes: it must stop after max_len = 5 tokens"])
+        raise Failed([f"generate returned {list(got)} when <eos> never comes: it must stop after max_len = "
+                      f"5 tokens"])
 
 
 def _markov(V: int, seed: int) -> Callable[[tuple], np.ndarray]:
@@ -194,25 +206,31 @@ def check_beam_search(ns: dict[str, Any], ctx: Context) -> list[str]:
             else:  # a narrow beam may miss the best sequence: the reference beam search is the answer
                 want = reference_beam(log_probs, V, width, max_len, eos)
             _compare_beams(got, want, width, log_probs)
-    return ["beam_search ranks like exhaustive search (vocabulary of 3, up to 3 tokens, <eos> = 2) with a full "
+    return ["beam_search ranks like exhaustive search (vocabulary of 3, up to 3 tokens, <eos> = 2) with a "
+            "full "
             "beam, like the reference with width 4, and like greedy search with width 1"]
 
 
-def _compare_beams(got: list[tuple], want: list[tuple], width: int, log_probs: Callable[[tuple], np.ndarray]) -> None:
+def _compare_beams(got: list[tuple], want: list[tuple], width: int,
+                   log_probs: Callable[[tuple], np.ndarray]) -> None:
     for seq, score in got:
         true = sum(float(log_probs(seq[:i])[seq[i]]) for i in range(len(seq)))
         if not math.isclose(score, true, rel_tol=1e-9, abs_tol=1e-9):
+            probabilities = sum(math.exp(float(log_probs(seq[:i])[seq[i]])) for i in range(len(seq)))
             how = " (it looks like a sum of probabilities, not of log-probabilities)" if math.isclose(
-                score, sum(math.exp(float(log_probs(seq[:i])[seq[i]])) for i in range(len(seq))), rel_tol=1e-9) else ""
-            raise Failed([f"with beam width {width}: the hypothesis {list(seq)} has score {score:.6g}, but the sum of "
+                score, probabilities, rel_tol=1e-9) else ""
+            raise Failed([f"with beam width {width}: the hypothesis {list(seq)} has score {score:.6g}, but "
+                          f"the sum of "
                           f"its tokens' log-probabilities is {true:.6g}{how}"])
     mine = [s for s, _ in got]
     for rank, (seq, score) in enumerate(want):
         if rank >= len(mine) or mine[rank] != seq:
             where = f"you rank it {mine.index(seq) + 1}" if seq in mine else "it is missing from your beam"
             ending = " (it ends with <eos>: a finished hypothesis stays in the beam)" if seq[-1] == 2 else ""
-            raise Failed([f"with beam width {width}: exhaustive search ranks {list(seq)} (log-probability {score:.4g}) "
+            raise Failed([f"with beam width {width}: exhaustive search ranks {list(seq)} (log-probability "
+                          f"{score:.4g}) "
                           f"number {rank + 1}; {where}{ending}",
                           f"  yours, best first: {[list(s) for s in mine[:len(want)]]}"])
     if len(mine) > len(want):
-        raise Failed([f"with beam width {width}: {len(mine)} hypotheses returned, at most {len(want)} expected"])
+        raise Failed([f"with beam width {width}: {len(mine)} hypotheses returned, at most {len(want)} "
+                      f"expected"])

@@ -29,7 +29,8 @@ def _cell_cases(seed: int, gates: int, states: int, split_bias: bool) -> list[di
         case = {"x": rng.standard_normal((B, D)), "h_prev": rng.standard_normal((B, H)) * 0.5}
         if states == 2:
             case["c_prev"] = rng.standard_normal((B, H))
-        case |= {"W_x": rng.standard_normal((D, gates * H)) * 0.5, "W_h": rng.standard_normal((H, gates * H)) * 0.5}
+        case["W_x"] = rng.standard_normal((D, gates * H)) * 0.5
+        case["W_h"] = rng.standard_normal((H, gates * H)) * 0.5
         if split_bias:
             case |= {"b_x": rng.standard_normal(gates * H) * 0.5, "b_h": rng.standard_normal(gates * H) * 0.5}
         else:
@@ -98,9 +99,10 @@ def check_lstm_cell(ns: dict[str, Any], ctx: Context) -> list[str]:
     def known(case: dict[str, np.ndarray], name: str) -> list[tuple[np.ndarray, str]]:
         if name not in sig.outputs:
             return []
-        plain = lstm_reference(*[Tensor(a) for a in case.values()], forget_bias=0.0)
-        return [(plain[list(sig.outputs).index(name)].numpy(), "the forget bias is missing: add it to the f gate's "
-                 "pre-activation, f = sigmoid(a_f + forget_bias)")]
+        x, h, c, W_x, W_h, b = (Tensor(a) for a in case.values())
+        plain = lstm_reference(x, h, c, W_x, W_h, b, forget_bias=0.0)[list(sig.outputs).index(name)]
+        return [(plain.numpy(), "the forget bias is missing: add it to the f gate's pre-activation, "
+                                "f = sigmoid(a_f + forget_bias)")]
 
     return _check_cell(ctx, "lstm_cell", ns["LSTMCell"], sig, lstm_reference, cases, 2, {"forget_bias": 1.0},
                        known)
@@ -120,7 +122,8 @@ def check_gru_cell(ns: dict[str, Any], ctx: Context) -> list[str]:
         ax, ah = case["x"] @ case["W_x"] + case["b_x"], h @ case["W_h"] + case["b_h"]
         r = 1 / (1 + np.exp(-(ax[:, :H] + ah[:, :H])))
         n = np.tanh(ax[:, 2 * H:] + r * ah[:, 2 * H:])
-        return [(n + h - mixed, "z and 1 - z are swapped: h_next = (1 - z) * n + z * h_prev keeps h_prev where z "
+        return [(n + h - mixed, "z and 1 - z are swapped: h_next = (1 - z) * n + z * h_prev keeps h_prev "
+                                "where z "
                  "is near 1")]
 
     return _check_cell(ctx, "gru_cell", ns["GRUCell"], sig, gru_reference, _cell_cases(8, 3, 1, True), 1, {},
@@ -148,7 +151,8 @@ def check_attention(ns: dict[str, Any], ctx: Context) -> list[str]:
     def known(case: dict[str, np.ndarray], name: str) -> list[tuple[np.ndarray, str]]:
         if name != "out":
             return []
-        unmasked, _ = scaled_dot_product_attention(*[Tensor(case[n]) for n in ("q", "k", "v")], need_weights=False)
+        q, k, v = (Tensor(case[n]) for n in ("q", "k", "v"))
+        unmasked, _ = scaled_dot_product_attention(q, k, v, need_weights=False)
         return [(unmasked.numpy(), "the future is not masked: position t may only look at positions 0..t "
                                    "(set the scores S[b, t, s] with s > t to -inf before the softmax)")]
 
@@ -166,7 +170,8 @@ def check_layer_norm(ns: dict[str, Any], ctx: Context) -> list[str]:
     cases = [{"x": rng.standard_normal((s["N"], s["E"])) * 2 + 1, "gamma": rng.standard_normal(s["E"]),
               "beta": rng.standard_normal(s["E"])}
              for s in sizes(10, {"N": 3, "E": 4}, {"N": (1, 5), "E": (2, 6)})]
-    sig = Signature(inputs={"x": layout("row", "feature"), "gamma": layout("feature"), "beta": layout("feature")},
+    rows, features = layout("row", "feature"), layout("feature")
+    sig = Signature(inputs={"x": rows, "gamma": features, "beta": features},
                     outputs={"y": layout("row", "feature")})
     cls = ns["LayerNorm"]
 

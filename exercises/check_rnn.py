@@ -16,13 +16,15 @@ from .checking import Context, Signature, check_forward_backward, draw_wrong_nod
 from .compare import Axis, compare, layout
 from .report import Failed, call
 
-__all__ = ["check_bptt", "check_clipping", "check_rnn_step", "check_rnn_step_backward", "check_truncated_bptt"]
+__all__ = ["check_bptt", "check_clipping", "check_rnn_step", "check_rnn_step_backward",
+           "check_truncated_bptt"]
 
 BH = layout("batch", "unit")
 STEPS = Axis("time step", time="backward")
 
 
-def _rnn_case(rng: np.random.Generator, B: int, D: int, H: int, T: int | None = None) -> dict[str, np.ndarray]:
+def _rnn_case(rng: np.random.Generator, B: int, D: int, H: int,
+              T: int | None = None) -> dict[str, np.ndarray]:
     lead = (B,) if T is None else (T, B)
     return {"x": rng.standard_normal((*lead, D)), "h_prev": rng.standard_normal((B, H)) * 0.5,
             "W_xh": rng.standard_normal((D, H)) * 0.5, "W_hh": rng.standard_normal((H, H)) * 0.5,
@@ -51,12 +53,14 @@ def check_rnn_step(ns: dict[str, Any], ctx: Context) -> list[str]:
         cell.load_state_dict({"weight_ih": case["W_xh"].T, "weight_hh": case["W_hh"].T, "bias_ih": case["b"],
                               "bias_hh": np.zeros_like(case["b"])})
         want = cell(Tensor(case["x"]), Tensor(case["h_prev"])).numpy()
-        mine = outputs_of(call("rnn_step_forward", ns["rnn_step_forward"], *[a.copy() for a in case.values()]),
+        args = [a.copy() for a in case.values()]
+        mine = outputs_of(call("rnn_step_forward", ns["rnn_step_forward"], *args),
                           ["h_next"], "rnn_step_forward")[0]
         try:
             compare("h_next", mine, want, BH)
         except Failed as wrong:
-            raise Failed([*wrong.lines, f"  (case {number}: x {case['x'].shape}, h_prev {case['h_prev'].shape})"]) \
+            raise Failed([*wrong.lines, f"  (case {number}: x {case['x'].shape}, h_prev "
+                                        f"{case['h_prev'].shape})"]) \
                 from None
     return ["one_hot and h_next match nn.RNNCell with the same weights, on 2 shape cases"]
 
@@ -99,7 +103,7 @@ def _unrolled(xs: Tensor, h0: Tensor, W_xh: Tensor, W_hh: Tensor, b: Tensor) -> 
 
 
 def check_bptt(ns: dict[str, Any], ctx: Context) -> list[str]:
-    """rnn_forward's hs, then rnn_backward's gradients, by time step; weight gradients by each step's share."""
+    """rnn_forward's hs, then rnn_backward's gradients by time step; weight gradients by each step's share."""
     names = ["dxs", "dh0", "dW_xh", "dW_hh", "db"]
     for number, case in enumerate(_cases(3, T=4), 1):
         T = case["x"].shape[0]
@@ -110,16 +114,17 @@ def check_bptt(ns: dict[str, Any], ctx: Context) -> list[str]:
             h = rnn_reference(xs[t], h, weights["W_xh"][t], weights["W_hh"][t], weights["b"][t])
             hs.append(h)
         args = [case["x"], case["h_prev"], case["W_xh"], case["W_hh"], case["b"]]
-        mine = outputs_of(call("rnn_forward", ns["rnn_forward"], *[a.copy() for a in args]), ["hs"], "rnn_forward")
+        mine = outputs_of(call("rnn_forward", ns["rnn_forward"], *[a.copy() for a in args]), ["hs"],
+                          "rnn_forward")
         compare("hs", mine[0], np.stack([x.numpy() for x in hs]), layout(Axis("time step", time="forward"),
                                                                           "batch", "unit"))
         dhs = np.random.default_rng(number).standard_normal(mine[0].shape)
         wanted = [xs, h0] + [w for k in ("W_xh", "W_hh", "b") for w in weights[k]]
         found = grad(hs, wanted, grad_outputs=[Tensor(d) for d in dhs])
         shares = {k: [g.numpy() for g in found[2 + i * T: 2 + (i + 1) * T]] for i, k in enumerate(weights)}
-        want = [found[0].numpy(), found[1].numpy()] + [sum(shares[k]) for k in weights]
-        got = call("rnn_backward", ns["rnn_backward"], case["x"].copy(), case["h_prev"].copy(), mine[0].copy(),
-                   case["W_xh"].copy(), case["W_hh"].copy(), dhs.copy())
+        want = [found[0].numpy(), found[1].numpy()] + [np.sum(shares[k], axis=0) for k in weights]
+        got = call("rnn_backward", ns["rnn_backward"], case["x"].copy(), case["h_prev"].copy(),
+                   mine[0].copy(), case["W_xh"].copy(), case["W_hh"].copy(), dhs.copy())
         got = outputs_of(got, names, "rnn_backward")
         lays = [layout(STEPS, "batch", "input"), BH, layout("row", "column"), layout("row", "column"),
                 layout("unit")]
@@ -156,18 +161,21 @@ def check_clipping(ns: dict[str, Any], ctx: Context) -> list[str]:
                 compare(f"grads[{i}]", c, p.grad.numpy(), layout("row", "column"),
                         known=[(own[i], "each array was clipped by its own norm: scale them all by "
                                         "max_norm / (total norm + 1e-6), the norm of all of them together"),
-                       (always[i], "it scales the gradients although their norm is below max_norm: leave them "
+                       (always[i], "it scales the gradients although their norm is below max_norm: leave "
+                                   "them "
                                    "as they are then")])
             except Failed as wrong:
                 raise Failed([*wrong.lines, f"  ({when})"]) from None
-    return ["the clipped gradients and the total norm match nn.utils.clip_grad_norm_, above and below max_norm"]
+    return ["the clipped gradients and the total norm match nn.utils.clip_grad_norm_, above and below "
+            "max_norm"]
 
 
 def check_truncated_bptt(ns: dict[str, Any], ctx: Context) -> list[str]:
     """truncated_bptt's gradient per chunk against each chunk's own backward, state carried and detached."""
     rng = np.random.default_rng(5)
     T, B, D, H = 7, 2, 3, 4
-    xs, h0, readout = rng.standard_normal((T, B, D)), rng.standard_normal((B, H)), rng.standard_normal((T, B, H))
+    xs, h0 = rng.standard_normal((T, B, D)), rng.standard_normal((B, H))
+    readout = rng.standard_normal((T, B, H))
     for k in (3, 2):
         cell = RNNCell(D, H, dtype=np.float64, rng=np.random.default_rng(6))
         weights = {n: p.numpy().copy() for n, p in cell.named_parameters()}
@@ -182,23 +190,25 @@ def check_truncated_bptt(ns: dict[str, Any], ctx: Context) -> list[str]:
             # each step's term of the loss on its own: its share of the chunk's gradient
             step_grads = [grad(term, [w], retain_graph=True)[0].numpy() for term in terms]
             parts.append(step_grads)
-            want.append(sum(step_grads))
+            want.append(np.sum(step_grads, axis=0))
             h = h.detach()
         try:
-            got = call("truncated_bptt", ns["truncated_bptt"], cell, Tensor(xs), Tensor(h0), k, Tensor(readout))
+            got = call("truncated_bptt", ns["truncated_bptt"], cell, Tensor(xs), Tensor(h0), k,
+                       Tensor(readout))
         except Failed as wrong:
             if "second time" in wrong.lines[0]:
-                wrong.lines.insert(1, f"  the second chunk's backward (at t={k}) went on into the first chunk's graph: "
-                                      "the h carried into a chunk must be cut from the old graph with h.detach()")
+                wrong.lines.insert(1, f"  the second chunk's backward (at t={k}) went on into the first "
+                                      "chunk's graph: the h carried into a chunk must be cut from the old "
+                                      "graph with h.detach()")
             raise
         if not isinstance(got, list | tuple) or len(got) != len(want):
             count = len(got) if isinstance(got, list | tuple) else type(got).__name__
-            raise Failed([f"with k = {k} over T = {T} steps there are {len(want)} chunks, so truncated_bptt must "
-                          f"return {len(want)} gradients; it returned {count}"])
+            raise Failed([f"with k = {k} over T = {T} steps there are {len(want)} chunks, so truncated_bptt "
+                          f"must return {len(want)} gradients; it returned {count}"])
         for c, (g, w) in enumerate(zip(got, want)):
             steps = range(c * k, min((c + 1) * k, T))
             shares = [np.zeros_like(w)] * steps[0] + list(parts[c])
-            before = sum(want[:c])
+            before = np.sum(want[:c], axis=0)
             try:
                 compare(f"the gradient of chunk {c} (steps {steps[0]}-{steps[-1]})", g, w,
                         layout("row", "column"), parts=shares,

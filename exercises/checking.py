@@ -21,7 +21,8 @@ from tinygrad_seq import Function, Tensor, grad
 from .compare import Layout, compare
 from .report import Failed, call
 
-__all__ = ["Context", "Signature", "check_forward_backward", "draw_wrong_node", "new_node", "outputs_of", "sizes"]
+__all__ = ["Context", "Signature", "check_forward_backward", "draw_wrong_node", "new_node", "outputs_of",
+           "sizes"]
 
 Arrays = dict[str, np.ndarray]
 
@@ -103,19 +104,19 @@ def check_forward_backward(sig: Signature, make_node: Callable[[], Any], referen
         ref = reference(*tensors, **params)
         ref = ref if isinstance(ref, tuple) else (ref,)
         try:
-            for name, got, want in zip(names_out, mine, ref):
-                compare(name, got, want.data, sig.outputs[name], known=known(case, name) if known else ())
-        except Failed as wrong:
-            raise Failed([f"forward: {wrong.lines[0]}", *wrong.lines[1:], f"  (case {number}: {shapes})"]) \
-                from None
+            for name, out, want in zip(names_out, mine, ref):
+                compare(name, out, want.data, sig.outputs[name], known=known(case, name) if known else ())
+        except Failed as failure:
+            where = f"  (case {number}: {shapes})"
+            raise Failed([f"forward: {failure.lines[0]}", *failure.lines[1:], where]) from None
         rng = np.random.default_rng(number)
         douts = tuple(rng.standard_normal(w.shape) for w in ref)
         want_grads = grad(list(ref), tensors, grad_outputs=[Tensor(d) for d in douts])
-        got = call("backward", node.backward, *[d.copy() for d in douts])
-        got = got if isinstance(got, tuple | list) else (got,)
+        returned = call("backward", node.backward, *[d.copy() for d in douts])
+        got: tuple[Any, ...] = tuple(returned) if isinstance(returned, tuple | list) else (returned,)
         if len(got) != len(names_in):
-            raise Failed([f"backward returned {len(got)} gradient{'s' * (len(got) != 1)}; it must return one per "
-                          f"input of forward, in order: {', '.join(sig.grads)}"])
+            raise Failed([f"backward returned {len(got)} gradient{'s' * (len(got) != 1)}; it must return "
+                          f"one per input of forward, in order: {', '.join(sig.grads)}"])
 
         def fresh_forward(*xs: np.ndarray) -> tuple[np.ndarray, ...]:
             return outputs_of(make_node().forward(*xs, **params), names_out, "forward")
@@ -134,8 +135,10 @@ def check_forward_backward(sig: Signature, make_node: Callable[[], Any], referen
             first = wrong[(gated or list(wrong))[0]]
             right = [n for n in sig.grads if n not in wrong]
             summary = f"  wrong: {', '.join(wrong)}" + (f"; right: {', '.join(right)}" if right else "")
-            raise Failed([f"backward: {first.lines[0]}", *first.lines[1:], summary, f"  (case {number}: {shapes})"])
-    return [f"forward ({', '.join(names_out)}) and every gradient ({', '.join(sig.grads)}) match the reference "
+            case_line = f"  (case {number}: {shapes})"
+            raise Failed([f"backward: {first.lines[0]}", *first.lines[1:], summary, case_line])
+    return [f"forward ({', '.join(names_out)}) and every gradient ({', '.join(sig.grads)}) match the "
+            f"reference "
             f"on {len(cases)} shape cases in float64"]
 
 
@@ -148,8 +151,9 @@ class Context:
     notes: list[str] | None = None
 
 
-def draw_wrong_node(ctx: Context, name: str, run: Callable[..., Tensor], arrays: Sequence[np.ndarray]) -> None:
-    """Gradcheck `run` (a loss over an unrolled graph) with localisation; draw the graph, the wrong node in red.
+def draw_wrong_node(ctx: Context, name: str, run: Callable[..., Tensor],
+                    arrays: Sequence[np.ndarray]) -> None:
+    """Gradcheck `run` (a loss over an unrolled graph) with localisation; draw it, the wrong node in red.
 
     Adds to ctx.notes the engine's one-line verdict (which op, in which scope) and sets ctx.picture.
     """
@@ -163,7 +167,8 @@ def draw_wrong_node(ctx: Context, name: str, run: Callable[..., Tensor], arrays:
     if report or report.localised is None or not report.localised.failed:
         return
     node = report.localised.failed[0]
-    ctx.notes = [f"the engine's check of {name} unrolled over {len(arrays[0])} steps: op '{node.op}' in scope "
+    ctx.notes = [f"the engine's check of {name} unrolled over {len(arrays[0])} steps: op '{node.op}' in "
+                 f"scope "
                  f"'{node.scope_name}' is the first whose backward disagrees with its own forward"]
     if ctx.pictures is None:
         return

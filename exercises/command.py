@@ -25,13 +25,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     st = actions.add_parser("start", help="write one stub file per exercise, DIR/NAME.py (never overwrites)")
     st.add_argument("dir", metavar="DIR", help="the folder to write the stubs into (made if missing)")
     st.add_argument("names", metavar="NAME", nargs="*", help="only these exercises (default: all)")
-    st.add_argument("--solutions", action="store_true", help="write the reference solutions instead (teachers)")
+    st.add_argument("--solutions", action="store_true", help="write the reference solutions instead "
+                                                             "(teachers)")
     ck = actions.add_parser("check", help="check what is written; exit 0 when all named pass, 1 otherwise")
     ck.add_argument("dir", metavar="DIR", help="your exercise folder")
     ck.add_argument("names", metavar="NAME", nargs="*",
                     help="exercises to check in full (default: all of them, as a table)")
     ck.add_argument("--no-pictures", action="store_true",
-                    help="do not draw the unrolled graph of a wrong backward (default: DIR/pictures/NAME.svg)")
+                    help="do not draw the unrolled graph of a wrong backward (default: "
+                         "DIR/pictures/NAME.svg)")
     hn = actions.add_parser("hint", help="hint N of an exercise, from gentle (1) to explicit")
     hn.add_argument("name", metavar="NAME", help="the exercise (name or number)")
     hn.add_argument("n", metavar="N", nargs="?", type=int, default=1, help="which hint")
@@ -87,7 +89,8 @@ def _check(directory: str, names: list[str], pictures: bool) -> int:
             why = "" if r.passed else textwrap.shorten(r.why, 100, placeholder=" ...")
             print(f"{e.number:2d}. {e.name:<{width}}  {r.status:<11}  {why}".rstrip())
         done = sum(r.passed for r in reports)
-        print(f"\n{done} of {len(reports)} passed. `{PROG} check {directory} NAME` shows the full report of one.")
+        print(f"\n{done} of {len(reports)} passed. `{PROG} check {directory} NAME` shows the full report of "
+              f"one.")
     return 0 if all(r.passed for r in reports) else 1
 
 

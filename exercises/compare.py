@@ -62,7 +62,7 @@ def _block(axis: Axis, size: int, i: int) -> tuple[str, int, int]:
 
 def describe(index: tuple[int, ...], shape: tuple[int, ...], lay: Layout) -> str:
     """'time step t=2, gate f (columns 4-7), batch 1, column 5' for an element of an array."""
-    parts = []
+    parts: list[str] = []
     for i, (axis, size) in zip(index, zip(lay.axes, shape)):
         if axis.time:
             parts.insert(0, f"{axis.name} t={i}")
@@ -115,8 +115,9 @@ def _blocks(got: np.ndarray, want: np.ndarray, lay: Layout) -> list[str]:
         if not axis.gates or size % len(axis.gates):
             continue
         n = size // len(axis.gates)
-        bad = [j for j in range(len(axis.gates)) if not close(np.take(got, range(j * n, (j + 1) * n), axis=k),
-                                                              np.take(want, range(j * n, (j + 1) * n), axis=k))]
+        blocks = [range(j * n, (j + 1) * n) for j in range(len(axis.gates))]
+        bad = [j for j, b in enumerate(blocks)
+               if not close(np.take(got, b, axis=k), np.take(want, b, axis=k))]
         if 0 < len(bad) < len(axis.gates):
             names = ", ".join(axis.gates[j] for j in bad)
             right = ", ".join(g for j, g in enumerate(axis.gates) if j not in bad)
@@ -147,8 +148,8 @@ def _steps(got: np.ndarray, want: np.ndarray, lay: Layout) -> list[str]:
             return [f"wrong at {axis.name}s {', '.join(map(str, bad))}"]
         enters = max(bad) if axis.time == "backward" else min(bad)
         flow = "backward in time" if axis.time == "backward" else "forward in time"
-        return [f"wrong at {axis.name}s {', '.join(map(str, bad))}: the error enters at t={enters} and is carried "
-                f"{flow} from there"]
+        return [f"wrong at {axis.name}s {', '.join(map(str, bad))}: the error enters at t={enters} and is "
+                f"carried {flow} from there"]
     return []
 
 
@@ -196,7 +197,8 @@ def compare(name: str, got: object, want: np.ndarray, lay: Layout, *,
         return
     wrong = ~np.isclose(arr, want, rtol=RTOL, atol=atol)
     index = _first(wrong, lay)
-    line = f"{name} differs at {describe(index, arr.shape, lay)}: yours {_fmt(arr[index])}, expected {_fmt(want[index])}"
+    at = describe(index, arr.shape, lay)
+    line = f"{name} differs at {at}: yours {_fmt(arr[index])}, expected {_fmt(want[index])}"
     if numeric is not None:
         line += f" (central differences of your forward give {_fmt(numeric(index))})"
     notes = [text for alt, text in known if close(arr, alt, max(atol, 1e-6))][:1]

@@ -1,4 +1,4 @@
-"""The learner's files: each stub is its reference solution with the bodies taken out; loading a file to check it.
+"""The learner's files: each stub is its reference solution with the bodies taken out; loading one to check.
 
 A stub keeps the solution's module docstring (the task, the equations), its imports, every signature and
 docstring (shapes, what to return), and functions marked ``# given`` whole; every other body becomes
@@ -47,14 +47,15 @@ def stub_text(name: str) -> str:
         if lines[fn.lineno - 1].rstrip().endswith("# given"):
             continue
         body = fn.body
-        docstring = isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant)
+        docstring = isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
         first = body[1] if docstring and len(body) > 1 else body[0]
         indent = " " * first.col_offset
         end = fn.end_lineno or fn.lineno
         lines[first.lineno - 1:end] = [f'{indent}raise NotWritten("{qualname}")  # your code here']
     after = [n.end_lineno or 0 for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
     last_import = max(after, default=tree.body[0].end_lineno or 0)  # else after the module's docstring
-    lines.insert(last_import, ("\n" if not lines[last_import - 1].startswith("from tinygrad_seq") else "") + _IMPORT)
+    blank = "" if lines[last_import - 1].startswith("from tinygrad_seq") else "\n"
+    lines.insert(last_import, blank + _IMPORT)
     return "\n".join(lines) + "\n"
 
 
@@ -70,10 +71,12 @@ def load(path: str, names: tuple[str, ...]) -> dict[str, Any]:
     try:
         spec.loader.exec_module(module)
     except SyntaxError as error:
-        raise Failed([f"{path} does not parse: {error.msg}",
-                      f'  File "{error.filename}", line {error.lineno}', f"    {(error.text or '').strip()}"]) from None
+        at = f'  File "{error.filename}", line {error.lineno}'
+        source = f"    {(error.text or '').strip()}"
+        raise Failed([f"{path} does not parse: {error.msg}", at, source]) from None
     except Exception as error:  # the learner's module raised while it loaded
-        raise Failed([f"{path} raised {type(error).__name__} while loading: {error}", *where(error)]) from None
+        lines = [f"{path} raised {type(error).__name__} while loading: {error}", *where(error)]
+        raise Failed(lines) from None
     missing = [n for n in names if not hasattr(module, n)]
     if missing:
         raise Failed([f"{path} does not define {', '.join(missing)} (the stub names what to write)"])

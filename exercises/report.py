@@ -61,7 +61,8 @@ class Report:
 
 
 # the folders of this package, the core and the layers: frames there are not the learner's code
-_LIBRARY = tuple(os.path.dirname(os.path.abspath(path)) + os.sep for path in (__file__, core.__file__, nn.__file__))
+_LIBRARY = tuple(os.path.dirname(os.path.abspath(str(path))) + os.sep
+                 for path in (__file__, core.__file__, nn.__file__))
 
 
 def _in_library(path: str) -> bool:

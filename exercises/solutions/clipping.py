@@ -10,7 +10,8 @@ import numpy as np
 
 
 def clip_grad_norm(grads, max_norm):
-    """grads: a list of arrays (any shapes) -> (the clipped list, new arrays; the total norm before clipping)."""
+    """grads: a list of arrays (any shapes) -> (the clipped list, new arrays; the total norm before "
+      "clipping)."""
     total = float(np.sqrt(sum(np.sum(g * g) for g in grads)))
     factor = max_norm / (total + 1e-6)
     if factor >= 1.0:

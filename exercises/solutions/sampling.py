@@ -1,4 +1,4 @@
-"""Exercise 9: sampling the next token, with temperature and top-k, never <unk>, stopping at <eos> (lesson 12).
+"""Exercise 9: sampling with temperature and top-k, never <unk>, stopping at <eos> (lesson 12).
 
 To draw one token from logits (V,):
   1. <unk> (id unk_id, when given) must never come out: set its logit to -inf (the same as drawing

@@ -11,7 +11,7 @@ from tinygrad_seq import Tensor
 
 
 def truncated_bptt(cell, xs, h0, k, readout):
-    """xs (T, B, D), h0 (B, H) and readout (T, B, H) as Tensors, k >= 1 -> [weight_hh's gradient per chunk]."""
+    """xs (T, B, D), h0 (B, H), readout (T, B, H) as Tensors; k >= 1 -> [weight_hh's gradient per chunk]."""
     grads = []
     h = h0
     for start in range(0, xs.shape[0], k):
