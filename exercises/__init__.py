@@ -27,8 +27,7 @@ __all__ = ["EXERCISES", "Exercise", "NotWritten", "Report", "check", "check_file
 
 
 def _namespace(exercise: Exercise, objects: tuple[Any, ...]) -> dict[str, Any]:
-    """The objects an exercise needs, from a module, a dict, or the objects themselves (by name, else in "
-      "order)."""
+    """The objects an exercise needs: from a module, a dict, or the objects (by name, else in order)."""
     if len(objects) == 1 and isinstance(objects[0], ModuleType | dict):
         source = objects[0] if isinstance(objects[0], dict) else vars(objects[0])
         missing = [n for n in exercise.writes if n not in source]

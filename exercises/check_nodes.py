@@ -101,8 +101,8 @@ def check_lstm_cell(ns: dict[str, Any], ctx: Context) -> list[str]:
             return []
         x, h, c, W_x, W_h, b = (Tensor(a) for a in case.values())
         plain = lstm_reference(x, h, c, W_x, W_h, b, forget_bias=0.0)[list(sig.outputs).index(name)]
-        return [(plain.numpy(), "the forget bias is missing: add it to the f gate's pre-activation, "
-                                "f = sigmoid(a_f + forget_bias)")]
+        return [(plain.numpy(), "the forget bias is missing: add it to the f gate's pre-activation, f = "
+                                "sigmoid(a_f + forget_bias)")]
 
     return _check_cell(ctx, "lstm_cell", ns["LSTMCell"], sig, lstm_reference, cases, 2, {"forget_bias": 1.0},
                        known)
@@ -123,8 +123,7 @@ def check_gru_cell(ns: dict[str, Any], ctx: Context) -> list[str]:
         r = 1 / (1 + np.exp(-(ax[:, :H] + ah[:, :H])))
         n = np.tanh(ax[:, 2 * H:] + r * ah[:, 2 * H:])
         return [(n + h - mixed, "z and 1 - z are swapped: h_next = (1 - z) * n + z * h_prev keeps h_prev "
-                                "where z "
-                 "is near 1")]
+                                "where z is near 1")]
 
     return _check_cell(ctx, "gru_cell", ns["GRUCell"], sig, gru_reference, _cell_cases(8, 3, 1, True), 1, {},
                        known)
@@ -186,6 +185,6 @@ def check_layer_norm(ns: dict[str, Any], ctx: Context) -> list[str]:
         r = 1 / np.sqrt((xc ** 2).mean(axis=1, keepdims=True) + 1e-5)
         g = np.random.default_rng(1).standard_normal(x.shape) * gamma  # the upstream gradient of case 1
         return [(r * (g - g.mean(axis=1, keepdims=True)), "dx leaves out the term that comes through the "
-                 "variance: - xhat * mean(g * xhat)")]
+                                                          "variance: - xhat * mean(g * xhat)")]
 
     return check_forward_backward(sig, lambda: new_node(cls), layer_norm_reference, cases, known=known)

@@ -159,11 +159,10 @@ def check_clipping(ns: dict[str, Any], ctx: Context) -> list[str]:
             when = f"with max_norm {max_norm} (the total norm is {total:.4g})"
             try:
                 compare(f"grads[{i}]", c, p.grad.numpy(), layout("row", "column"),
-                        known=[(own[i], "each array was clipped by its own norm: scale them all by "
-                                        "max_norm / (total norm + 1e-6), the norm of all of them together"),
+                        known=[(own[i], "each array was clipped by its own norm: scale them all by max_norm "
+                                        "/ (total norm + 1e-6), the norm of all of them together"),
                        (always[i], "it scales the gradients although their norm is below max_norm: leave "
-                                   "them "
-                                   "as they are then")])
+                                   "them as they are then")])
             except Failed as wrong:
                 raise Failed([*wrong.lines, f"  ({when})"]) from None
     return ["the clipped gradients and the total norm match nn.utils.clip_grad_norm_, above and below "

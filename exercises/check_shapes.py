@@ -27,14 +27,11 @@ def check_multihead(ns: dict[str, Any], ctx: Context) -> list[str]:
         got = call("split_heads", ns["split_heads"], x.copy(), h)
         compare(f"split_heads(x of shape {x.shape}, {h})", got, want, HEADS,
                 known=[(x.reshape(B, h, T, E // h), "it reshapes straight to (B, heads, T, E/heads), which "
-                                                    "mixes "
-                                                    "positions and heads: reshape to (B, T, heads, "
-                                                    "E/heads), then "
-                                                    "swap axes 1 and 2"),
+                                                    "mixes positions and heads: reshape to (B, T, heads, "
+                                                    "E/heads), then swap axes 1 and 2"),
                        (x.reshape(B, T, E // h, h).transpose(0, 3, 1, 2), "each head takes every h-th "
-                                                                          "feature: head j "
-                                                                          "takes the E/heads features in a "
-                                                                          "row")])
+                                                                          "feature: head j takes the "
+                                                                          "E/heads features in a row")])
         back = call("merge_heads", ns["merge_heads"], want.copy())
         positions = layout("batch", Axis("position"), "feature")
         compare(f"merge_heads(heads of shape {want.shape})", back, x, positions,

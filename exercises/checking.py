@@ -138,8 +138,7 @@ def check_forward_backward(sig: Signature, make_node: Callable[[], Any], referen
             case_line = f"  (case {number}: {shapes})"
             raise Failed([f"backward: {first.lines[0]}", *first.lines[1:], summary, case_line])
     return [f"forward ({', '.join(names_out)}) and every gradient ({', '.join(sig.grads)}) match the "
-            f"reference "
-            f"on {len(cases)} shape cases in float64"]
+            f"reference on {len(cases)} shape cases in float64"]
 
 
 @dataclass
@@ -168,8 +167,7 @@ def draw_wrong_node(ctx: Context, name: str, run: Callable[..., Tensor],
         return
     node = report.localised.failed[0]
     ctx.notes = [f"the engine's check of {name} unrolled over {len(arrays[0])} steps: op '{node.op}' in "
-                 f"scope "
-                 f"'{node.scope_name}' is the first whose backward disagrees with its own forward"]
+                 f"scope '{node.scope_name}' is the first whose backward disagrees with its own forward"]
     if ctx.pictures is None:
         return
     tensors = [Tensor(a, requires_grad=True) for a in arrays]

@@ -90,7 +90,7 @@ def _check(directory: str, names: list[str], pictures: bool) -> int:
             print(f"{e.number:2d}. {e.name:<{width}}  {r.status:<11}  {why}".rstrip())
         done = sum(r.passed for r in reports)
         print(f"\n{done} of {len(reports)} passed. `{PROG} check {directory} NAME` shows the full report of "
-              f"one.")
+              "one.")
     return 0 if all(r.passed for r in reports) else 1
 
 

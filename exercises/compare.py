@@ -187,7 +187,7 @@ def compare(name: str, got: object, want: np.ndarray, lay: Layout, *,
         if arr.shape == want.shape[::-1]:
             lines.append("  it looks like the transpose of the right answer")
         elif arr.ndim < want.ndim or arr.size < want.size:
-            lines.append("  did you sum over the wrong axis (or one axis too many)? sum over the axes that "
+            lines.append("did you sum over the wrong axis (or one axis too many)? sum over the axes that "
                          "the forward pass broadcast, and keep the others")
         raise Failed(lines)
     if not np.all(np.isfinite(arr)):

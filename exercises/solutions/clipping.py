@@ -10,8 +10,7 @@ import numpy as np
 
 
 def clip_grad_norm(grads, max_norm):
-    """grads: a list of arrays (any shapes) -> (the clipped list, new arrays; the total norm before "
-      "clipping)."""
+    """grads: a list of arrays (any shapes) -> (the clipped list of new arrays, the total norm before)."""
     total = float(np.sqrt(sum(np.sum(g * g) for g in grads)))
     factor = max_norm / (total + 1e-6)
     if factor >= 1.0:
