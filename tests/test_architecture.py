@@ -1,4 +1,5 @@
-"""docs/architecture.md matches the tree; imports point one way (nn.lm -> nn -> core), no loop in the core."""
+"""docs/architecture.md matches the tree; imports point one way (exercises, nn.lm -> nn -> core), no loop in
+the core."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 MAP = (ROOT / "docs" / "architecture.md").read_text()
 PACKAGES = {"tinygrad_seq": ROOT / "tinygrad_seq", "nn": ROOT / "nn", "nn/lm": ROOT / "nn" / "lm",
-            "nn/kernels": ROOT / "nn" / "kernels"}
+            "nn/kernels": ROOT / "nn" / "kernels", "exercises": ROOT / "exercises"}
 
 
 def _section(title: str) -> str:
@@ -26,7 +27,7 @@ def _named_files(text: str) -> set[str]:
 
 
 SECTIONS = {"tinygrad_seq": "The core", "nn": "The layers", "nn/kernels": "nn/kernels/",
-            "nn/lm": "language-model toolkit"}
+            "nn/lm": "language-model toolkit", "exercises": "The exercise track"}
 
 
 @pytest.mark.parametrize("package", sorted(SECTIONS))
@@ -61,7 +62,8 @@ def _imports(path: Path, package: str) -> set[str]:
 
 def _modules() -> dict[str, set[str]]:
     """Every module of the project by its installed name -> the project modules it imports."""
-    homes = {"tinygrad_seq": ROOT / "tinygrad_seq", "tinygrad_seq.nn": ROOT / "nn"}
+    homes = {"tinygrad_seq": ROOT / "tinygrad_seq", "tinygrad_seq.nn": ROOT / "nn",
+             "tinygrad_seq.exercises": ROOT / "exercises"}
     out = {}
     for prefix, folder in homes.items():
         for path in folder.rglob("*.py"):
@@ -78,10 +80,22 @@ def test_the_core_never_imports_nn_and_layers_never_import_the_lm_toolkit():
     for name, deps in _modules().items():
         if name == "tinygrad_seq.__main__":
             continue  # the command's entry point: `python -m tinygrad_seq` runs nn.lm.cli
+        if name.startswith("tinygrad_seq.exercises"):
+            continue  # above nn (see the next test)
         if not name.startswith("tinygrad_seq.nn"):
             assert not [d for d in deps if d.startswith("tinygrad_seq.nn")], name
         elif not name.startswith("tinygrad_seq.nn.lm"):
             assert not [d for d in deps if d.startswith("tinygrad_seq.nn.lm")], name
+
+
+def test_nothing_below_the_exercises_imports_them_but_the_command():
+    modules = _modules()
+    assert {"tinygrad_seq.exercises.check_rnn", "tinygrad_seq.exercises.solutions.gru_cell"} <= set(modules)
+    for name, deps in modules.items():
+        if name.startswith("tinygrad_seq.exercises"):
+            assert not [d for d in deps if d.startswith("tinygrad_seq.nn.lm")], name  # beside the toolkit
+        elif name != "tinygrad_seq.nn.lm.cli":  # the command registers `tinygrad-seq exercises`
+            assert not [d for d in deps if d.startswith("tinygrad_seq.exercises")], name
 
 
 def test_the_core_modules_import_each_other_without_a_loop():
