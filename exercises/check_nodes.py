@@ -12,7 +12,7 @@ from tinygrad_seq import functional as F
 from tinygrad_seq.nn.attention import scaled_dot_product_attention
 from tinygrad_seq.nn.recurrent import gru_step, lstm_step
 
-from .checking import Context, Signature, check_forward_backward, draw_wrong_node, new_node, sizes
+from .checking import Context, Signature, check_forward_backward, draw_wrong_node, sizes
 from .compare import Axis, layout
 from .report import Failed
 
@@ -80,7 +80,7 @@ def _check_cell(ctx: Context, name: str, cls: type[Function], sig: Signature, re
                 cases: list[dict[str, np.ndarray]], states: int, params: dict[str, Any],
                 known: Callable[[dict[str, np.ndarray], str], list[tuple[np.ndarray, str]]]) -> list[str]:
     try:
-        return check_forward_backward(sig, lambda: new_node(cls), reference, cases, params, known)
+        return check_forward_backward(sig, cls, reference, cases, params, known)
     except Failed as wrong:
         if not wrong.lines[0].startswith("backward"):
             raise
@@ -155,7 +155,7 @@ def check_attention(ns: dict[str, Any], ctx: Context) -> list[str]:
         return [(unmasked.numpy(), "the future is not masked: position t may only look at positions 0..t "
                                    "(set the scores S[b, t, s] with s > t to -inf before the softmax)")]
 
-    return check_forward_backward(sig, lambda: new_node(cls), attention_reference, cases, known=known)
+    return check_forward_backward(sig, cls, attention_reference, cases, known=known)
 
 
 def layer_norm_reference(x: Tensor, gamma: Tensor, beta: Tensor, eps: float = 1e-5) -> Tensor:
@@ -187,4 +187,4 @@ def check_layer_norm(ns: dict[str, Any], ctx: Context) -> list[str]:
         return [(r * (g - g.mean(axis=1, keepdims=True)), "dx leaves out the term that comes through the "
                                                           "variance: - xhat * mean(g * xhat)")]
 
-    return check_forward_backward(sig, lambda: new_node(cls), layer_norm_reference, cases, known=known)
+    return check_forward_backward(sig, cls, layer_norm_reference, cases, known=known)

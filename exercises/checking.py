@@ -22,7 +22,7 @@ from .compare import Layout, compare
 from .report import Failed, call
 
 __all__ = ["Context", "Signature", "check_forward_backward", "draw_wrong_node", "new_node", "outputs_of",
-           "sizes"]
+           "raise_first", "sizes"]
 
 Arrays = dict[str, np.ndarray]
 
@@ -46,14 +46,11 @@ def sizes(seed: int, first: dict[str, int], ranges: dict[str, tuple[int, int]]) 
     return [first, drawn]
 
 
-def new_node(cls: type[Function]) -> Function:
-    """A fresh node of a learner's Function, set up as the engine sets one up for a first-order pass."""
+def new_node(cls: type[Function], inputs: int) -> Function:
+    """A fresh node of a learner's Function, set up as `apply` sets one up before a first-order pass."""
     node = cls.__new__(cls)
-    for attr, value in (("create_graph", False),):
-        try:
-            setattr(node, attr, value)
-        except AttributeError:
-            pass
+    node.needs_input_grad = (True,) * inputs  # every input is checked
+    node.create_graph = False
     return node
 
 
@@ -64,6 +61,22 @@ def outputs_of(result: Any, names: Sequence[str], what: str) -> tuple[np.ndarray
         raise Failed([f"{what} returned {len(values)} value{'s' * (len(values) != 1)}, it should return "
                       f"{len(names)}: {', '.join(names)}"])
     return tuple(np.asarray(v.data if isinstance(v, Tensor) else v, dtype=np.float64) for v in values)
+
+
+def raise_first(wrong: dict[str, Failed], names: Sequence[str], first: str | None = None, prefix: str = "",
+                *tail: str) -> None:
+    """Raise the failure of `first` (else the first wrong one of `names`), naming the wrong and right ones."""
+    if not wrong:
+        return
+    shown = wrong[first or next(n for n in names if n in wrong)]
+    right = [n for n in names if n not in wrong]
+    summary = f"  wrong: {', '.join(n for n in names if n in wrong)}"
+    summary += f"; right: {', '.join(right)}" if right else ""
+    # what the numbers say about the others, one line each
+    others = [f"  {n}: {f.lines[1].strip()}" for n, f in wrong.items() if f is not shown and len(f.lines) > 1
+              and not f.lines[1].strip().startswith(("wrong at", "only time", "("))
+              and not f.lines[1].endswith("elements are wrong")]
+    raise Failed([prefix + shown.lines[0], *shown.lines[1:], summary, *others[:3], *tail])
 
 
 def _central(forward: Callable[..., tuple[np.ndarray, ...]], arrays: list[np.ndarray], which: int,
@@ -82,18 +95,21 @@ def _central(forward: Callable[..., tuple[np.ndarray, ...]], arrays: list[np.nda
     return at
 
 
-def check_forward_backward(sig: Signature, make_node: Callable[[], Any], reference: Callable[..., Any],
+def check_forward_backward(sig: Signature, cls: type[Function], reference: Callable[..., Any],
                            cases: Sequence[Arrays], params: dict[str, Any] | None = None,
                            known: Callable[[Arrays, str], list[tuple[np.ndarray, str]]] | None = None,
                            ) -> list[str]:
-    """Check forward, then backward, of the learner's node on each case; the lines a passing check prints.
+    """Check forward, then backward, of the learner's Function `cls` on each case; the lines a pass prints.
 
-    `make_node()` gives an object with ``forward(*arrays, **params)`` and ``backward(*grads)``;
     `reference(*tensors, **params)` computes the same outputs with engine ops. `known(case, name)` lists
     wrong answers the exercise knows a mistake for.
     """
     params = params or {}
     names_in, names_out = list(sig.inputs), list(sig.outputs)
+
+    def make_node() -> Function:
+        return new_node(cls, len(names_in))
+
     for number, case in enumerate(cases, 1):
         shapes = ", ".join(f"{k} {v.shape}" for k, v in case.items())
         arrays = [case[k] for k in names_in]
@@ -129,14 +145,10 @@ def check_forward_backward(sig: Signature, make_node: Callable[[], Any], referen
                         known=known(case, name) if known else ())
             except Failed as failure:
                 wrong[name] = failure
-        if wrong:
-            # a gradient packed by gate says which gate is wrong: show that one first
-            gated = [n for n in wrong if any(a.gates for a in sig.inputs[n[1:]].axes)]
-            first = wrong[(gated or list(wrong))[0]]
-            right = [n for n in sig.grads if n not in wrong]
-            summary = f"  wrong: {', '.join(wrong)}" + (f"; right: {', '.join(right)}" if right else "")
-            case_line = f"  (case {number}: {shapes})"
-            raise Failed([f"backward: {first.lines[0]}", *first.lines[1:], summary, case_line])
+        # a gradient packed by gate says which gate is wrong: show that one first
+        gated = [n for n in wrong if any(a.gates for a in sig.inputs[n[1:]].axes)]
+        case_line = f"  (case {number}: {shapes})"
+        raise_first(wrong, sig.grads, gated[0] if gated else None, "backward: ", case_line)
     return [f"forward ({', '.join(names_out)}) and every gradient ({', '.join(sig.grads)}) match the "
             f"reference on {len(cases)} shape cases in float64"]
 
