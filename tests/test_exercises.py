@@ -116,10 +116,14 @@ def plant(tmp_path, name: str, old: str, new: str) -> str:
 
 def test_every_exercise_has_a_lesson_hints_and_at_least_three_planted_bugs():
     assert len(EXERCISES) >= 14
-    readme = open(os.path.join(os.path.dirname(__file__), "..", "README.md")).read()
+    root = os.path.join(os.path.dirname(__file__), "..")
+    readme = open(os.path.join(root, "README.md")).read()
+    guide = open(os.path.join(root, "docs", "exercises.md")).read()
     for e in EXERCISES:
         assert len(e.hints) >= 2 and sum(b[0] == e.name for b in BUGS) >= 3, e.name
         assert f"### {e.lesson}" in readme, f"{e.name}: no README section {e.lesson!r}"
+        assert f"(docs/exercises.md#{e.name})" in readme, f"{e.name}: its lesson does not link to it"
+        assert f"### {e.name}\n" in guide and f"(../{e.link})" in guide, f"{e.name}: not in docs/exercises.md"
 
 
 @pytest.mark.parametrize("name", NAMES)
