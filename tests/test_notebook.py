@@ -76,7 +76,8 @@ def test_the_notebook_ends_with_an_exercise_failed_then_passed(executed):
     nb, _ = executed
     cells = [c for c in nb.cells if c.cell_type == "code" and "check(" in c.source]
     assert cells and cells[-1] is [c for c in nb.cells if c.cell_type == "code"][-1]
-    text = ["".join(o.get("text", "") for o in outputs_of(c) if o.output_type == "stream") for c in cells[-2:]]
+    text = ["".join(o.get("text", "") for o in outputs_of(c) if o.output_type == "stream")
+            for c in cells[-2:]]
     assert "rnn_step_backward: FAILING" in text[0] and "backward: dx differs" in text[0]
     assert "op 'RNNStep' in scope 't=0'" in text[0]
     assert text[1].startswith("rnn_step_backward: PASSED")
