@@ -43,8 +43,8 @@ def _namespace(exercise: Exercise, objects: tuple[Any, ...]) -> dict[str, Any]:
     return dict(zip(exercise.writes, objects))
 
 
-def _run(exercise: Exercise, get: Any, pictures: str | None) -> Report:
-    ctx = Context(pictures)
+def _run(exercise: Exercise, get: Any, pictures: str | None, seed: int) -> Report:
+    ctx = Context(pictures, seed)
     try:
         lines = exercise.check(get(), ctx)
     except NotStarted as stub:
@@ -55,18 +55,19 @@ def _run(exercise: Exercise, get: Any, pictures: str | None) -> Report:
     return Report(exercise.name, "passed", lines)
 
 
-def check(name: str, *objects: Any, pictures: str | None = None) -> Report:
+def check(name: str, *objects: Any, pictures: str | None = None, seed: int = 0) -> Report:
     """Check the learner's code for exercise `name`: a Report (truthy when it passes; print it to read why).
 
     `objects`: what the exercise asks for (e.g. ``check("gru_cell", GRUCell)``), or one module or dict holding
-    them. ``pictures``: a folder for a picture of the unrolled graph with the wrong node marked.
+    them. ``pictures``: a folder for a picture of the unrolled graph with the wrong node marked. ``seed``:
+    another seed checks on other shapes and values.
     """
     exercise = find(name)
-    return _run(exercise, lambda: _namespace(exercise, objects), pictures)
+    return _run(exercise, lambda: _namespace(exercise, objects), pictures, seed)
 
 
-def check_file(name: str, directory: str, pictures: str | None = None) -> Report:
-    """Check DIR/NAME.py, the learner's file for exercise `name`."""
+def check_file(name: str, directory: str, pictures: str | None = None, seed: int = 0) -> Report:
+    """Check DIR/NAME.py, the learner's file for exercise `name` (options as for `check`)."""
     exercise = find(name)
     path = os.path.join(directory, f"{exercise.name}.py")
-    return _run(exercise, lambda: load(path, exercise.writes), pictures)
+    return _run(exercise, lambda: load(path, exercise.writes), pictures, seed)

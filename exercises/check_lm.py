@@ -22,7 +22,7 @@ __all__ = ["check_beam_search", "check_cross_entropy", "check_sampling"]
 
 def check_cross_entropy(ns: dict[str, Any], ctx: Context) -> list[str]:
     """The summed loss and dlogits against functional.cross_entropy(reduction="sum"); perplexity."""
-    rng = np.random.default_rng(11)
+    rng = ctx.rng(11)
     for T, B, V, big in ((3, 2, 5, 0.0), (4, 1, 3, 1000.0)):
         logits, targets = rng.standard_normal((T, B, V)) * 2, rng.integers(0, V, (T, B))
         logits[0, 0, 0] += big  # a large logit: exp must not overflow
@@ -164,9 +164,9 @@ def _check_generate(generate: Callable[..., Any]) -> None:
                       "5 tokens"])
 
 
-def _markov(V: int, seed: int) -> Callable[[tuple], np.ndarray]:
+def _markov(V: int, rng: np.random.Generator) -> Callable[[tuple], np.ndarray]:
     """log-probabilities of the next token given the last one (a small random bigram model)."""
-    table = np.random.default_rng(seed).standard_normal((V + 1, V)) * 1.5
+    table = rng.standard_normal((V + 1, V)) * 1.5
     table -= np.log(np.exp(table).sum(axis=1, keepdims=True))
     return lambda tokens: table[tokens[-1] if tokens else V].copy()
 
@@ -185,8 +185,8 @@ def _exhaustive(log_probs: Callable[[tuple], np.ndarray], V: int, max_len: int, 
 def check_beam_search(ns: dict[str, Any], ctx: Context) -> list[str]:
     """A beam as wide as the search space gives exhaustive search's ranking; width 1 gives greedy."""
     V, max_len, eos = 3, 3, 2
-    for seed in (13, 14):
-        log_probs = _markov(V, seed)
+    for stream in (13, 14):
+        log_probs = _markov(V, ctx.rng(stream))
         every = _exhaustive(log_probs, V, max_len, eos)
         for width in (len(every), 4, 1):
             got = call("beam_search", ns["beam_search"], log_probs, V, width, max_len, eos)

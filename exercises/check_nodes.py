@@ -21,10 +21,10 @@ __all__ = ["check_attention", "check_gru_cell", "check_layer_norm", "check_lstm_
 BH = layout("batch", "unit")
 
 
-def _cell_cases(seed: int, gates: int, states: int, split_bias: bool) -> list[dict[str, np.ndarray]]:
-    rng = np.random.default_rng(seed)
+def _cell_cases(rng: np.random.Generator, gates: int, states: int, split_bias: bool
+                ) -> list[dict[str, np.ndarray]]:
     cases = []
-    for s in sizes(seed, {"B": 2, "D": 3, "H": 4}, {"B": (1, 4), "D": (1, 5), "H": (2, 5)}):
+    for s in sizes(rng, {"B": 2, "D": 3, "H": 4}, {"B": (1, 4), "D": (1, 5), "H": (2, 5)}):
         B, D, H = s["B"], s["D"], s["H"]
         case = {"x": rng.standard_normal((B, D)), "h_prev": rng.standard_normal((B, H)) * 0.5}
         if states == 2:
@@ -94,7 +94,7 @@ def check_lstm_cell(ns: dict[str, Any], ctx: Context) -> list[str]:
     """LSTMCell against nn.recurrent's lstm_step with the forget bias, forward then each gradient."""
     names = ["x", "h_prev", "c_prev", "W_x", "W_h", "b"]
     sig = _cell_signature("ifgo", names, ["h_next", "c_next"])
-    cases = _cell_cases(7, 4, 2, False)
+    cases = _cell_cases(ctx.rng(7), 4, 2, False)
 
     def known(case: dict[str, np.ndarray], name: str) -> list[tuple[np.ndarray, str]]:
         if name not in sig.outputs:
@@ -125,8 +125,8 @@ def check_gru_cell(ns: dict[str, Any], ctx: Context) -> list[str]:
         return [(n + h - mixed, "z and 1 - z are swapped: h_next = (1 - z) * n + z * h_prev keeps h_prev "
                                 "where z is near 1")]
 
-    return _check_cell(ctx, "gru_cell", ns["GRUCell"], sig, gru_reference, _cell_cases(8, 3, 1, True), 1, {},
-                       known)
+    cases = _cell_cases(ctx.rng(8), 3, 1, True)
+    return _check_cell(ctx, "gru_cell", ns["GRUCell"], sig, gru_reference, cases, 1, {}, known)
 
 
 POSITIONS = Axis("position", time="each")
@@ -141,9 +141,9 @@ def attention_reference(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
 
 def check_attention(ns: dict[str, Any], ctx: Context) -> list[str]:
     """CausalAttention against nn.attention.scaled_dot_product_attention(is_causal=True)."""
-    rng = np.random.default_rng(9)
+    rng = ctx.rng(9)
     cases = [{n: rng.standard_normal((s["B"], s["T"], s["d"])) for n in ("q", "k", "v")}
-             for s in sizes(9, {"B": 2, "T": 3, "d": 4}, {"B": (1, 3), "T": (2, 5), "d": (1, 6)})]
+             for s in sizes(rng, {"B": 2, "T": 3, "d": 4}, {"B": (1, 3), "T": (2, 5), "d": (1, 6)})]
     sig = Signature(inputs={"q": QKV, "k": QKV, "v": QKV}, outputs={"out": QKV})
     cls = ns["CausalAttention"]
 
@@ -165,10 +165,10 @@ def layer_norm_reference(x: Tensor, gamma: Tensor, beta: Tensor, eps: float = 1e
 
 def check_layer_norm(ns: dict[str, Any], ctx: Context) -> list[str]:
     """LayerNorm against functional.layer_norm, forward then dx, dgamma, dbeta."""
-    rng = np.random.default_rng(10)
+    rng = ctx.rng(10)
     cases = [{"x": rng.standard_normal((s["N"], s["E"])) * 2 + 1, "gamma": rng.standard_normal(s["E"]),
               "beta": rng.standard_normal(s["E"])}
-             for s in sizes(10, {"N": 3, "E": 4}, {"N": (1, 5), "E": (2, 6)})]
+             for s in sizes(rng, {"N": 3, "E": 4}, {"N": (1, 5), "E": (2, 6)})]
     rows, features = layout("row", "feature"), layout("feature")
     sig = Signature(inputs={"x": rows, "gamma": features, "beta": features},
                     outputs={"y": layout("row", "feature")})

@@ -39,9 +39,8 @@ def _rnn_case(rng: np.random.Generator, B: int, D: int, H: int,
             "b": rng.standard_normal(H) * 0.5}
 
 
-def _cases(seed: int, T: int | None = None) -> list[dict[str, np.ndarray]]:
-    rng = np.random.default_rng(seed)
-    shapes = sizes(seed, {"B": 2, "D": 3, "H": 4}, {"B": (1, 4), "D": (1, 5), "H": (2, 6)})
+def _cases(rng: np.random.Generator, T: int | None = None) -> list[dict[str, np.ndarray]]:
+    shapes = sizes(rng, {"B": 2, "D": 3, "H": 4}, {"B": (1, 4), "D": (1, 5), "H": (2, 6)})
     return [_rnn_case(rng, **s, T=T) for s in shapes]
 
 
@@ -56,7 +55,7 @@ def check_rnn_step(ns: dict[str, Any], ctx: Context) -> list[str]:
     ids = np.array([2, 0, 3, 3])
     got = call("one_hot", ns["one_hot"], ids.copy(), 5)
     compare("one_hot(ids, 5)", got, F.one_hot(ids, 5, dtype=np.float64).numpy(), layout("row", "token"))
-    for number, case in enumerate(_cases(1), 1):
+    for number, case in enumerate(_cases(ctx.rng(1)), 1):
         cell = RNNCell(*case["W_xh"].shape, dtype=np.float64)
         cell.load_state_dict({"weight_ih": case["W_xh"].T, "weight_hh": case["W_hh"].T, "bias_ih": case["b"],
                               "bias_hh": np.zeros_like(case["b"])})
@@ -82,7 +81,7 @@ RNN_SIGNATURE = Signature(
 def check_rnn_step_backward(ns: dict[str, Any], ctx: Context) -> list[str]:
     """RNNStep's forward and each gradient of its backward; on failure, the unrolled graph drawn."""
     cls = ns["RNNStep"]
-    cases = _cases(2)
+    cases = _cases(ctx.rng(2))
     try:
         return check_forward_backward(RNN_SIGNATURE, cls, rnn_reference, cases)
     except Failed as wrong:
@@ -113,7 +112,7 @@ def _unrolled(xs: Tensor, h0: Tensor, W_xh: Tensor, W_hh: Tensor, b: Tensor) -> 
 def check_bptt(ns: dict[str, Any], ctx: Context) -> list[str]:
     """rnn_forward's hs, then rnn_backward's gradients by time step; weight gradients by each step's share."""
     names = ["dxs", "dh0", "dW_xh", "dW_hh", "db"]
-    for number, case in enumerate(_cases(3, T=4), 1):
+    for number, case in enumerate(_cases(ctx.rng(3), T=4), 1):
         T = case["x"].shape[0]
         xs, h0 = Tensor(case["x"], requires_grad=True), Tensor(case["h_prev"], requires_grad=True)
         weights = {k: [Tensor(case[k], requires_grad=True) for _ in range(T)] for k in ("W_xh", "W_hh", "b")}
@@ -149,7 +148,7 @@ def check_bptt(ns: dict[str, Any], ctx: Context) -> list[str]:
 
 def check_clipping(ns: dict[str, Any], ctx: Context) -> list[str]:
     """clip_grad_norm against nn.utils.clip_grad_norm_, above and below the threshold."""
-    rng = np.random.default_rng(4)
+    rng = ctx.rng(4)
     grads = [rng.standard_normal((2, 3)), rng.standard_normal(4), rng.standard_normal((3, 1))]
     for max_norm in (1.0, 100.0):
         params = [Tensor(g.copy(), requires_grad=True) for g in grads]
@@ -184,7 +183,7 @@ def check_clipping(ns: dict[str, Any], ctx: Context) -> list[str]:
 
 def check_truncated_bptt(ns: dict[str, Any], ctx: Context) -> list[str]:
     """truncated_bptt's gradient per chunk against each chunk's own backward, state carried and detached."""
-    rng = np.random.default_rng(5)
+    rng = ctx.rng(5)
     T, B, D, H = 7, 2, 3, 4
     xs, h0 = rng.standard_normal((T, B, D)), rng.standard_normal((B, H))
     readout = rng.standard_normal((T, B, H))

@@ -20,7 +20,7 @@ HEADS = layout("batch", "head", Axis("position"), "feature")
 
 def check_multihead(ns: dict[str, Any], ctx: Context) -> list[str]:
     """split_heads against reshape-then-swap of engine Tensors; merge_heads as its inverse."""
-    rng = np.random.default_rng(15)
+    rng = ctx.rng(15)
     for B, T, E, h in ((2, 3, 8, 2), (1, 4, 6, 3)):
         x = rng.standard_normal((B, T, E))
         want = Tensor(x).reshape(B, T, h, E // h).transpose(0, 2, 1, 3).numpy()  # (B, T, E) -> (B, h, T, E/h)

@@ -39,9 +39,9 @@ class Signature:
         return [f"d{name}" for name in self.inputs]
 
 
-def sizes(seed: int, first: dict[str, int], ranges: dict[str, tuple[int, int]]) -> list[dict[str, int]]:
+def sizes(rng: np.random.Generator, first: dict[str, int], ranges: dict[str, tuple[int, int]]
+          ) -> list[dict[str, int]]:
     """The shape cases: `first` (small, every size different so a transpose shows), then one drawn."""
-    rng = np.random.default_rng(seed)
     drawn = {k: int(rng.integers(lo, hi + 1)) for k, (lo, hi) in ranges.items()}
     return [first, drawn]
 
@@ -158,8 +158,13 @@ class Context:
     """What a check may use besides the learner's code: where to draw pictures (None: draw none)."""
 
     pictures: str | None = None
+    seed: int = 0  # another seed draws other shapes and values (the tests vary it)
     picture: str | None = None  # set by a check that drew one
     notes: list[str] | None = None
+
+    def rng(self, stream: int) -> np.random.Generator:
+        """The generator of one check's random stream (`stream`: which one), under this context's seed."""
+        return np.random.default_rng(stream if self.seed == 0 else [stream, self.seed])
 
 
 def draw_wrong_node(ctx: Context, name: str, run: Callable[..., Tensor],

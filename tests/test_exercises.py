@@ -8,6 +8,8 @@ import time
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tinygrad_seq.exercises import EXERCISES, check, check_file, solution_text, stub_text
 from tinygrad_seq.nn.lm.cli import main
@@ -149,6 +151,22 @@ def test_a_planted_bug_fails_and_the_report_says_where(tmp_path, name, old, new,
     text = str(report)
     for word in words:
         assert word in text, f"{word!r} not in:\n{text}"
+
+
+# one bug per exercise, each caught whatever shapes and values the check draws
+FIRST_BUGS = [next(b for b in BUGS if b[0] == name) for name in NAMES]
+
+
+@settings(max_examples=3)
+@given(seed=st.integers(1, 2**31))
+def test_on_other_shapes_and_values_solutions_pass_and_bugs_fail(tmp_path_factory, seed):
+    folder = tmp_path_factory.mktemp("seeded")
+    for name, old, new, _ in FIRST_BUGS:
+        (folder / f"{name}.py").write_text(solution_text(name))
+        report = check_file(name, str(folder), seed=seed)
+        assert report.passed, str(report)
+        plant(folder, name, old, new)
+        assert check_file(name, str(folder), seed=seed).status == "failing", name
 
 
 def test_check_takes_the_objects_from_a_notebook():
