@@ -86,7 +86,8 @@ def _check_cell(ctx: Context, name: str, cls: type[Function], sig: Signature, re
             raise
         case = cases[0]
         xs = np.stack([case["x"], -0.5 * case["x"], 0.8 * case["x"]])  # three steps
-        draw_wrong_node(ctx, name, _unroll(cls, states, params), [xs, *list(case.values())[1:]])
+        named = {"xs": xs} | {k: case[k] for k in list(case)[1:]}
+        draw_wrong_node(ctx, name, _unroll(cls, states, params), named)
         raise
 
 

@@ -96,8 +96,7 @@ def check_rnn_step_backward(ns: dict[str, Any], ctx: Context) -> list[str]:
                     h = cls.apply(xs[t], h, W_xh, W_hh, b)
             return h.sum()
 
-        draw_wrong_node(ctx, "rnn_step_backward", unrolled, [xs, case["h_prev"], case["W_xh"], case["W_hh"],
-                                                             case["b"]])
+        draw_wrong_node(ctx, "rnn_step_backward", unrolled, {"xs": xs} | {k: case[k] for k in list(case)[1:]})
         raise
 
 

@@ -73,9 +73,15 @@ def raise_first(wrong: dict[str, Failed], names: Sequence[str], first: str | Non
     summary = f"  wrong: {', '.join(n for n in names if n in wrong)}"
     summary += f"; right: {', '.join(right)}" if right else ""
     # what the numbers say about the others, one line each
-    others = [f"  {n}: {f.lines[1].strip()}" for n, f in wrong.items() if f is not shown and len(f.lines) > 1
-              and not f.lines[1].strip().startswith(("wrong at", "only time", "("))
-              and not f.lines[1].endswith("elements are wrong")]
+    said: dict[str, list[str]] = {}  # what the numbers say about the others -> which ones
+    for n, f in wrong.items():
+        text = f.lines[1].strip() if len(f.lines) > 1 else ""
+        if f is not shown and text and not text.startswith(("wrong at", "only time", "(")) \
+                and not text.endswith("elements are wrong"):
+            said.setdefault(text, []).append(n)
+    first = shown.lines[1].strip() if len(shown.lines) > 1 else ""
+    others = [f"  {', '.join(ns)}: the same" if text == first else f"  {', '.join(ns)}: {text}"
+              for text, ns in said.items()]
     raise Failed([prefix + shown.lines[0], *shown.lines[1:], summary, *others[:3], *tail])
 
 
@@ -168,8 +174,9 @@ class Context:
 
 
 def draw_wrong_node(ctx: Context, name: str, run: Callable[..., Tensor],
-                    arrays: Sequence[np.ndarray]) -> None:
-    """Gradcheck `run` (a loss over an unrolled graph) with localisation; draw it, the wrong node in red.
+                    arrays: dict[str, np.ndarray]) -> None:
+    """Gradcheck `run` (a loss over an unrolled graph, its inputs by name) with localisation; draw it, the
+    wrong node in red, its inputs named.
 
     Adds to ctx.notes the engine's one-line verdict (which op, in which scope) and sets ctx.picture.
     """
@@ -177,19 +184,21 @@ def draw_wrong_node(ctx: Context, name: str, run: Callable[..., Tensor],
     from tinygrad_seq.graph import GraphvizNotFound, render  # noqa: PLC0415
 
     try:
-        report = gradcheck(run, list(arrays), localize=True, raise_exception=False)
+        report = gradcheck(run, list(arrays.values()), localize=True, raise_exception=False)
     except Exception:  # the learner's code failed inside the engine: the check's own message says why
         return
     if report or report.localised is None or not report.localised.failed:
         return
     node = report.localised.failed[0]
-    ctx.notes = [f"the engine's check of {name} unrolled over {len(arrays[0])} steps: op '{node.op}' in "
-                 f"scope '{node.scope_name}' is the first whose backward disagrees with its own forward"]
+    steps = len(next(iter(arrays.values())))
+    ctx.notes = [f"the engine's check of {name} unrolled over {steps} steps: op '{node.op}' in scope "
+                 f"'{node.scope_name}' is the first whose backward disagrees with its own forward"]
     if ctx.pictures is None:
         return
-    tensors = [Tensor(a, requires_grad=True) for a in arrays]
+    tensors = {k: Tensor(a, requires_grad=True) for k, a in arrays.items()}
     path = os.path.join(ctx.pictures, f"{name}.svg")
     try:
-        ctx.picture = render(run(*tensors), path=path, highlight=report, show_grad=False)
+        loss = run(*tensors.values())
+        ctx.picture = render(loss, path=path, highlight=report, show_grad=False, params=tensors)
     except GraphvizNotFound:
         ctx.picture = os.path.splitext(path)[0] + ".dot"

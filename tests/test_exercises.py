@@ -199,7 +199,7 @@ def test_a_wrong_backward_draws_the_unrolled_graph_with_the_wrong_node_marked(tm
     assert "op 'RNNStep' in scope 't=0' is the first whose backward disagrees" in text
     assert report.picture is not None and os.path.exists(report.picture) and report.picture in text
     drawn = open(report.picture).read()
-    assert "t=0" in drawn and "t=2" in drawn and "RNNStep" in drawn
+    assert "t=0" in drawn and "t=2" in drawn and "RNNStep" in drawn and "W_hh" in drawn
 
 
 def test_the_command_flow(tmp_path, capsys):
