@@ -86,6 +86,7 @@ def test_the_sdist_ships_no_tests_and_the_wheel_holds_the_license_and_py_typed(t
         names = whl.namelist()
     assert "tinygrad_seq/py.typed" in names and "tinygrad_seq/nn/lm/cli.py" in names
     assert "tinygrad_seq/nn/kernels/recurrent.py" in names  # the fused layers' kernels
+    assert "tinygrad_seq/exercises/solutions/gru_cell.py" in names  # the stubs are made from the solutions
     assert {"tinygrad_seq/explore.js", "tinygrad_seq/explore.css"} <= set(names)  # inlined by graph.explore
     assert any(n.endswith("licenses/LICENSE") for n in names)
     metadata = next(whl for whl in names if whl.endswith("METADATA"))
