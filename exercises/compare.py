@@ -177,6 +177,8 @@ def compare(name: str, got: object, want: np.ndarray, lay: Layout, *,
     """
     if got is None:
         raise Failed([f"{name} is None: return an array of shape {want.shape}"])
+    if hasattr(got, "numpy") and not isinstance(got, np.ndarray):  # a Tensor where an array was asked for
+        got = got.numpy()
     try:
         arr = np.asarray(got, dtype=np.float64)
     except (TypeError, ValueError):
