@@ -71,7 +71,10 @@ def _unroll(cls: type[Function], states: int, params: dict[str, Any]) -> Callabl
             with scope(f"t={t}"):
                 out = cls.apply(xs[t], *state, *weights, **params)
                 state = out if isinstance(out, tuple) else (out,)
-        return sum((s.sum() for s in state), start=Tensor(0.0))
+        loss = state[0].sum()
+        for s in state[1:]:
+            loss = loss + s.sum()
+        return loss
 
     return run
 

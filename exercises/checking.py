@@ -72,15 +72,15 @@ def raise_first(wrong: dict[str, Failed], names: Sequence[str], first: str | Non
     right = [n for n in names if n not in wrong]
     summary = f"  wrong: {', '.join(n for n in names if n in wrong)}"
     summary += f"; right: {', '.join(right)}" if right else ""
-    # what the numbers say about the others, one line each
     said: dict[str, list[str]] = {}  # what the numbers say about the others -> which ones
     for n, f in wrong.items():
-        text = f.lines[1].strip() if len(f.lines) > 1 else ""
+        notes = [t.strip() for t in f.lines[1:] if not t.strip().startswith("central differences")]
+        text = notes[0] if notes else ""
         if f is not shown and text and not text.startswith(("wrong at", "only time", "(")) \
                 and not text.endswith("elements are wrong"):
             said.setdefault(text, []).append(n)
-    first = shown.lines[1].strip() if len(shown.lines) > 1 else ""
-    others = [f"  {', '.join(ns)}: the same" if text == first else f"  {', '.join(ns)}: {text}"
+    said_first = next((t.strip() for t in shown.lines[1:] if not t.startswith("  central differences")), "")
+    others = [f"  {', '.join(ns)}: the same" if text == said_first else f"  {', '.join(ns)}: {text}"
               for text, ns in said.items()]
     raise Failed([prefix + shown.lines[0], *shown.lines[1:], summary, *others[:3], *tail])
 

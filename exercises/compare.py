@@ -201,15 +201,16 @@ def compare(name: str, got: object, want: np.ndarray, lay: Layout, *,
     index = _first(wrong, lay)
     at = describe(index, arr.shape, lay)
     line = f"{name} differs at {at}: yours {_fmt(arr[index])}, expected {_fmt(want[index])}"
+    lines = [line]
     if numeric is not None:
-        line += f" (central differences of your forward give {_fmt(numeric(index))})"
+        lines.append(f"  central differences of your forward give {_fmt(numeric(index))} there")
     notes = [text for alt, text in known if close(arr, alt, max(atol, 1e-6))][:1]
     how = _how(arr, want)
     notes += ([how] if how else []) + _blocks(arr, want, lay) + _steps(arr, want, lay)
     notes += _shares(arr, want, parts, unit)
     if not how and not notes:
         notes.append(f"{int(wrong.sum())} of its {arr.size} elements are wrong")
-    raise Failed([line] + [f"  {n}" for n in notes])
+    raise Failed(lines + [f"  {n}" for n in notes])
 
 
 def _first(wrong: np.ndarray, lay: Layout) -> tuple[int, ...]:

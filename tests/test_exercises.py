@@ -235,3 +235,17 @@ def test_the_command_flow(tmp_path, capsys):
     seconds = time.perf_counter() - began
     assert "14 of 14 passed" in capsys.readouterr().out
     assert seconds < 60, f"the full check took {seconds:.1f} s"
+
+
+def test_the_reports_in_the_readme_and_the_guide_are_what_the_check_prints(tmp_path, monkeypatch, capsys):
+    root = os.path.join(os.path.dirname(__file__), "..")
+    shown = "".join(open(os.path.join(root, *p)).read() for p in (["README.md"], ["docs", "exercises.md"]))
+    monkeypatch.chdir(tmp_path)
+    assert main(["exercises", "start", "mine", "--solutions"]) == 0
+    for name, old, new in [("gru_cell", "daz = dh_next * (h_prev - n)", "daz = dh_next * (n - h_prev)"),
+                           ("bptt", "dz = (dhs[t] + dh_next)", "dz = (dhs[t])"),
+                           ("lstm_cell", "sigmoid(a[:, H:2 * H] + forget_bias)", "sigmoid(a[:, H:2 * H])")]:
+        plant(tmp_path / "mine", name, old, new)
+        capsys.readouterr()
+        assert main(["exercises", "check", "mine", name]) == 1
+        assert capsys.readouterr().out.strip() in shown, name
