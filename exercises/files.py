@@ -55,7 +55,9 @@ def stub_text(name: str) -> str:
     after = [n.end_lineno or 0 for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
     last_import = max(after, default=tree.body[0].end_lineno or 0)  # else after the module's docstring
     blank = "" if lines[last_import - 1].startswith("from tinygrad_seq") else "\n"
-    lines.insert(last_import, blank + _IMPORT)
+    how = (f"# check it: tinygrad-seq exercises check DIR {name}   (DIR: this file's folder)\n"
+           f"# stuck? tinygrad-seq exercises hint {name}   (then hint {name} 2, 3: more explicit)")
+    lines.insert(last_import, f"{blank}{_IMPORT}\n\n{how}")
     return "\n".join(lines) + "\n"
 
 

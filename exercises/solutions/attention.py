@@ -5,9 +5,8 @@ q, k, v (B, T, d): B sequences of T positions. Position t may look at positions 
     S[b, t, s] = -inf where s > t                             (the future is masked)
     P = softmax(S) over the last axis                          (each row sums to 1)
     out = P @ v                                   (B, T, d)
-Backward, given dout (B, T, d): dv = P^T @ dout;  dP = dout @ v^T;
-dS = P * (dP - sum over s of (dP * P))  (the softmax's backward, row by row);
-dq = dS @ k / sqrt(d);  dk = dS^T @ q / sqrt(d). (Here ^T swaps the last two axes.)
+Backward, given dout (B, T, d), goes through these steps in reverse; a masked score gets no gradient
+(P is 0 there). (^T swaps the last two axes: transpose(0, 2, 1).)
 """
 
 import numpy as np

@@ -23,8 +23,8 @@ def rnn_backward(xs, h0, hs, W_xh, W_hh, dhs):
 
     xs (T, B, D), h0 (B, H), hs (T, B, H) from rnn_forward, W_xh (D, H), W_hh (H, H), dhs (T, B, H)
     -> (dxs (T, B, D), dh0 (B, H), dW_xh (D, H), dW_hh (H, H), db (H,)).
-    At step t: dh = dhs[t] + dh_next;  dz = dh * (1 - hs[t]**2);  dxs[t] = dz @ W_xh.T;
-    dh_next = dz @ W_hh.T (for step t-1);  dW_xh += xs[t].T @ dz;  dW_hh += h[t-1].T @ dz;  db += dz.sum(0).
+    Each step is the RNN step of exercise 2, its upstream gradient dhs[t] + dh_next; each weight's
+    gradient adds up the shares of all the steps.
     """
     dxs = np.zeros_like(xs)
     dW_xh, dW_hh, db = np.zeros_like(W_xh), np.zeros_like(W_hh), np.zeros(W_hh.shape[1])

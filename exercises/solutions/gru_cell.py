@@ -33,9 +33,8 @@ class GRUCell(Function):
     def backward(self, dh_next):
         """dh_next (B, H) -> (dx, dh_prev, dW_x, dW_h, db_x, db_h).
 
-        dn = dh_next * (1 - z);  dz = dh_next * (h_prev - n);  dan = dn * (1 - n**2)  (n's pre-activation);
-        dar = dan * ah_n * r(1-r);  daz = dz * z(1-z).  The x side gets [dar, daz, dan]; the h side gets
-        [dar, daz, dan * r], and h_prev also gets dh_next * z directly.
+        h_prev reaches h_next directly (z * h_prev) and through every gate; r multiplies only ah_n, so the
+        x side and the h side of the n gate get different gradients.
         """
         x, h_prev, W_x, W_h, r, z, n, ah_n = self.saved_tensors
         dan = dh_next * (1 - z) * (1 - n ** 2)

@@ -3,8 +3,8 @@
 Each row of x (N, E) is normalised over its E features, then scaled and shifted:
     mu = mean(x),  var = mean((x - mu)**2)  (divide by E, not E - 1),  r = 1 / sqrt(var + eps)
     xhat = (x - mu) * r,   y = gamma * xhat + beta
-Backward, given dy (N, E): dbeta = dy summed over the rows; dgamma = (dy * xhat) summed over the rows;
-with g = dy * gamma:  dx = r * (g - mean(g) - xhat * mean(g * xhat))   (means over each row's E features).
+Backward, given dy (N, E): gamma and beta were broadcast over the rows; x reaches y directly and
+through mu and var, which depend on every x of its row.
 """
 
 import numpy as np

@@ -36,9 +36,8 @@ class LSTMCell(Function):
     def backward(self, dh_next, dc_next):
         """(dh_next, dc_next), each (B, H) -> (dx, dh_prev, dc_prev, dW_x, dW_h, db).
 
-        dc = dc_next + dh_next * o * (1 - tanh(c_next)**2); then the gates' gradients, packed back in the
-        order i, f, g, o: da = [dc * g * i(1-i), dc * c_prev * f(1-f), dc * i * (1-g**2),
-        dh_next * tanh(c_next) * o(1-o)]; dc_prev = dc * f; the rest as in an RNN step with da for dz.
+        c_next reaches the loss twice: directly (dc_next) and through h_next = o * tanh(c_next). Pack the
+        gates' gradients back into one (B, 4H) array in the order i, f, g, o.
         """
         x, h_prev, c_prev, W_x, W_h, i, f, g, o, tanh_c = self.saved_tensors
         dc = dc_next + dh_next * o * (1 - tanh_c ** 2)

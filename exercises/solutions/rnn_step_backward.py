@@ -22,9 +22,7 @@ class RNNStep(Function):
     def backward(self, dh_next):
         """dh_next (B, H) -> (dx, dh_prev, dW_xh, dW_hh, db), each the shape of its input.
 
-        tanh'(z) = 1 - tanh(z)**2 = 1 - h_next**2;  dz = dh_next * (1 - h_next**2);
-        dx = dz @ W_xh.T;  dh_prev = dz @ W_hh.T;  dW_xh = x.T @ dz;  dW_hh = h_prev.T @ dz;
-        db = dz summed over the batch axis.
+        tanh'(z) = 1 - tanh(z)**2, and tanh(z) is h_next, which forward saved.
         """
         x, h_prev, W_xh, W_hh, h_next = self.saved_tensors
         dz = dh_next * (1 - h_next * h_next)
