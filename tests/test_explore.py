@@ -17,7 +17,7 @@ from tinygrad_seq.functional import cross_entropy
 
 T, B, I, H, V = 6, 2, 3, 5, 4
 LAYERS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
-GATES = {"rnn": [], "lstm": ["i", "f", "o"], "gru": ["r", "z"]}
+GATES = {"rnn": [], "lstm": ["i", "f", "g", "o"], "gru": ["r", "z", "n"]}
 
 
 def language_model(kind: str, seed: int = 0, fused_loss: bool = False):
@@ -37,20 +37,22 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
     return 1 / (1 + np.exp(-z))
 
 
-def reference_gates(kind: str, model: nn.Module, x: np.ndarray, out: np.ndarray) -> list[dict]:
-    """The sigmoid gates of batch element 0 at every step, in NumPy from the weights (torch's gate order)."""
-    p = {name.split(".")[-1]: t.numpy() for name, t in model.rnn.named_parameters()}
+def reference_gates(kind: str, rnn: nn.Module, x: np.ndarray, out: np.ndarray) -> list[dict]:
+    """The gates of batch element 0 at every step, in NumPy from the weights (torch's gate order)."""
+    p = {name: t.numpy() for name, t in rnn.named_parameters()}
+    H = p["weight_hh_l0"].shape[1]
     h_prev = np.zeros(H)
     gates = []
-    for t in range(T):
+    for t in range(len(x)):
         gi = x[t, 0] @ p["weight_ih_l0"].T + p["bias_ih_l0"]
         gh = h_prev @ p["weight_hh_l0"].T + p["bias_hh_l0"]
         if kind == "lstm":
-            z = sigmoid(gi + gh)
-            gates.append({"i": z[:H], "f": z[H : 2 * H], "o": z[3 * H :]})
+            z, g = sigmoid(gi + gh), np.tanh(gi + gh)
+            gates.append({"i": z[:H], "f": z[H : 2 * H], "g": g[2 * H : 3 * H], "o": z[3 * H :]})
         else:
             z = sigmoid(gi[: 2 * H] + gh[: 2 * H])
-            gates.append({"r": z[:H], "z": z[H:]})
+            n = np.tanh(gi[2 * H :] + z[:H] * gh[2 * H :])
+            gates.append({"r": z[:H], "z": z[H:], "n": n})
         h_prev = out[t, 0]
     return gates
 
@@ -70,7 +72,7 @@ def test_explorer_reads_states_inputs_outputs_and_gates_from_the_graph(kind, fus
     np.testing.assert_allclose([o["probs"] for o in found["outputs"]], softmax, rtol=1e-3, atol=1e-4)
     assert [[g["label"] for g in step] for step in found["gates"]] == [GATES[kind]] * T
     if kind != "rnn":
-        expected = reference_gates(kind, model, x.numpy(), out.numpy())
+        expected = reference_gates(kind, model.rnn, x.numpy(), out.numpy())
         for step, ref in zip(found["gates"], expected):
             for gate in step:
                 np.testing.assert_allclose(gate["values"], ref[gate["label"]], rtol=1e-3, atol=1e-4)
@@ -88,7 +90,7 @@ def test_gradient_norms_are_the_gradient_reaching_each_step_of_a_hand_written_lo
     h, hidden = ts.zeros(1, 4, dtype=np.float64), []
     for t in range(8):
         with ts.scope(f"t={t}"):
-            h = (x[t] @ w_ih + h @ w_hh).tanh()
+            h = ts.tag((ts.tag(x[t], "input") @ w_ih + h @ w_hh).tanh(), "h")
         hidden.append(h)
     loss = (hidden[-1] * Tensor(rng.normal(size=(4,)))).sum()
     expected = [np.linalg.norm(g.numpy()) for g in ts.grad(loss, hidden, retain_graph=True)]
@@ -217,7 +219,7 @@ def test_explorer_in_a_browser(tmp_path):
         find('#m1 .col[data-col="3"]')[0].click()
         step = driver.find_element(By.ID, "m1-step-3")
         assert step.is_displayed() and "step t=3 (reads d)" in step.text
-        assert [t.text for t in step.find_elements(By.CSS_SELECTOR, "text")] == ["i", "f", "o"]
+        assert [t.text for t in step.find_elements(By.CSS_SELECTOR, "text")] == ["i", "f", "g", "o"]
         assert not driver.find_element(By.ID, "m1-step-5").is_displayed()
 
         shot = tmp_path / "explorer.png"

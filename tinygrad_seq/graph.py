@@ -290,7 +290,7 @@ def to_dot(
     edges = _edges(g, items, key_of)
     if per_step_grad and grads and not g.released:
         _shares(g, edges, key_of, grads)
-    cuts = _cuts(g, items, key_of)  # leaf key -> key of the node it was cut from (None: not drawn)
+    cuts = _cuts(items, key_of)  # leaf key -> key of the node it was cut from (None: not drawn)
     links = [(a, b) for a, b, _ in edges]
     step = graph_layout.steps(items)
 
@@ -410,13 +410,13 @@ def _state_names(g: Graph, edges: dict[tuple, list], step: dict[tuple, Any]) -> 
     return names
 
 
-def _cuts(g: Graph, items: dict[tuple, _Item], key_of: dict[int, tuple]) -> dict[tuple, tuple | None]:
+def _cuts(items: dict[tuple, _Item], key_of: dict[int, tuple]) -> dict[tuple, tuple | None]:
     """Leaves cut from a graph (truncation points) -> the drawn node they were cut from (None: not drawn)."""
     leaves = {
         key: it.tensor for key, it in items.items()
         if it.kind == "leaf" and it.tensor is not None and not it.tensor.requires_grad
     }
-    sources = detach_sources(g, leaves.values())
+    sources = detach_sources(leaves.values())
     cuts: dict[tuple, tuple | None] = {}
     for key, x in leaves.items():
         if id(x) in sources:
