@@ -82,6 +82,92 @@ def test_explorer_reads_states_inputs_outputs_and_gates_from_the_graph(kind, fus
         np.testing.assert_allclose(h, o * np.tanh(c), atol=2e-3)
 
 
+@pytest.mark.parametrize("kind, sizes", [("lstm", (4, 4, 4)), ("gru", (6, 2, 6)), ("gru", (3, 1, 3))])
+def test_explorer_reads_tags_not_sizes_when_the_sizes_coincide(kind, sizes):
+    """Hidden size = input size = classes (LSTM), and GRUs whose gate stack 3H is as wide as the input and
+    the output: the states, input, gates and outputs still match NumPy, each gate read by its name."""
+    I_, H_, V_ = sizes
+    rng = np.random.default_rng(1)
+    rnn = LAYERS[kind](I_, H_, rng=rng, dtype=np.float64)
+    head = nn.Linear(H_, V_, rng=rng, dtype=np.float64)
+    x = Tensor(np.random.default_rng(2).normal(size=(T, B, I_)))
+    out, final = rnn(x)
+    logits = head(out).reshape(T * B, V_)
+    loss = cross_entropy(logits, np.random.default_rng(3).integers(0, V_, T * B))
+    if kind == "lstm":
+        loss = loss + final[1].sum()  # the loss reads c_n as well as h: h and c are told apart by name
+    found = analyse(loss, params=rnn)
+    assert [s["name"] for s in found["states"]] == (["h", "c"] if kind == "lstm" else ["h"])
+    np.testing.assert_allclose(found["states"][0]["values"], out.numpy()[:, 0], rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(found["inputs"], x.numpy()[:, 0], rtol=1e-3, atol=1e-4)
+    z = logits.numpy()[::B]
+    np.testing.assert_allclose([o["probs"] for o in found["outputs"]],
+                               np.exp(z) / np.exp(z).sum(axis=1, keepdims=True), rtol=1e-3, atol=1e-4)
+    expected = reference_gates(kind, rnn, x.numpy(), out.numpy())
+    assert [[g["label"] for g in step] for step in found["gates"]] == [GATES[kind]] * T
+    for step, ref in zip(found["gates"], expected):
+        for gate in step:
+            np.testing.assert_allclose(gate["values"], ref[gate["label"]], rtol=1e-3, atol=1e-4)
+            assert gate["low"] == (-1.0 if gate["label"] in "gn" else 0.0)
+    if kind == "lstm":  # c_t = f c_(t-1) + i g, from the explorer's own numbers
+        c = np.array(found["states"][1]["values"])
+        gate = {g["label"]: np.array(g["values"]) for g in found["gates"][1]}
+        np.testing.assert_allclose(c[1], gate["f"] * c[0] + gate["i"] * gate["g"], atol=2e-3)
+
+
+def test_gates_are_read_by_name_from_a_hand_written_gru_with_one_4h_wide_projection():
+    """A GRU step computed from one projection [r | z | n_x | n_h] of [x, h], 4H wide: a guess from the
+    width (4H: an LSTM's i, f, g, o) would call r and z "i" and "f"; the tags say r, z and n."""
+    rng = np.random.default_rng(4)
+    Hs = 3
+    x = Tensor(rng.normal(size=(T, 1, Hs)))
+    w = Tensor(rng.normal(size=(2 * Hs, 4 * Hs)) / 2, requires_grad=True)
+    h, rows = ts.zeros(1, Hs, dtype=np.float64), []
+    for t in range(T):
+        with ts.scope(f"t={t}"):
+            a = ts.concatenate([ts.tag(x[t], "input"), h], axis=-1) @ w  # (1, 2H) @ (2H, 4H)
+            rz = a[..., : 2 * Hs].sigmoid()
+            r, z = ts.tag(rz[..., :Hs], "r"), ts.tag(rz[..., Hs:], "z")
+            n = ts.tag((a[..., 2 * Hs : 3 * Hs] + r * a[..., 3 * Hs :]).tanh(), "n")
+            h = ts.tag(n + z * (h - n), "h")
+        rows.append({"r": r.numpy()[0], "z": z.numpy()[0], "n": n.numpy()[0]})
+    found = analyse((h * h).sum(), params={"W": w})
+    assert [[g["label"] for g in step] for step in found["gates"]] == [["r", "z", "n"]] * T
+    for step, ref in zip(found["gates"], rows):
+        for gate in step:
+            np.testing.assert_allclose(gate["values"], ref[gate["label"]], rtol=1e-3, atol=1e-4)
+    assert found["outputs"] is None  # no cross-entropy, no logits tagged
+
+
+def test_a_loop_whose_steps_tag_no_state_is_refused_with_what_to_tag(tmp_path):
+    w = Tensor(np.ones((2, 2)), requires_grad=True)
+    h = Tensor(np.ones((1, 2)))
+    for t in range(3):
+        with ts.scope(f"t={t}"):
+            h = (h @ w).tanh()  # no tag: the explorer does not guess which tensor is the state
+    with pytest.raises(ValueError, match=r"tag\(h, 'h'\)"):
+        analyse(h.sum())
+
+
+def test_a_fused_layer_is_named_in_the_error_by_its_tags(tmp_path):
+    layer = nn.LSTM(I, H, rng=np.random.default_rng(0), dtype=np.float64, fused=True)
+    out, _ = layer(Tensor(np.ones((T, B, I))))
+    with pytest.raises(ValueError, match=r"layer in LSTM\.l0 ran fused.*layer\.fused = False"):
+        analyse(out.sum(), params=layer)
+    assert out.tags == ((("LSTM", "l0"), "h"),) and out.shape == (T, B, H)  # every step's h, time-major
+
+
+def test_tag_records_the_scope_once_and_returns_the_tensor():
+    x = Tensor(np.ones(2))
+    with ts.scope("loop"):
+        assert ts.tag(x, "input") is x
+        ts.tag(x, "input")  # a loop reading the same tensor again adds nothing
+    with ts.scope("loop"), ts.scope("t=0"):
+        ts.tag(x, "input")
+    assert x.tags == ((("loop",), "input"), (("loop", "t=0"), "input"))
+    assert Tensor(np.ones(2)).tags == ()  # untagged tensors share the class's empty tuple
+
+
 def test_gradient_norms_are_the_gradient_reaching_each_step_of_a_hand_written_loop():
     rng = np.random.default_rng(3)
     x = Tensor(rng.normal(size=(8, 1, 2)))

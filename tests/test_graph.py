@@ -188,9 +188,50 @@ def test_node_count_is_the_topological_order_plus_the_leaves_and_numbering_follo
 
 def test_same_graph_same_text_and_no_object_ids_leak():
     first, params = rnn(5, seed=3)
-    again, _ = rnn(5, seed=3)
-    assert graph.to_dot(first, params=params) == graph.to_dot(first, params=params)
+    again, params_again = rnn(5, seed=3)  # the same graph built twice: other objects, other addresses
+    text = graph.to_dot(first, params=params)
+    assert text == graph.to_dot(again, params=params_again)
     assert graph.to_dot(first, collapse=["*.t=*"]) == graph.to_dot(again, collapse=["*.t=*"])
+    assert not re.search(r"0x[0-9a-f]+|\d{7,}", text)  # no address or id() in the text
+    assert str(id(first.grad_fn)) not in text
+    other, params_other = rnn(5, seed=4)  # and the comparison sees the numbers: other weights, other text
+    assert graph.to_dot(other, params=params_other) != text
+
+
+class _Cube(ts.Function):
+    """out = x**3;  dx = 3 x**2 grad: an op that declares its picture's label and legend."""
+
+    label = "cube"
+    legend = "cube: out = x³"
+
+    def forward(self, x):
+        self.x = x
+        return x**3
+
+    def backward(self, grad):
+        return grad * 3 * Tensor(self.x) ** 2
+
+
+class _Twice(ts.Function):
+    """out = 2 x: an op that declares nothing (its box shows its name, the legend nothing)."""
+
+    def forward(self, x):
+        return 2 * x
+
+    def backward(self, grad):
+        return grad * 2
+
+
+def test_an_op_box_shows_its_declared_label_and_the_legend_lists_only_declared_legends():
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    y = _Cube.apply(_Twice.apply(_Cube.apply(x)))
+    dot = graph.to_dot(y.sum())
+    boxes = [label.split("\\n")[0] for label in nodes(dot).values()]
+    assert boxes.count("cube") == 2 and "_Twice" in boxes and "_Cube" not in boxes
+    legend = dot[dot.index("legend ["):]
+    notes = re.findall(r'<FONT POINT-SIZE="8">(.*?)</FONT>', legend)
+    assert notes[1:] == ["cube: out = x³"]  # after the gradient note: once, however often the op is used
+    assert _Twice().label is None and _Twice.legend is None  # Function's defaults: no label, no line
 
 
 def test_to_dot_is_pure_gradients_are_computed_not_stored():

@@ -52,6 +52,8 @@ def tag(tensor: Tensor, name: str) -> Tensor:
     """
     entry = (current_scope(), name)
     tags = tensor.tags
-    if entry not in tags:
+    if not tags:
+        tensor.tags = (entry,)
+    elif entry not in tags:
         tensor.tags = tags + (entry,)
     return tensor
