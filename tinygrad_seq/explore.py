@@ -177,16 +177,20 @@ def _unroll(g: Graph) -> tuple[tuple[str, ...], list[int]]:
 
 
 def _tensors(g: Graph) -> list[Tensor]:
-    """Every tensor of the graph: what each op made, in topological order, then the leaves."""
-    return [g.out[id(fn)] for fn in g.order] + list(g.leaves.values())
+    """Every tensor of the graph once: the roots, then what the ops read, in topological order."""
+    found = {id(t): t for t in g.roots}
+    for fn in g.order:
+        for x in fn.inputs:
+            found.setdefault(id(x), x)
+    return list(found.values())
 
 
 def _tagged(
     g: Graph, parent: tuple[str, ...], ks: list[int]
 ) -> tuple[dict[str, dict[int, Tensor]], dict[str, Tensor], list[Tensor]]:
-    """The tagged tensors (`tinygrad_seq.tags`) of one unroll: name -> step k -> tensor (the last one
-    tagged in the step, so that a state masked after the step replaces the step's own), name -> tensor
-    tagged in the loop's own scope, and the tensors tagged "logits" outside every step, in graph order."""
+    """The tagged tensors (`tinygrad_seq.tags`) of one unroll: name -> step k -> tensor (the last in graph
+    order, should a step tag a name twice), name -> the first tensor tagged in the loop's own scope, and
+    the tensors tagged "logits" outside every step, in graph order."""
     per_step: dict[str, dict[int, Tensor]] = {}
     whole: dict[str, Tensor] = {}
     outside: list[Tensor] = []
