@@ -209,7 +209,7 @@ class _Cube(ts.Function):
         return x**3
 
     def backward(self, grad):
-        return grad * 3 * Tensor(self.x) ** 2
+        return grad * (3 * self.x**2)
 
 
 class _Twice(ts.Function):
