@@ -154,7 +154,8 @@ def scan(
     With ``lengths`` (B,), position t of sequence b is padding when t >= lengths[b]: there the state
     is carried unchanged (h_t = where(t < len, new, old)) and the output is zero. So the forward
     direction ends with each sequence's state at its own last step, and the reverse direction starts
-    from the initial state at each sequence's own last step.
+    from the initial state at each sequence's own last step. The state each step passes on is tagged
+    "h" (and "c") for the explorer (`tinygrad_seq.tags`).
     """
     T = gi.shape[0]
     outputs: list[Tensor] = [None] * T  # type: ignore[list-item]

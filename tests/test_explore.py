@@ -139,7 +139,7 @@ def test_gates_are_read_by_name_from_a_hand_written_gru_with_one_4h_wide_project
     assert found["outputs"] is None  # no cross-entropy, no logits tagged
 
 
-def test_a_loop_whose_steps_tag_no_state_is_refused_with_what_to_tag(tmp_path):
+def test_a_loop_whose_steps_tag_no_state_is_refused_with_what_to_tag():
     w = Tensor(np.ones((2, 2)), requires_grad=True)
     h = Tensor(np.ones((1, 2)))
     for t in range(3):
@@ -149,7 +149,7 @@ def test_a_loop_whose_steps_tag_no_state_is_refused_with_what_to_tag(tmp_path):
         analyse(h.sum())
 
 
-def test_a_fused_layer_is_named_in_the_error_by_its_tags(tmp_path):
+def test_a_fused_layer_is_named_in_the_error_by_its_tags():
     layer = nn.LSTM(I, H, rng=np.random.default_rng(0), dtype=np.float64, fused=True)
     out, _ = layer(Tensor(np.ones((T, B, I))))
     with pytest.raises(ValueError, match=r"layer in LSTM\.l0 ran fused.*layer\.fused = False"):
