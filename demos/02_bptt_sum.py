@@ -69,7 +69,8 @@ def step_losses(x: Tensor, targets: np.ndarray, weights: Sequence[dict[str, Tens
     losses = []
     for t, w in enumerate(weights):
         with ts.scope(f"t={t}"):
-            h = (x[t] @ w["W_xh"] + h @ w["W_hh"] + w["b"]).tanh()  # (1, V) @ (V, H) + (1, H) @ (H, H)
+            # (1, V) @ (V, H) + (1, H) @ (H, H); the tags name the input and state for the explorer
+            h = ts.tag((ts.tag(x[t], "input") @ w["W_xh"] + h @ w["W_hh"] + w["b"]).tanh(), "h")
             with ts.scope(f"L_{t}"):  # the readout and the cross-entropy: drawn as one box
                 losses.append(cross_entropy(h @ w["W_hy"] + w["b_y"], targets[t : t + 1]))
     return losses

@@ -62,7 +62,8 @@ def tanh_rnn_loss(x: Tensor, v: Tensor, radius: float, input_scale: float,
     hidden = []
     for t in range(x.shape[0]):
         with ts.scope(f"t={t}"):
-            h = (x[t] @ w_ih.T + h @ w_hh.T).tanh()  # (1, I) @ (I, H) + (1, H) @ (H, H)
+            # (1, I) @ (I, H) + (1, H) @ (H, H); the tags name the input and state for the explorer
+            h = ts.tag((ts.tag(x[t], "input") @ w_ih.T + h @ w_hh.T).tanh(), "h")
         hidden.append(h)
     return (hidden[-1] * v).sum(), hidden, w_hh, measured
 

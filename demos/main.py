@@ -44,7 +44,7 @@ def rnn_loss(x: Tensor, targets: np.ndarray, w_xh: Tensor, w_hh: Tensor, b: Tens
     loss = 0.0
     for t in range(x.shape[0]):
         with ts.scope(f"t={t}"):
-            h = (x[t] @ w_xh + h @ w_hh + b).tanh()  # (B, H)
+            h = ts.tag((x[t] @ w_xh + h @ w_hh + b).tanh(), "h")  # (B, H), named for pictures
             loss = loss + cross_entropy(h @ w_hy, targets[t], reduction="sum")
     return loss
 

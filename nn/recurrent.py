@@ -18,7 +18,9 @@ Gate formulas (H = hidden_size; weights are (gates * H, in) as in PyTorch, gates
 
 Every time step runs inside ``scope("t=k")`` (k is the position the step reads) and every layer and
 direction inside ``scope("l0")`` / ``scope("l0_reverse")``, so a graph drawn from a layer's output
-groups its nodes as ("lstm", "l0", "t=3").
+groups its nodes as ("lstm", "l0", "t=3"). What the BPTT explorer shows is tagged (`tinygrad_seq.tag`):
+each step's gates ("i", "f", "g", "o" / "r", "z", "n") and the state it passes on ("h", "c"), the rows
+the steps read ("input"), and each layer's outputs, every step's h time-major ("h" in the layer's scope).
 
     >>> lstm = LSTM(8, 16, num_layers=2, rng=np.random.default_rng(0))
     >>> out, (h_n, c_n) = lstm(Tensor(np.zeros((5, 3, 8), dtype=np.float32)))   # (T, B, I)
@@ -38,6 +40,7 @@ import numpy as np
 from tinygrad_seq import functional as F
 from tinygrad_seq.autograd import ShapeError, scope
 from tinygrad_seq.seeding import generator
+from tinygrad_seq.tags import tag
 from tinygrad_seq.tensor import Tensor, concatenate, stack, where
 
 from . import init
@@ -72,10 +75,10 @@ def lstm_step(gi: Tensor, state: State, w_hh_t: Tensor, b_hh: Tensor | None) -> 
     h, c = state
     H = h.shape[-1]
     gates = gi + h @ w_hh_t  # (B, 4H)
-    i = gates[..., :H].sigmoid()
-    f = gates[..., H : 2 * H].sigmoid()
-    g = gates[..., 2 * H : 3 * H].tanh()
-    o = gates[..., 3 * H :].sigmoid()
+    i = tag(gates[..., :H].sigmoid(), "i")
+    f = tag(gates[..., H : 2 * H].sigmoid(), "f")
+    g = tag(gates[..., 2 * H : 3 * H].tanh(), "g")
+    o = tag(gates[..., 3 * H :].sigmoid(), "o")
     c = f * c + i * g
     return o * c.tanh(), c
 
@@ -88,8 +91,8 @@ def gru_step(gi: Tensor, state: State, w_hh_t: Tensor, b_hh: Tensor | None) -> S
     if b_hh is not None:
         gh = gh + b_hh
     rz = (gi[..., : 2 * H] + gh[..., : 2 * H]).sigmoid()  # (B, 2H): r then z
-    r, z = rz[..., :H], rz[..., H:]
-    n = (gi[..., 2 * H :] + r * gh[..., 2 * H :]).tanh()
+    r, z = tag(rz[..., :H], "r"), tag(rz[..., H:], "z")
+    n = tag((gi[..., 2 * H :] + r * gh[..., 2 * H :]).tanh(), "n")
     return (n + z * (h - n),)  # = (1 - z) * n + z * h, one op fewer
 
 
@@ -115,7 +118,8 @@ KINDS = {
 def project(x: Tensor, weight_ih: Tensor, bias: Tensor | None) -> Tensor:
     """x @ W_ih^T + bias for every leading position at once: (..., I) -> (..., G*H), one matmul."""
     lead = x.shape[:-1]
-    out = x.reshape(-1, x.shape[-1]) @ weight_ih.T  # (T, B, I) -> (T*B, I) -> (T*B, G*H)
+    rows = tag(x.reshape(-1, x.shape[-1]), "input")  # (T, B, I) -> (T*B, I): what the steps read
+    out = rows @ weight_ih.T  # (T*B, I) @ (I, G*H) -> (T*B, G*H)
     out = out.reshape(*lead, out.shape[-1])  # (T*B, G*H) -> (T, B, G*H)
     return out if bias is None else out + bias
 
@@ -150,7 +154,8 @@ def scan(
     With ``lengths`` (B,), position t of sequence b is padding when t >= lengths[b]: there the state
     is carried unchanged (h_t = where(t < len, new, old)) and the output is zero. So the forward
     direction ends with each sequence's state at its own last step, and the reverse direction starts
-    from the initial state at each sequence's own last step.
+    from the initial state at each sequence's own last step. The state each step passes on is tagged
+    "h" (and "c") for the explorer (`tinygrad_seq.tags`).
     """
     T = gi.shape[0]
     outputs: list[Tensor] = [None] * T  # type: ignore[list-item]
@@ -159,14 +164,21 @@ def scan(
         with scope(f"t={t}"):
             new = step(gi[t], state, w_hh_t, b_hh)
             if t < shortest:  # every sequence is still running: no mask needed
-                state = new
+                state = _tag_states(new)
                 outputs[t] = new[0]
             else:
                 assert lengths is not None  # shortest < T only with lengths
                 running = (t < lengths)[:, None]  # (B, 1)
-                state = tuple(where(running, n, s) for n, s in zip(new, state))
+                state = _tag_states(tuple(where(running, n, s) for n, s in zip(new, state)))
                 outputs[t] = where(running, new[0], 0.0)
     return stack(outputs, axis=0), state  # T x (B, H) -> (T, B, H)
+
+
+def _tag_states(state: State) -> State:
+    """Tag the state a step passes on: h (and c), for the explorer (`tinygrad_seq.tags`)."""
+    for s, name in zip(state, ("h", "c")):
+        tag(s, name)
+    return state
 
 
 # ---------------------------------------------------------------------------------------------
@@ -227,7 +239,7 @@ class _CellBase(Module):
                                  f"got {s.shape}")
         in_bias, step_bias = _biases(self.kind, self.bias_ih, self.bias_hh)
         gi = project(x, self.weight_ih, in_bias)  # (B, G*H)
-        return self.kind.step(gi, hx, self.weight_hh.T, step_bias)
+        return _tag_states(self.kind.step(gi, hx, self.weight_hh.T, step_bias))
 
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}" + ("" if self.bias else ", bias=False")
@@ -425,12 +437,14 @@ class _RecurrentBase(Module):
         """One layer and direction over x (T, B, in) -> (outputs (T, B, H), final state): the composed
         `project` + `scan`, or with ``fused`` the same maths as one node (nn/kernels/recurrent.py)."""
         w_ih, w_hh, b_ih, b_hh = self._weights(layer, suffix)
-        if self.fused and x.shape[1] > 0:  # an empty batch goes through the composed ops (same result)
-            return fused_sequence(self.kind.name, x, w_ih, w_hh, b_ih, b_hh, state, reverse=reverse,
-                                  lengths=lengths)
-        in_bias, step_bias = _biases(self.kind, b_ih, b_hh)
-        gi = project(x, w_ih, in_bias)  # (T, B, G*H)
-        return scan(self.kind.step, gi, state, w_hh.T, step_bias, reverse=reverse, lengths=lengths)
+        if self.fused and x.shape[1] > 0:  # one node (an empty batch goes through the composed ops)
+            out, final = fused_sequence(self.kind.name, tag(x, "input"), w_ih, w_hh, b_ih, b_hh, state,
+                                        reverse=reverse, lengths=lengths)
+        else:  # project tags the input; each step, its gates and the state it passes on
+            in_bias, step_bias = _biases(self.kind, b_ih, b_hh)
+            gi = project(x, w_ih, in_bias)  # (T, B, G*H)
+            out, final = scan(self.kind.step, gi, state, w_hh.T, step_bias, reverse=reverse, lengths=lengths)
+        return tag(out, "h"), final  # both ways: every step's h, time-major, tagged in the layer's scope
 
     def _check_lengths(self, lengths: Any, T: int, B: int) -> np.ndarray | None:
         if lengths is None:

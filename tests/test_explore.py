@@ -17,7 +17,7 @@ from tinygrad_seq.functional import cross_entropy
 
 T, B, I, H, V = 6, 2, 3, 5, 4
 LAYERS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
-GATES = {"rnn": [], "lstm": ["i", "f", "o"], "gru": ["r", "z"]}
+GATES = {"rnn": [], "lstm": ["i", "f", "g", "o"], "gru": ["r", "z", "n"]}
 
 
 def language_model(kind: str, seed: int = 0, fused_loss: bool = False):
@@ -37,20 +37,22 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
     return 1 / (1 + np.exp(-z))
 
 
-def reference_gates(kind: str, model: nn.Module, x: np.ndarray, out: np.ndarray) -> list[dict]:
-    """The sigmoid gates of batch element 0 at every step, in NumPy from the weights (torch's gate order)."""
-    p = {name.split(".")[-1]: t.numpy() for name, t in model.rnn.named_parameters()}
+def reference_gates(kind: str, rnn: nn.Module, x: np.ndarray, out: np.ndarray) -> list[dict]:
+    """The gates of batch element 0 at every step, in NumPy from the weights (torch's gate order)."""
+    p = {name: t.numpy() for name, t in rnn.named_parameters()}
+    H = p["weight_hh_l0"].shape[1]
     h_prev = np.zeros(H)
     gates = []
-    for t in range(T):
+    for t in range(len(x)):
         gi = x[t, 0] @ p["weight_ih_l0"].T + p["bias_ih_l0"]
         gh = h_prev @ p["weight_hh_l0"].T + p["bias_hh_l0"]
         if kind == "lstm":
-            z = sigmoid(gi + gh)
-            gates.append({"i": z[:H], "f": z[H : 2 * H], "o": z[3 * H :]})
+            z, g = sigmoid(gi + gh), np.tanh(gi + gh)
+            gates.append({"i": z[:H], "f": z[H : 2 * H], "g": g[2 * H : 3 * H], "o": z[3 * H :]})
         else:
             z = sigmoid(gi[: 2 * H] + gh[: 2 * H])
-            gates.append({"r": z[:H], "z": z[H:]})
+            n = np.tanh(gi[2 * H :] + z[:H] * gh[2 * H :])
+            gates.append({"r": z[:H], "z": z[H:], "n": n})
         h_prev = out[t, 0]
     return gates
 
@@ -70,7 +72,7 @@ def test_explorer_reads_states_inputs_outputs_and_gates_from_the_graph(kind, fus
     np.testing.assert_allclose([o["probs"] for o in found["outputs"]], softmax, rtol=1e-3, atol=1e-4)
     assert [[g["label"] for g in step] for step in found["gates"]] == [GATES[kind]] * T
     if kind != "rnn":
-        expected = reference_gates(kind, model, x.numpy(), out.numpy())
+        expected = reference_gates(kind, model.rnn, x.numpy(), out.numpy())
         for step, ref in zip(found["gates"], expected):
             for gate in step:
                 np.testing.assert_allclose(gate["values"], ref[gate["label"]], rtol=1e-3, atol=1e-4)
@@ -78,6 +80,92 @@ def test_explorer_reads_states_inputs_outputs_and_gates_from_the_graph(kind, fus
         c = np.array(found["states"][1]["values"])
         o = np.array([[g["values"] for g in step if g["label"] == "o"][0] for step in found["gates"]])
         np.testing.assert_allclose(h, o * np.tanh(c), atol=2e-3)
+
+
+@pytest.mark.parametrize("kind, sizes", [("lstm", (4, 4, 4)), ("gru", (6, 2, 6)), ("gru", (3, 1, 3))])
+def test_explorer_reads_tags_not_sizes_when_the_sizes_coincide(kind, sizes):
+    """Hidden size = input size = classes (LSTM), and GRUs whose gate stack 3H is as wide as the input and
+    the output: the states, input, gates and outputs still match NumPy, each gate read by its name."""
+    I_, H_, V_ = sizes
+    rng = np.random.default_rng(1)
+    rnn = LAYERS[kind](I_, H_, rng=rng, dtype=np.float64)
+    head = nn.Linear(H_, V_, rng=rng, dtype=np.float64)
+    x = Tensor(np.random.default_rng(2).normal(size=(T, B, I_)))
+    out, final = rnn(x)
+    logits = head(out).reshape(T * B, V_)
+    loss = cross_entropy(logits, np.random.default_rng(3).integers(0, V_, T * B))
+    if kind == "lstm":
+        loss = loss + final[1].sum()  # the loss reads c_n as well as h: h and c are told apart by name
+    found = analyse(loss, params=rnn)
+    assert [s["name"] for s in found["states"]] == (["h", "c"] if kind == "lstm" else ["h"])
+    np.testing.assert_allclose(found["states"][0]["values"], out.numpy()[:, 0], rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(found["inputs"], x.numpy()[:, 0], rtol=1e-3, atol=1e-4)
+    z = logits.numpy()[::B]
+    np.testing.assert_allclose([o["probs"] for o in found["outputs"]],
+                               np.exp(z) / np.exp(z).sum(axis=1, keepdims=True), rtol=1e-3, atol=1e-4)
+    expected = reference_gates(kind, rnn, x.numpy(), out.numpy())
+    assert [[g["label"] for g in step] for step in found["gates"]] == [GATES[kind]] * T
+    for step, ref in zip(found["gates"], expected):
+        for gate in step:
+            np.testing.assert_allclose(gate["values"], ref[gate["label"]], rtol=1e-3, atol=1e-4)
+            assert gate["low"] == (-1.0 if gate["label"] in "gn" else 0.0)
+    if kind == "lstm":  # c_t = f c_(t-1) + i g, from the explorer's own numbers
+        c = np.array(found["states"][1]["values"])
+        gate = {g["label"]: np.array(g["values"]) for g in found["gates"][1]}
+        np.testing.assert_allclose(c[1], gate["f"] * c[0] + gate["i"] * gate["g"], atol=2e-3)
+
+
+def test_gates_are_read_by_name_from_a_hand_written_gru_with_one_4h_wide_projection():
+    """A GRU step computed from one projection [r | z | n_x | n_h] of [x, h], 4H wide: a guess from the
+    width (4H: an LSTM's i, f, g, o) would call r and z "i" and "f"; the tags say r, z and n."""
+    rng = np.random.default_rng(4)
+    Hs = 3
+    x = Tensor(rng.normal(size=(T, 1, Hs)))
+    w = Tensor(rng.normal(size=(2 * Hs, 4 * Hs)) / 2, requires_grad=True)
+    h, rows = ts.zeros(1, Hs, dtype=np.float64), []
+    for t in range(T):
+        with ts.scope(f"t={t}"):
+            a = ts.concatenate([ts.tag(x[t], "input"), h], axis=-1) @ w  # (1, 2H) @ (2H, 4H)
+            rz = a[..., : 2 * Hs].sigmoid()
+            r, z = ts.tag(rz[..., :Hs], "r"), ts.tag(rz[..., Hs:], "z")
+            n = ts.tag((a[..., 2 * Hs : 3 * Hs] + r * a[..., 3 * Hs :]).tanh(), "n")
+            h = ts.tag(n + z * (h - n), "h")
+        rows.append({"r": r.numpy()[0], "z": z.numpy()[0], "n": n.numpy()[0]})
+    found = analyse((h * h).sum(), params={"W": w})
+    assert [[g["label"] for g in step] for step in found["gates"]] == [["r", "z", "n"]] * T
+    for step, ref in zip(found["gates"], rows):
+        for gate in step:
+            np.testing.assert_allclose(gate["values"], ref[gate["label"]], rtol=1e-3, atol=1e-4)
+    assert found["outputs"] is None  # no cross-entropy, no logits tagged
+
+
+def test_a_loop_whose_steps_tag_no_state_is_refused_with_what_to_tag():
+    w = Tensor(np.ones((2, 2)), requires_grad=True)
+    h = Tensor(np.ones((1, 2)))
+    for t in range(3):
+        with ts.scope(f"t={t}"):
+            h = (h @ w).tanh()  # no tag: the explorer does not guess which tensor is the state
+    with pytest.raises(ValueError, match=r"tag\(h, 'h'\)"):
+        analyse(h.sum())
+
+
+def test_a_fused_layer_is_named_in_the_error_by_its_tags():
+    layer = nn.LSTM(I, H, rng=np.random.default_rng(0), dtype=np.float64, fused=True)
+    out, _ = layer(Tensor(np.ones((T, B, I))))
+    with pytest.raises(ValueError, match=r"layer in LSTM\.l0 ran fused.*layer\.fused = False"):
+        analyse(out.sum(), params=layer)
+    assert out.tags == ((("LSTM", "l0"), "h"),) and out.shape == (T, B, H)  # every step's h, time-major
+
+
+def test_tag_records_the_scope_once_and_returns_the_tensor():
+    x = Tensor(np.ones(2))
+    with ts.scope("loop"):
+        assert ts.tag(x, "input") is x
+        ts.tag(x, "input")  # a loop reading the same tensor again adds nothing
+    with ts.scope("loop"), ts.scope("t=0"):
+        ts.tag(x, "input")
+    assert x.tags == ((("loop",), "input"), (("loop", "t=0"), "input"))
+    assert Tensor(np.ones(2)).tags == ()  # untagged tensors share the class's empty tuple
 
 
 def test_gradient_norms_are_the_gradient_reaching_each_step_of_a_hand_written_loop():
@@ -88,7 +176,7 @@ def test_gradient_norms_are_the_gradient_reaching_each_step_of_a_hand_written_lo
     h, hidden = ts.zeros(1, 4, dtype=np.float64), []
     for t in range(8):
         with ts.scope(f"t={t}"):
-            h = (x[t] @ w_ih + h @ w_hh).tanh()
+            h = ts.tag((ts.tag(x[t], "input") @ w_ih + h @ w_hh).tanh(), "h")
         hidden.append(h)
     loss = (hidden[-1] * Tensor(rng.normal(size=(4,)))).sum()
     expected = [np.linalg.norm(g.numpy()) for g in ts.grad(loss, hidden, retain_graph=True)]
@@ -217,7 +305,7 @@ def test_explorer_in_a_browser(tmp_path):
         find('#m1 .col[data-col="3"]')[0].click()
         step = driver.find_element(By.ID, "m1-step-3")
         assert step.is_displayed() and "step t=3 (reads d)" in step.text
-        assert [t.text for t in step.find_elements(By.CSS_SELECTOR, "text")] == ["i", "f", "o"]
+        assert [t.text for t in step.find_elements(By.CSS_SELECTOR, "text")] == ["i", "f", "g", "o"]
         assert not driver.find_element(By.ID, "m1-step-5").is_displayed()
 
         shot = tmp_path / "explorer.png"

@@ -110,7 +110,7 @@ def rnn(T: int, H: int = 3, B: int = 2, scale: float = 0.5, seed: int = 0, detac
             with ts.scope(f"t={t}"):
                 if t == detach_at:
                     h = h.detach()
-                h = (x[t] @ w_ih + h @ w_hh + b).tanh()  # (B, H)
+                h = ts.tag((x[t] @ w_ih + h @ w_hh + b).tanh(), "h")  # (B, H), named for the picture
                 states.append(h)
     loss = sum((s * s).sum() for s in states) if every_step else (h * h).sum()
     return loss, {"w_ih": w_ih, "w_hh": w_hh, "b": b}
@@ -130,7 +130,7 @@ def gru(T: int, H: int = 3, seed: int = 0):
                 r = (gi[:, :H] + h @ w_hh[:, :H]).sigmoid()
                 z = (gi[:, H : 2 * H] + h @ w_hh[:, H : 2 * H]).sigmoid()
                 n = (gi[:, 2 * H :] + r * (h @ w_hh[:, 2 * H :])).tanh()
-                h = (1 - z) * n + z * h
+                h = ts.tag((1 - z) * n + z * h, "h")
     return h.sum(), {"w_ih": w_ih, "w_hh": w_hh}
 
 
@@ -188,9 +188,51 @@ def test_node_count_is_the_topological_order_plus_the_leaves_and_numbering_follo
 
 def test_same_graph_same_text_and_no_object_ids_leak():
     first, params = rnn(5, seed=3)
-    again, _ = rnn(5, seed=3)
-    assert graph.to_dot(first, params=params) == graph.to_dot(first, params=params)
+    again, params_again = rnn(5, seed=3)  # the same graph built twice: other objects, other addresses
+    text = graph.to_dot(first, params=params)
+    assert text == graph.to_dot(again, params=params_again)
     assert graph.to_dot(first, collapse=["*.t=*"]) == graph.to_dot(again, collapse=["*.t=*"])
+    assert not re.search(r"0x[0-9a-f]+|\d{7,}", text)  # no address or id() in the text
+    assert str(id(first.grad_fn)) not in text
+    other, params_other = rnn(5, seed=4)  # and the comparison sees the numbers: other weights, other text
+    assert graph.to_dot(other, params=params_other) != text
+
+
+class _Cube(ts.Function):
+    """out = x**3;  dx = 3 x**2 grad: an op that declares its picture's label and legend."""
+
+    label = "cube"
+    legend = "cube: out = x³"
+
+    def forward(self, x):
+        self.x = x
+        return x**3
+
+    def backward(self, grad):
+        return grad * (3 * self.x**2)
+
+
+class _Twice(ts.Function):
+    """out = 2 x: an op that declares nothing (its box shows its name, the legend nothing)."""
+
+    def forward(self, x):
+        return 2 * x
+
+    def backward(self, grad):
+        return grad * 2
+
+
+def test_an_op_box_shows_its_declared_label_and_the_legend_lists_only_declared_legends():
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    y = _Cube.apply(_Twice.apply(_Cube.apply(x)))
+    dot = graph.to_dot(y.sum())
+    boxes = [label.split("\\n")[0] for label in nodes(dot).values()]
+    assert boxes.count("cube") == 2 and "_Twice" in boxes and "_Cube" not in boxes
+    plain = graph.to_dot(_Twice.apply(_Twice.apply(_Twice.apply(x))).sum())  # the same, no declared legend
+    rows = lambda d: d[d.index("legend ["):d.rindex("</TABLE>")].split("<TR>")  # noqa: E731
+    added = [r for r in rows(dot) if r not in rows(plain)]
+    assert len(added) == 1 and "cube: out = x³" in added[0]  # one line, however often the op is used
+    assert _Twice().label is None and _Twice.legend is None  # Function's defaults: no label, no line
 
 
 def test_to_dot_is_pure_gradients_are_computed_not_stored():
@@ -341,6 +383,31 @@ def test_after_a_released_backward_only_leaf_gradients_are_shown_and_the_legend_
     kept.backward(retain_graph=True)
     assert "released" not in graph.to_dot(kept, params=q)
     assert "‖g‖" in "".join(nodes(graph.to_dot(kept, params=q)).values())
+
+
+def test_state_edges_are_named_by_their_tags_and_untagged_states_stay_unnamed():
+    """An LSTM cell stepped by hand, the loss reading h and c at every step (so neither is "the output"):
+    the picture names each state by the tag the cell gave it; a loop that tags nothing gets no names."""
+    cell = nn.LSTMCell(2, 3, rng=np.random.default_rng(0), dtype=np.float64)
+    x = Tensor(np.random.default_rng(1).normal(size=(3, 1, 2)))
+    h = c = ts.zeros(1, 3, dtype=np.float64)
+    loss = 0.0
+    for t in range(3):
+        with ts.scope(f"t={t}"):
+            h, c = cell(x[t], (h, c))
+        loss = loss + h.sum() + c.sum()
+    dot = graph.to_dot(loss, collapse=["*.t=*"])
+    names = sorted(LABEL.search(a).group(1).split()[0] for _, _, a in edges(dot) if "penwidth=2.5" in a)
+    assert names == ["c", "c", "h", "h"]
+
+    w = Tensor(np.eye(2), requires_grad=True)
+    g = Tensor(np.ones((1, 2)))
+    for t in range(3):
+        with ts.scope(f"t={t}"):
+            g = (g @ w).tanh()  # a state nobody tagged
+    plain = [LABEL.search(a) for _, _, a in edges(graph.to_dot(g.sum(), collapse=["*.t=*"]))
+             if "penwidth=2.5" in a]
+    assert len(plain) == 2 and all(m.group(1).startswith("‖g‖") for m in plain)
 
 
 def test_a_detach_is_a_dashed_cut_edge_and_keeps_no_old_graph_alive():

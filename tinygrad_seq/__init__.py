@@ -29,6 +29,7 @@ from .autograd import (
 )
 from .gradcheck import GradcheckReport, gradcheck, gradgradcheck
 from .seeding import manual_seed
+from .tags import tag
 from .tensor import (
     Tensor,
     arange,
@@ -74,6 +75,6 @@ __all__ = [
     "current_scope",
     "detect_anomaly", "enable_grad", "eye", "full", "full_like", "functional", "grad", "is_grad_enabled",
     "matmul", "maximum", "minimum", "no_grad", "ones", "ones_like", "rand", "randn", "scope", "stack",
-    "where", "zeros", "zeros_like",
+    "tag", "where", "zeros", "zeros_like",
     "GradcheckReport", "gradcheck", "gradgradcheck", "manual_seed",
 ]

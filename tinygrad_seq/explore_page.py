@@ -4,7 +4,8 @@
 is laid out and coloured here in Python (deterministic); the script (explore.js) expands the colour
 strips into cells, and shows and hides what the time slider and the clicks select; the style sheet is
 explore.css. Both are inlined. Colours: states and inputs blue (negative), white (0), red
-(positive), scaled to the largest |value| of their row; gates white (0) to dark blue (1),
+(positive), scaled to the largest |value| of their row; gates white (0) to dark blue (1) (the tanh
+candidates g and n blue (-1), white (0), red (1)),
 probabilities the same on a square-root scale; gradient norms on the renderer's fixed log scale
 (`graph._colour`), so that the explorer and the pictures agree.
 """
@@ -317,10 +318,13 @@ def _step_panels(m: dict) -> str:
             cell = _cell(len(gate["values"]), 360, 3, 16)
             width = max(width, cell * len(gate["values"]))
             label = f'<text x="14" y="{14 + 18 * r}" text-anchor="end" font-size="12">{escape(gate["label"])}'
-            strips.append(label + "</text>" + _strip(gate["values"], 20, 2 + 18 * r, 15, cell, _gate,
+            colour = _gate if gate["low"] == 0 else _diverging(1.0)  # a tanh candidate: -1 .. 1
+            strips.append(label + "</text>" + _strip(gate["values"], 20, 2 + 18 * r, 15, cell, colour,
                                                      gate["label"], across=True))
         size = f'width="{width + 26:.0f}" height="{4 + 18 * len(gates)}"'
-        shown = (f'<div>gates (white 0, dark 1)</div><svg {size}>{"".join(strips)}</svg>' if gates else
+        scale = "white 0, dark 1" + ("; candidates: blue -1, white 0, red 1" if any(
+            gate["low"] for gate in gates) else "")
+        shown = (f'<div>gates ({scale})</div><svg {size}>{"".join(strips)}</svg>' if gates else
                  "<div>no gates in this step: nothing in a plain RNN decides what to keep</div>")
         out.append(f'<div class="stepinfo" id="{m["id"]}-step-{k}" data-step="{k}" hidden>'
                    f"<h3>step t={k}{reads}</h3><div>gradient reaching it: {norms}</div>{shown}</div>")

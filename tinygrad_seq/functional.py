@@ -26,6 +26,7 @@ import numpy as np
 
 from .autograd import Function, ShapeError
 from .seeding import generator
+from .tags import tag
 from .tensor import Tensor
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -106,6 +107,7 @@ def cross_entropy(logits: Tensor, targets: Any, ignore_index: int = -100, reduct
 
     Example: ``cross_entropy(Tensor([[2.0, 0.0]]), np.array([0]))`` is ``log(1 + e^-2)``.
     """
+    tag(logits, "logits")  # the BPTT explorer draws their softmax
     if fused:
         return _nll_loss(logits, targets, ignore_index, reduction, "cross_entropy", logits=True)
     axis = 0 if logits.ndim == 1 else 1

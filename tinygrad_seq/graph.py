@@ -290,7 +290,7 @@ def to_dot(
     edges = _edges(g, items, key_of)
     if per_step_grad and grads and not g.released:
         _shares(g, edges, key_of, grads)
-    cuts = _cuts(g, items, key_of)  # leaf key -> key of the node it was cut from (None: not drawn)
+    cuts = _cuts(items, key_of)  # leaf key -> key of the node it was cut from (None: not drawn)
     links = [(a, b) for a, b, _ in edges]
     step = graph_layout.steps(items)
 
@@ -320,7 +320,7 @@ def to_dot(
         f"  edge [{_attrs(fontname='Helvetica', fontsize=9, color='#555555', arrowsize=0.6)}];",
     ]
     out += _clusters(items, lines)
-    states = _state_names(g, edges, step)
+    states = _state_names(edges)
     texts = {key: f"{states.get(key, '')} {_norm_text(grads, e[0])}".strip()
              for key, e in edges.items() if e[2]}  # each state edge: its name and gradient norm
     order, loose = graph_layout.constraints(links, step, number, per_row)
@@ -390,33 +390,24 @@ def _shares(g: Graph, edges: dict[tuple, list], key_of: dict[int, tuple], grads:
             e[1] = sum(p for p in parts if p is not None)
 
 
-def _state_names(g: Graph, edges: dict[tuple, list], step: dict[tuple, Any]) -> dict[tuple, str]:
-    """The name of each state edge: "h" when one tensor passes between two steps; with two, "h" is the one
-    the layer also outputs (read outside its steps) and "c" the other; otherwise no name."""
-    passing: dict[tuple, list[tuple]] = {}  # (step a, step b) -> the state edges between them
-    for key, e in edges.items():
-        if e[2] and key[0] in step and key[1] in step:
-            passing.setdefault((step[key[0]], step[key[1]]), []).append(key)
+def _state_names(edges: dict[tuple, list]) -> dict[tuple, str]:
+    """The name of each state edge: the tag ("h", "c") its tensor got in the step that made it (the
+    recurrent layers tag their states: `tinygrad_seq.tag`); an untagged state is drawn without a name."""
     names: dict[tuple, str] = {}
-    for (a, _), keys in passing.items():
-        tensors = list(dict.fromkeys(k[2] for k in keys))
-        if len(tensors) == 1:
-            names.update(dict.fromkeys(keys, "h"))
-            continue
-        unroll = a[0]  # h is read outside the steps of its unroll (the layer's output), c is not
-        out = [t for t in tensors if any((time_step(u.scope) or ((),))[0] != unroll for u in g.users[t])]
-        if len(tensors) == 2 and len(out) == 1:
-            names.update({k: "h" if k[2] == out[0] else "c" for k in keys})
+    for key, (x, _, state) in edges.items():
+        found = [name for scope, name in x.tags if name in ("h", "c") and time_step(scope)] if state else []
+        if found:
+            names[key] = found[-1]
     return names
 
 
-def _cuts(g: Graph, items: dict[tuple, _Item], key_of: dict[int, tuple]) -> dict[tuple, tuple | None]:
+def _cuts(items: dict[tuple, _Item], key_of: dict[int, tuple]) -> dict[tuple, tuple | None]:
     """Leaves cut from a graph (truncation points) -> the drawn node they were cut from (None: not drawn)."""
     leaves = {
         key: it.tensor for key, it in items.items()
         if it.kind == "leaf" and it.tensor is not None and not it.tensor.requires_grad
     }
-    sources = detach_sources(g, leaves.values())
+    sources = detach_sources(leaves.values())
     cuts: dict[tuple, tuple | None] = {}
     for key, x in leaves.items():
         if id(x) in sources:

@@ -221,40 +221,15 @@ def step_grads(*roots: Tensor, tensor: Tensor) -> dict[str, np.ndarray]:
     return Graph(roots).step_grads(tensor)
 
 
-def _owner(a: np.ndarray) -> np.ndarray:
-    """The array that owns the memory `a` views."""
-    while isinstance(a.base, np.ndarray):
-        a = a.base
-    return a
+def detach_sources(leaves: Iterable[Tensor]) -> dict[int, Tensor | None]:
+    """For each of `leaves` made by ``detach()``: id(leaf) -> the tensor it was cut from (None: freed).
 
-
-def detach_sources(g: Graph, leaves: Iterable[Tensor]) -> dict[int, Tensor | None]:
-    """For each of `leaves` cut from a graph: id(leaf) -> the tensor it was cut from (None: gone).
-
-    A tensor made by `detach()` remembers (weakly) the tensor it was cut from; a leaf that a layer took
-    from it (``h.detach()[0]`` is a view) or made by hand from an op's values (``Tensor(h.data)``) shares
-    the memory of a node of the graph, which is then its source. Leaves cut from nothing are left out.
+    Reads ``leaf.detached_from``, which `Tensor.detach` sets (and indexing keeps: ``h.detach()[0]`` is
+    cut too). A leaf made by hand from an op's values (``Tensor(h.numpy())``) records no source and is
+    left out, like every leaf cut from nothing.
     """
-    owners: dict[int, list[Tensor]] = {}
-    for fn in g.order:
-        t = g.out[id(fn)]
-        owners.setdefault(id(_owner(t.numpy())), []).append(t)
     sources: dict[int, Tensor | None] = {}
     for x in leaves:
-        cut_from = x._cut_from
-        if cut_from is not None:
-            src = cut_from()
-        else:
-            owner = _owner(x.numpy())
-            place = (x.numpy().__array_interface__["data"][0], x.shape, x.numpy().strides)
-            same = owners.get(id(owner), [])
-            exact = [
-                t
-                for t in same
-                if (t.numpy().__array_interface__["data"][0], t.shape, t.numpy().strides) == place
-            ]
-            src = exact[0] if exact else same[0] if same else None
-            if src is None:
-                continue
-        sources[id(x)] = src
+        if x.detached_from is not None:
+            sources[id(x)] = x.detached_from()
     return sources

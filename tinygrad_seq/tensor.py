@@ -52,9 +52,10 @@ class Tensor:
     requires_grad: bool = False
     _version: int = 0
     _retains_grad: bool = False
-    # set only by detach (and kept by indexing its result): a weak reference to the tensor this one was
-    # detached from, so that a picture of the graph can draw the truncation point
-    _cut_from: weakref.ref[Tensor] | None = None
+    # set by detach() (and kept by indexing its result): a weak reference to the tensor this one was cut
+    # from (call it: None once that tensor is freed), so that a picture can draw the truncation point
+    detached_from: weakref.ref[Tensor] | None = None
+    tags: tuple[tuple[tuple[str, ...], str], ...] = ()  # (scope, name) pairs recorded by `tags.tag`
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
         self._data = _to_array(data, dtype)
@@ -155,10 +156,14 @@ class Tensor:
         return self
 
     def detach(self) -> Tensor:
-        """The same values, cut from the graph: no gradient flows back through the result."""
+        """The same values, cut from the graph: no gradient flows back through the result.
+
+        The result records its source: ``out.detached_from()`` is this tensor (a weak reference: None once
+        it is freed, so the cut keeps no old graph alive); a picture draws the cut from it.
+        """
         out = Tensor._wrap(self._data, False)
         if self.requires_grad:  # a weak reference: the result keeps no old graph alive
-            out._cut_from = weakref.ref(self)
+            out.detached_from = weakref.ref(self)
         return out
 
     def backward(self, grad: Any = None, retain_graph: bool = False, create_graph: bool = False) -> None:
@@ -477,8 +482,8 @@ class Tensor:
     def __getitem__(self, index: Any) -> Tensor:
         """x[index] like NumPy indexing: ints, slices, None, Ellipsis, integer arrays, boolean masks."""
         out = ops.GetItem.apply(self, index=_index(index))
-        if self._cut_from is not None and not self.requires_grad:  # a view of a detached tensor is cut too
-            out._cut_from = self._cut_from
+        if self.detached_from is not None and not self.requires_grad:  # a view of a cut tensor is cut too
+            out.detached_from = self.detached_from
         return out
 
     def take(self, indices: Any, axis: int = 0) -> Tensor:
