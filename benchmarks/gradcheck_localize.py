@@ -6,7 +6,7 @@
 The model is an LSTM (input 3, hidden 4, batch 2, float64) run by `scan` with a user's step function
 whose cell-state tanh is a custom op with a planted bug: its backward forgets to square (1 - out
 instead of 1 - out^2). Both checks compare the full Jacobian of a scalar readout with respect to the
-input and the four weights; the localised one then checks each node of the graph alone. Both run in
+input and the four weights; the localized one then checks each node of the graph alone. Both run in
 this process, in turns, and the ratio of their medians is printed. Times are CPU time of this process
 (one BLAS thread: the wall time on an idle machine), so that other work on a shared machine does not
 move them.
@@ -74,19 +74,19 @@ def main(argv: Sequence[str] | None = None) -> float:
     args = parser.parse_args(argv)
     fn, inputs = planted_lstm(args.steps)
     report = gradcheck(fn, inputs, localize=True, raise_exception=False)
-    found = report.localised
+    found = report.localized
     first = found.failed[0]
     print(f"{args.steps}-step LSTM: {found.nodes} nodes, {len(found.failed)} fail alone; the first: "
           f"op '{first.op}' in scope '{first.scope_name}' (node {first.position})")
-    times: dict[str, list[float]] = {"plain": [], "localised": []}
+    times: dict[str, list[float]] = {"plain": [], "localized": []}
     for _ in range(args.repeats):  # in turns, so that a change in the machine's load moves both alike
-        for name, localize in (("plain", False), ("localised", True)):
+        for name, localize in (("plain", False), ("localized", True)):
             start = time.process_time()
             gradcheck(fn, inputs, localize=localize, raise_exception=False)
             times[name].append(time.process_time() - start)
-    plain, localised = (float(np.median(times[k])) for k in ("plain", "localised"))
-    ratio = localised / plain
-    print(f"  gradcheck {plain:.2f} s   gradcheck(localize=True) {localised:.2f} s   ratio {ratio:.2f}x "
+    plain, localized = (float(np.median(times[k])) for k in ("plain", "localized"))
+    ratio = localized / plain
+    print(f"  gradcheck {plain:.2f} s   gradcheck(localize=True) {localized:.2f} s   ratio {ratio:.2f}x "
           f"(CPU time, median of {args.repeats})")
     return ratio
 

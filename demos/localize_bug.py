@@ -7,7 +7,7 @@ op" with the bug it mentions planted: its backward writes 2 instead of 3,
 
     h_t = tanh(cube(x_t W_ih^T + b + h_{t-1} W_hh^T)),   3 steps, batch 2, input 2, hidden 3.
 
-The whole-function check only says that the gradients of x and of every weight are wrong. The localised
+The whole-function check only says that the gradients of x and of every weight are wrong. The localized
 one checks each node of the graph alone, on the values it saw, and names the first that fails: `Cube`
 in scope ``rnn/t=0``, the line that created it, the input and element, and the ratio backward /
 differences (2/3). The picture is the graph of the loss with the failing nodes drawn in red
@@ -77,9 +77,9 @@ def main(argv: Sequence[str] | None = None) -> dict:
     loss = (net.rnn(Tensor(x)) ** 2).mean()
     path = graph.render(loss, path=os.path.join(args.out, "planted_bug.png"), params=net, highlight=report)
     print(f"wrote {path}")
-    first = report.localised.failed[0]
+    first = report.localized.failed[0]
     return {"path": path, "passed": bool(report), "op": first.op, "scope": first.scope,
-            "failed": len(report.localised.failed), "ratio": first.check.analytic / first.check.numeric}
+            "failed": len(report.localized.failed), "ratio": first.check.analytic / first.check.numeric}
 
 
 if __name__ == "__main__":

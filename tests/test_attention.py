@@ -11,9 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import tinygrad_seq as tg
-from tinygrad_seq import Tensor, nn
+from tinygrad_seq import Tensor, gradcheck, nn
 from tinygrad_seq.autograd import ShapeError, toposort
-from tinygrad_seq.gradcheck import gradcheck
 from tinygrad_seq.nn.attention import MultiheadAttention, scaled_dot_product_attention
 
 # ----------------------------------------------------------------------------------- references

@@ -15,8 +15,7 @@ import numpy as np
 import pytest
 
 import tinygrad_seq as tg
-from tinygrad_seq import Tensor
-from tinygrad_seq.gradcheck import gradcheck
+from tinygrad_seq import Tensor, gradcheck
 
 RECURSION_LIMIT_AT_IMPORT = sys.getrecursionlimit()
 

@@ -12,7 +12,7 @@ from browser import chromium, missing
 
 import tinygrad_seq as ts
 from tinygrad_seq import Tensor, graph, nn
-from tinygrad_seq.explore import analyse
+from tinygrad_seq.explorer import analyse
 from tinygrad_seq.functional import cross_entropy
 
 T, B, I, H, V = 6, 2, 3, 5, 4

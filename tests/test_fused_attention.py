@@ -13,9 +13,8 @@ from test_attention import attention_problem, make_mha, mha_problem, rng_of
 from test_transformer import params_of, randomise
 
 import tinygrad_seq as tg
-from tinygrad_seq import Tensor, nn
+from tinygrad_seq import Tensor, gradcheck, gradgradcheck, nn
 from tinygrad_seq.autograd import toposort
-from tinygrad_seq.gradcheck import gradcheck, gradgradcheck
 from tinygrad_seq.nn.attention import scaled_dot_product_attention
 from tinygrad_seq.nn.kernels.attention import FirstOrderOnlyError
 

@@ -10,7 +10,7 @@ import pytest
 import tinygrad_seq as tg
 from tinygrad_seq import Function, Tensor, gradcheck, gradgradcheck, is_grad_enabled, no_grad
 from tinygrad_seq import functional as F
-from tinygrad_seq.gradcheck import GradcheckError, GradcheckReport
+from tinygrad_seq.gradcheck_report import GradcheckError, GradcheckReport
 
 RNG = np.random.default_rng(1234)
 X23 = RNG.normal(size=(2, 3))

@@ -18,8 +18,7 @@ from hypothesis import strategies as st
 from op_catalogue import CATALOGUE, Op
 
 import tinygrad_seq as tg
-from tinygrad_seq import Tensor
-from tinygrad_seq.gradcheck import gradcheck, gradgradcheck
+from tinygrad_seq import Tensor, gradcheck, gradgradcheck
 from tinygrad_seq.testing import broadcastable_shapes, shapes
 
 TOLERANCE = {np.float32: dict(rtol=3e-5, atol=3e-6), np.float64: dict(rtol=1e-9, atol=1e-12)}

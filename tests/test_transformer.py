@@ -12,9 +12,8 @@ from hypothesis import strategies as st
 from test_attention import np_mha, rng_of
 
 import tinygrad_seq as tg
-from tinygrad_seq import Tensor, nn
+from tinygrad_seq import Tensor, gradcheck, nn
 from tinygrad_seq.autograd import ShapeError, toposort
-from tinygrad_seq.gradcheck import gradcheck
 
 # ----------------------------------------------------------------------------------- references
 

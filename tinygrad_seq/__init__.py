@@ -27,7 +27,8 @@ from .autograd import (
     no_grad,
     scope,
 )
-from .gradcheck import GradcheckReport, gradcheck, gradgradcheck
+from .gradient_check import GradcheckReport, gradcheck, gradgradcheck
+from .localization import localize
 from .seeding import manual_seed
 from .tags import tag
 from .tensor import (
@@ -76,5 +77,5 @@ __all__ = [
     "detect_anomaly", "enable_grad", "eye", "full", "full_like", "functional", "grad", "is_grad_enabled",
     "matmul", "maximum", "minimum", "no_grad", "ones", "ones_like", "rand", "randn", "scope", "stack",
     "tag", "where", "zeros", "zeros_like",
-    "GradcheckReport", "gradcheck", "gradgradcheck", "manual_seed",
+    "GradcheckReport", "gradcheck", "gradgradcheck", "localize", "manual_seed",
 ]

@@ -48,7 +48,7 @@ class _State:
         self.grad_enabled = True
         self.scope: tuple[str, ...] = ()
         self.anomaly = False
-        self.sites = False  # record where each node is created (anomaly mode, gradcheck localisation)
+        self.sites = False  # record where each node is created (anomaly mode, gradcheck localization)
 
 
 STATE = _State()

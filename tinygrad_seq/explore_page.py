@@ -1,6 +1,6 @@
 """The explorer's page: HTML with each model's SVG drawn here, its data as JSON, a small script inline.
 
-`page(models, title)` turns what `explore.analyse` found into one self-contained HTML text. Everything
+`page(models, title)` turns what `explorer.analyse` found into one self-contained HTML text. Everything
 is laid out and coloured here in Python (deterministic); the script (explore.js) expands the colour
 strips into cells, and shows and hides what the time slider and the clicks select; the style sheet is
 explore.css. Both are inlined. Colours: states and inputs blue (negative), white (0), red
@@ -30,7 +30,7 @@ Row = tuple[str, float, str, Callable[[int, float, float], str]]
 
 
 def page(models: list[dict], title: str) -> str:
-    """One self-contained HTML page showing `models` (from `explore.analyse`) side by side."""
+    """One self-contained HTML page showing `models` (from `explorer.analyse`) side by side."""
     longest = max(m["T"] for m in models)
     for j, m in enumerate(models):
         m["id"] = f"m{j}"

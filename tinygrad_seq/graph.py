@@ -35,7 +35,7 @@ import numpy as np
 
 from . import graph_layout
 from .autograd import Function
-from .explore import explore as write_explorer
+from .explorer import explore
 from .extras import install_hint, require
 from .graph_analysis import (
     STEP,
@@ -63,7 +63,7 @@ _INSTALL = (
 )
 _OP, _PARAM, _INPUT, _LOSS = "#dbe7f5", "#fff1c1", "#f2f2f2", "#e6d3f5"
 _SHARE, _CUT = "#b8860b", "#d62728"
-# nodes named by a localised gradcheck (`highlight=`): border colour, the line added to the label, legend
+# nodes named by a localized gradcheck (`highlight=`): border colour, the line added to the label, legend
 _MARKS = {"failed": (_CUT, "✗ backward wrong", "its backward disagrees with its own forward"),
           "skipped": ("#ff7f0e", "skipped: kink", "skipped: not differentiable at the point it saw")}
 
@@ -502,7 +502,7 @@ def _node(it: _Item, names: dict, grads: dict, show_values: bool, cuts: dict, re
 
 
 def _mark(check: Any) -> str:
-    """The border of a node a localised gradcheck named (its reason shows as a tooltip)."""
+    """The border of a node a localized gradcheck named (its reason shows as a tooltip)."""
     if check is None:
         return ""
     return ", " + _attrs(color=_MARKS[check.status][0], penwidth=4, tooltip=check.reason)
@@ -728,11 +728,3 @@ def render(*roots: Tensor, path: str | os.PathLike, format: str | None = None,  
         f"render: {reason}, so {path} was not drawn. The graph was written as DOT text to {dot_path} "
         f"(make the picture later with `dot -T{fmt} {dot_path} -o {path}`). {install}".rstrip()
     )
-
-
-def explore(*roots: Tensor, path: str | os.PathLike, **opts: Any) -> str:
-    """Write the interactive BPTT explorer, one self-contained HTML page, to `path` (`tinygrad_seq.explore`).
-
-    Example: ``explore(loss, params=model, path="out/bptt.html", compare={"LSTM": (loss2, lstm)})``
-    """
-    return write_explorer(*roots, path=path, **opts)

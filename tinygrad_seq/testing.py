@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .extras import require
-from .gradcheck import GradcheckReport, gradcheck
+from .gradient_check import GradcheckReport, gradcheck
 from .tensor import Tensor
 
 try:

@@ -37,9 +37,8 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_seq import __version__
+from tinygrad_seq import GradcheckReport, __version__, gradcheck
 from tinygrad_seq.autograd import toposort
-from tinygrad_seq.gradcheck import GradcheckReport, gradcheck
 
 from .checkpoint import CheckpointError, load_checkpoint, load_model
 from .export import ExportError

@@ -22,7 +22,7 @@ of user code that created it.
     ...         return grad * 2 * x ** 2    # should be 3 x^2
     >>> report = gradcheck(lambda x: Cube.apply(x.tanh()).sum(), [np.array([0.5, -1.0])],
     ...                    localize=True, raise_exception=False)
-    >>> [(n.op, n.status) for n in report.localised.failed]
+    >>> [(n.op, n.status) for n in report.localized.failed]
     [('Cube', 'failed')]
 """
 
@@ -38,11 +38,12 @@ from typing import Any
 import numpy as np
 
 from .autograd import Function, enable_grad, record_sites
-from .finite_differences import InputCheck, call_with, check_inputs, prepare_inputs
+from .finite_differences import call_with, check_inputs, prepare_inputs
+from .gradcheck_report import InputCheck
 from .graph_analysis import Graph
 from .tensor import Tensor, concatenate
 
-__all__ = ["Localisation", "NodeCheck", "localize"]
+__all__ = ["Localization", "NodeCheck", "localize"]
 
 _FULL_OUT, _FULL_IN = 64, 128  # a node with at most this many output / checked input elements: full Jacobian
 _SHOW = 3  # failing (and skipped) nodes described in full; the rest are listed by scope
@@ -89,7 +90,7 @@ class NodeCheck:
 
 
 @dataclass
-class Localisation:
+class Localization:
     """Every node of fn's graph checked alone: the ones that failed and the ones skipped, in order."""
 
     nodes: int = 0  # nodes checked
@@ -101,9 +102,9 @@ class Localisation:
 
     def __str__(self) -> str:
         if self.problem is not None:
-            return f"  localisation: {self.problem}"
+            return f"  localization: {self.problem}"
         how = f"; {self.projected} large ones by random projections" if self.projected else ""
-        lines = [f"  localisation: each of the {self.nodes} nodes of fn's graph checked alone (its backward "
+        lines = [f"  localization: each of the {self.nodes} nodes of fn's graph checked alone (its backward "
                  f"against central differences of its own forward, on the inputs it saw{how}) in "
                  f"{self.seconds:.2g} s: {len(self.failed)} failed, {len(self.skipped)} skipped"]
         groups = _groups(self.failed)  # one per op and line of code, in order of their first node
@@ -205,7 +206,7 @@ def _check_node(node: Function, eps: float, atol: float, rtol: float, fast: bool
 
 
 def localize(fn: Callable[..., Tensor], inputs: Any, *, eps: float = 1e-6, atol: float = 1e-5,
-             rtol: float = 1e-3, seed: int = 0) -> Localisation:
+             rtol: float = 1e-3, seed: int = 0) -> Localization:
     """Check every node of fn's graph alone, on the inputs it saw; list those that fail or are skipped.
 
     Inputs as for `gradcheck` (copied to float64). Nodes whose output has at most 64 elements and whose
@@ -219,7 +220,7 @@ def localize(fn: Callable[..., Tensor], inputs: Any, *, eps: float = 1e-6, atol:
     values, kinds, _ = prepare_inputs(inputs)
     with enable_grad(), record_sites():
         out, _ = call_with(fn, values, kinds)
-    found = Localisation()
+    found = Localization()
     if not isinstance(out, Tensor) or out.grad_fn is None:
         found.problem = "fn's output has no graph behind it (nothing it returns depends on a checked input)"
         return found

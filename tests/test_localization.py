@@ -14,7 +14,7 @@ import pytest
 
 from tinygrad_seq import Function, Tensor, gradcheck, graph
 from tinygrad_seq import functional as F
-from tinygrad_seq.localize import localize
+from tinygrad_seq.localization import localize
 from tinygrad_seq.nn import LSTM, Module, ModuleList, Parameter, TransformerEncoderLayer, functional_call
 from tinygrad_seq.nn.recurrent import project, scan
 
@@ -173,11 +173,11 @@ def test_a_wrong_backward_in_a_10_step_rnn_is_named_with_its_time_step(bug: str,
     fn, inputs = rnn_case(bug, at)
     report = gradcheck(fn, inputs, localize=True, raise_exception=False)
     assert not report
-    found = report.localised
+    found = report.localized
     assert [n.op for n in found.failed] == [PLANTED[bug][0].__name__]
     node = found.failed[0]
     assert node.scope == ("Model", "net", f"t={at}", "mix")
-    assert "test_gradcheck_localize.py" in node.created_at and PLANTED_LINE in node.created_at
+    assert "test_localization.py" in node.created_at and PLANTED_LINE in node.created_at
     assert node.check.index == PLANTED[bug][1]
     assert abs(node.check.analytic - node.check.numeric) > node.check.tol
     text = str(report)
@@ -188,7 +188,7 @@ def test_a_wrong_backward_in_a_10_step_rnn_is_named_with_its_time_step(bug: str,
 
 def test_the_factor_bug_reports_the_ratio_and_the_element() -> None:
     fn, inputs = rnn_case("factor", 5)
-    node = gradcheck(fn, inputs, localize=True, raise_exception=False).localised.failed[0]
+    node = gradcheck(fn, inputs, localize=True, raise_exception=False).localized.failed[0]
     assert node.check.analytic / node.check.numeric == pytest.approx(2 / 3, rel=1e-4)
     assert len(node.check.element) == 2  # an element of the (B, H) input the node saw
     assert "(backward / differences = 0.6667 there)" in "\n".join(node.describe(10))
@@ -199,8 +199,8 @@ def test_a_wrong_backward_in_a_2_layer_transformer_is_named_with_its_layer(bug: 
     fn, inputs = transformer_case(bug)
     report = gradcheck(fn, inputs, fast=True, localize=True, raise_exception=False)
     assert not report
-    assert [n.op for n in report.localised.failed] == [PLANTED[bug][0].__name__]
-    node = report.localised.failed[0]
+    assert [n.op for n in report.localized.failed] == [PLANTED[bug][0].__name__]
+    node = report.localized.failed[0]
     assert node.scope == ("Encoder", "layers.1", "feedforward", "planted")
     assert PLANTED_LINE in node.created_at and node.check.index == PLANTED[bug][1]
 
@@ -210,7 +210,7 @@ def test_a_wrong_backward_in_a_2_layer_transformer_is_named_with_its_layer(bug: 
 def test_correct_models_report_nothing(case) -> None:
     fn, inputs = case()
     report = gradcheck(fn, inputs, fast=True, localize=True)
-    assert report and report.localised is None and "localisation" not in str(report)
+    assert report and report.localized is None and "localization" not in str(report)
     found = localize(fn, inputs)  # every node checked anyway: no false alarm on any op
     assert found.nodes > 50 and found.failed == [] and found.skipped == []
 
@@ -247,7 +247,7 @@ def test_a_whole_function_kink_is_explained_and_its_node_skipped() -> None:
     assert not report and report.checks[0].kink == (0,)
     text = str(report)
     assert "not differentiable at this point (element (0,): one-sided differences 0 from the left, 3" in text
-    assert report.localised.failed == [] and [n.op for n in report.localised.skipped] == ["Relu"]
+    assert report.localized.failed == [] and [n.op for n in report.localized.skipped] == ["Relu"]
     assert "SKIPPED node" in text and "check fn at another point" in text
 
 
@@ -267,7 +267,7 @@ def test_a_backward_that_raises_fails_its_node() -> None:
 def test_a_detach_that_cuts_the_gradient_is_explained_when_no_node_fails() -> None:
     report = gradcheck(lambda x: (x * x.detach()).sum(), [np.array([1.0, 2.0])], localize=True,
                        raise_exception=False)
-    assert not report and report.localised.failed == []
+    assert not report and report.localized.failed == []
     assert "where the value flows but the gradient does not (.detach()" in str(report)
 
 
@@ -315,7 +315,7 @@ def test_the_command_checks_a_model_and_passes_when_it_is_right(capsys) -> None:
     assert main(["gradcheck", "--model", "gru", "--steps", "4", "--localize"]) == 0
     out = capsys.readouterr().out
     assert "an untrained gru model (hidden 8): gradcheck of the loss on 4 tokens" in out and "passed" in out
-    assert "localisation" not in out
+    assert "localization" not in out
 
 
 def test_the_command_names_a_wrong_backward_in_a_model(capsys, monkeypatch) -> None:

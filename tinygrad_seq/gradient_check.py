@@ -17,7 +17,9 @@ rounding error of the difference (a few ulps of f over the step). The step is ep
 The same evaluations give the one-sided differences (f(x + eps d) - f(x)) / eps and (f(x) - f(x - eps d))
 / eps; where they disagree by far more than the tolerance, fn has a kink at this point (relu at 0, a tie
 in max, abs at 0, clip at a bound) and no gradient can match both sides: the report says so.
-``localize=True`` then finds which node of fn's graph is wrong (`tinygrad_seq.localize`).
+``localize=True`` then finds which node of fn's graph is wrong (`tinygrad_seq.localization`). The report
+classes live in `tinygrad_seq.gradcheck_report`, the differences themselves in
+`tinygrad_seq.finite_differences`.
 """
 
 from __future__ import annotations
@@ -27,19 +29,17 @@ from typing import Any
 
 import numpy as np
 
+from . import localization
 from .autograd import enable_grad, grad, no_grad
 from .finite_differences import (
     NOTHING_CHECKED,
-    GradcheckError,
-    GradcheckReport,
-    InputCheck,
     call_with,
     check_inputs,
     element_of,
     output_problem,
     prepare_inputs,
 )
-from .localize import localize as check_nodes
+from .gradcheck_report import GradcheckError, GradcheckReport, InputCheck
 from .tensor import Tensor, concatenate
 
 __all__ = ["GradcheckError", "GradcheckReport", "InputCheck", "gradcheck", "gradgradcheck"]
@@ -61,7 +61,7 @@ def gradcheck(fn: Callable[..., Tensor], inputs: Any, *, eps: float = 1e-6, atol
     indices, Python values) is passed unchanged. ``fast=True`` compares one random projection
     <u, J v> per input instead of the whole Jacobian. ``localize=True``: when the check fails, check
     every node of fn's graph alone and name the first whose backward is wrong (op, scope, line of
-    code, input, element; see `tinygrad_seq.localize`). Raises GradcheckError on failure unless
+    code, input, element; see `tinygrad_seq.localization`). Raises GradcheckError on failure unless
     ``raise_exception=False``; returns a GradcheckReport (truthy when it passes).
 
     Example: ``gradcheck(lambda x: x.softmax(axis=-1), [np.random.default_rng(0).normal(size=(2, 3))])``
@@ -69,7 +69,7 @@ def gradcheck(fn: Callable[..., Tensor], inputs: Any, *, eps: float = 1e-6, atol
     inputs = [inputs] if isinstance(inputs, Tensor | np.ndarray) else list(inputs)
     report = check_inputs(fn, inputs, eps, atol, rtol, fast, seed)
     if localize and not report and not report.problems:
-        report.localised = check_nodes(fn, inputs, eps=eps, atol=atol, rtol=rtol, seed=seed)
+        report.localized = localization.localize(fn, inputs, eps=eps, atol=atol, rtol=rtol, seed=seed)
     return _finish(report, raise_exception)
 
 
