@@ -42,7 +42,7 @@ from common import parse_args, plt, save
 from matplotlib.colors import ListedColormap
 
 from tinygrad_seq import graph, no_grad
-from tinygrad_seq.nn.lm.models import LMConfig, build_model, chunk_loss
+from tinygrad_seq.nn.lm.models import LMConfig, build_model, chunk_loss, unfused
 from tinygrad_seq.nn.lm.training import TrainConfig, Trainer, prepare_data
 
 EXPLORED = 40  # characters shown in the BPTT explorer
@@ -393,9 +393,10 @@ def main(argv=None) -> dict:
     x, y = vocab.encode(read[:-1])[:, None], vocab.encode(read[1:])[:, None]  # (T, 1)
     untrained = build_model(LMConfig("lstm", vocab_size=len(vocab), hidden=hidden), rng=args.seed)
     model.eval()
-    model.rnn.fused = untrained.rnn.fused = False  # trained fused; the same weights as small ops, step-wise
-    explorer = graph.explore(chunk_loss(model, x, y)[0], params=model, name="trained char-LSTM",
-                             compare={"untrained": (chunk_loss(untrained, x, y)[0], untrained)},
+    with unfused(model), unfused(untrained):  # trained fused; the same weights as small ops, step-wise
+        loss, loss_untrained = chunk_loss(model, x, y)[0], chunk_loss(untrained, x, y)[0]
+    explorer = graph.explore(loss, params=model, name="trained char-LSTM",
+                             compare={"untrained": (loss_untrained, untrained)},
                              tokens=list(read[:-1]), vocab=vocab.itos,
                              path=os.path.join(args.out, "explorer.html"))
     print(f"  wrote {explorer} (open it in a browser)")

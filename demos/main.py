@@ -30,8 +30,8 @@ import numpy as np
 import tinygrad_seq as ts
 from tinygrad_seq import Tensor, gradcheck, graph
 from tinygrad_seq.functional import cross_entropy
-from tinygrad_seq.nn.lm.cli import gradcheck_layer
-from tinygrad_seq.nn.lm.models import LMConfig, build_model, chunk_loss
+from tinygrad_seq.nn.lm.checks import LAYERS, gradcheck_layer
+from tinygrad_seq.nn.lm.models import LMConfig, build_model, chunk_loss, unfused
 from tinygrad_seq.nn.lm.sampling import generate, score
 from tinygrad_seq.nn.lm.text import load_corpus
 from tinygrad_seq.nn.lm.threads import DEFAULT_THREADS, blas_threads
@@ -94,7 +94,7 @@ def check_core_rnn(quick: bool, rng: np.random.Generator) -> None:
 def check_layers(rng: np.random.Generator) -> None:
     print("\n3. Gradient check of the library's layers (float64, input and every parameter)")
     failed = []
-    for kind in ("rnn", "lstm", "gru", "mha"):
+    for kind in LAYERS:
         report = gradcheck_layer(kind, rng)
         worst = max(max(c.max_abs_err for c in report.checks), 0.0)
         print(f"   {kind:<5} {len(report.checks):>2} inputs   largest abs error {worst:.1e}   "
@@ -151,8 +151,8 @@ def draw_graph(trainer: Trainer, out: str, steps: int) -> list[str]:
           "gradient norm of the loss")
     ids = trainer.valid_ids[: steps + 1]
     trainer.model.eval()
-    trainer.model.rnn.fused = False  # trained fused; the same weights as small ops draw every time step
-    loss, _ = chunk_loss(trainer.model, ids[:-1, None], ids[1:, None])
+    with unfused(trainer.model):  # trained fused; the same weights as small ops draw every time step
+        loss, _ = chunk_loss(trainer.model, ids[:-1, None], ids[1:, None])
     written = []
     for fmt in ("svg", "png"):
         try:

@@ -4,7 +4,7 @@ Built on the layers of `tinygrad_seq.nn`; no layer imports it. Its modules, each
 
     text        vocabularies (<unk>, <eos>), corpora, batching for truncated BPTT
     ngram       count-based n-gram baselines
-    models      RecurrentLM and TransformerLM, evaluate, baselines
+    models      RecurrentLM and TransformerLM, evaluate, baselines, unfused (fused layers as small ops)
     memory      what a model and a step need, what there is: impossible sizes refused up front
     sampling    generate (temperature, top-k, stop at <eos>) and score a sentence
     training    Trainer: truncated BPTT, clipping, Adam, validation, checkpoints, resume
@@ -13,13 +13,17 @@ Built on the layers of `tinygrad_seq.nn`; no layer imports it. Its modules, each
     progress    the progress line, the Ctrl-C / SIGTERM / SIGHUP handling of a run, output that never ends it
     rundir      a run's output directory: locked, checked writable, stale temporaries removed
     curves      the loss and gradient-norm plot of a run
-    cli         the `tinygrad-seq` command
+    checks      gradient checks of a layer or a model, and the node count of an unrolled graph
+    export      a model's weights under torch.nn's names, as a safetensors file
+    threads     how many threads BLAS may use (one by default)
+    cli         the `tinygrad-seq` command: parses the options and prints what the modules above return
 
     >>> from tinygrad_seq.nn import lm
     >>> model = lm.build_model(lm.LMConfig(model="lstm", vocab_size=65, hidden=128))
 """
 
 from .checkpoint import CheckpointError, load_checkpoint, load_model, save_checkpoint
+from .checks import gradcheck_layer, gradcheck_model, unroll_nodes
 from .models import (
     MODELS,
     Evaluation,
@@ -31,6 +35,7 @@ from .models import (
     chunk_loss,
     detach_state,
     evaluate,
+    unfused,
 )
 from .ngram import NGramLM
 from .sampling import Score, generate, score
@@ -39,7 +44,8 @@ from .training import TrainConfig, Trainer, TrainingError, prepare_data
 
 __all__ = [
     "MODELS", "LMConfig", "RecurrentLM", "TransformerLM", "build_model", "chunk_loss", "detach_state",
-    "Evaluation", "evaluate", "baselines", "NGramLM",
+    "Evaluation", "evaluate", "baselines", "unfused", "NGramLM",
+    "gradcheck_layer", "gradcheck_model", "unroll_nodes",
     "Score", "generate", "score",
     "EOS", "UNK", "CorpusError", "Vocab", "load_corpus",
     "TrainConfig", "Trainer", "TrainingError", "prepare_data",

@@ -37,13 +37,14 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_seq import GradcheckReport, __version__, gradcheck
-from tinygrad_seq.autograd import toposort
+from tinygrad_seq import __version__
+from tinygrad_seq.deprecated import warn_renamed
 
+from . import checks
 from .checkpoint import CheckpointError, load_checkpoint, load_model
 from .export import ExportError
 from .memory import MemoryBudgetError, check_fits, describe
-from .models import MODELS, Evaluation, LMConfig, baselines, build_model, chunk_loss, evaluate
+from .models import MODELS, Evaluation, LMConfig, baselines, build_model, chunk_loss, evaluate, unfused
 from .progress import STOP_SIGNALS, Output, raise_terminated, stop_signal
 from .rundir import LOCK, RunDirError, claim
 from .sampling import generate, score, start_id
@@ -61,9 +62,17 @@ from .training import (
     split_text,
 )
 
-__all__ = ["UsageError", "build_parser", "gradcheck_layer", "main"]
+__all__ = ["UsageError", "build_parser", "main"]
 
 PROG = "tinygrad-seq"
+
+
+def __getattr__(name: str) -> Any:
+    """`gradcheck_layer` and `gradcheck_model`, which moved to `nn.lm.checks`: kept for one release."""
+    if name in ("gradcheck_layer", "gradcheck_model"):
+        warn_renamed(f"tinygrad_seq.nn.lm.cli.{name}", f"tinygrad_seq.nn.lm.checks.{name}")
+        return getattr(checks, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class UsageError(Exception):
@@ -401,26 +410,16 @@ DRAWN_STEPS = 20  # a longer unroll is drawn as its first and last 10 steps (dot
 DRAWN_NODES = 250  # the most nodes --expand hands to dot (200 nodes, 12 LSTM steps: 6 s; it grows fast)
 
 
-def _nodes(config: LMConfig) -> tuple[int, int]:
-    """(nodes of a 1-step unroll, nodes each further step adds), counted on a small copy of the model."""
-    probe = build_model(dataclasses.replace(config, context=2, vocab_size=min(config.vocab_size, 64)), rng=0)
-    if hasattr(probe, "rnn"):
-        probe.rnn.fused = False
-    ids = np.zeros((3, 1), dtype=np.int64)
-    count = lambda T: len(toposort([chunk_loss(probe, ids[:T], ids[1:T + 1])[0]]))
-    return count(1), count(2) - count(1)
-
-
 def _check_unroll(steps: int, config: LMConfig) -> None:
     """A UsageError, before anything is allocated, if `steps` unrolled cannot fit or has too many nodes."""
     try:
         check_fits(config, steps, 1, f"the graph of {steps:,} steps")
     except MemoryBudgetError as error:
         raise UsageError(str(error)) from None
-    first, per_step = _nodes(config)
-    nodes = first + (steps - 1) * per_step
+    size = checks.unroll_nodes(config)
+    nodes = size.at(steps)
     if nodes > GRAPH_NODES:
-        most = 1 + (GRAPH_NODES - first) // max(per_step, 1)
+        most = size.most_steps(GRAPH_NODES)
         raise UsageError(f"--steps {steps}: the unrolled graph would have about {nodes:,} nodes, more than "
                          f"the {GRAPH_NODES:,} this command builds; use at most {most:,} steps (a picture "
                          "of a long unroll shows its first and last steps anyway)")
@@ -471,7 +470,7 @@ def _drawn_steps(args: argparse.Namespace, config: LMConfig) -> tuple[int | None
     if not args.expand and drawn > 3 * DRAWN_STEPS:
         raise UsageError(f"--max-steps {drawn}: {drawn} time steps side by side take dot many minutes to lay "
                          f"out; pass --max-steps {3 * DRAWN_STEPS} or fewer")
-    per_step = _nodes(config)[1] if args.expand else 0
+    per_step = checks.unroll_nodes(config).per_step if args.expand else 0
     if args.expand and drawn * per_step > DRAWN_NODES:
         raise UsageError(f"--expand draws every op: {drawn:,} steps are about {drawn * per_step:,} nodes, "
                          f"more than dot lays out in reasonable time ({DRAWN_NODES:,}); pass --max-steps "
@@ -490,12 +489,11 @@ def _graph(args: argparse.Namespace) -> int:
     from tinygrad_seq import graph
 
     model, vocab, x, y, what = _model_chunk(args)
-    if hasattr(model, "rnn"):
-        model.rnn.fused = False  # the same weights, run as small ops: one cluster per time step
     if args.html:
         return _explore(args, model, vocab, x, y, what)
     max_steps, note = _drawn_steps(args, model.config)
-    loss, _ = chunk_loss(model, x, y)
+    with unfused(model):  # the same weights, run as small ops: one cluster per time step
+        loss, _ = chunk_loss(model, x, y)
     collapse = None if args.expand else ["*.t=*"]
     try:
         written = graph.render(loss, path=args.output, collapse=collapse, max_steps=max_steps, params=model,
@@ -521,7 +519,7 @@ def _explore(args: argparse.Namespace, model, vocab, x: np.ndarray, y: np.ndarra
     """`graph --html`: the BPTT explorer page of the model's loss over the first --steps tokens."""
     from tinygrad_seq import graph
 
-    if not hasattr(model, "rnn"):
+    if model.context is not None:
         raise UsageError("--html: the BPTT explorer steps through a recurrent model's time steps, and a "
                          "Transformer has none (draw its graph without --html)")
     if args.steps > EXPLORED_STEPS:
@@ -535,7 +533,8 @@ def _explore(args: argparse.Namespace, model, vocab, x: np.ndarray, y: np.ndarra
                          f"{describe(args.steps * per_step)} to build the page (it draws every unit at every "
                          f"step), more than the {describe(EXPLORE_BYTES)} allowed; use --steps {most} or "
                          "fewer, or a smaller model")
-    loss, _ = chunk_loss(model, x, y)
+    with unfused(model):  # the same weights, run as small ops: one cluster per time step
+        loss, _ = chunk_loss(model, x, y)
     tokens = [vocab.itos[i] for i in x[:, 0]]
     written = graph.explore(loss, params=model, path=args.output, name=what, tokens=tokens, vocab=vocab.itos)
     print(f"wrote {written}: the BPTT explorer of {what} over {args.steps} steps, loss {loss.item():.3f} "
@@ -543,65 +542,17 @@ def _explore(args: argparse.Namespace, model, vocab, x: np.ndarray, y: np.ndarra
     return 0
 
 
-def gradcheck_layer(kind: str, rng: np.random.Generator, localize: bool = False) -> GradcheckReport:
-    """Gradcheck a small float64 layer (2 deep if recurrent) with respect to its input and parameters;
-    ``localize=True`` names the failing nodes."""
-    from .. import GRU, LSTM, RNN, MultiheadAttention, functional_call
-
-    T, B, I, H = 4, 2, 3, 4
-    if kind == "mha":
-        I = 4
-        layer = MultiheadAttention(I, 2, rng=rng).astype(np.float64)
-        forward = lambda x, w: functional_call(layer, w, x, x, x, need_weights=False, is_causal=True)[0]
-    else:
-        layer = {"rnn": RNN, "lstm": LSTM, "gru": GRU}[kind](I, H, num_layers=2, rng=rng).astype(np.float64)
-        forward = lambda x, w: functional_call(layer, w, x)[0]
-    names = [name for name, _ in layer.named_parameters()]
-    x = rng.standard_normal((T, B, I))
-    fn = lambda x_, *ps: forward(x_, dict(zip(names, ps)))
-    report = gradcheck(fn, [x, *[p.numpy() for p in layer.parameters()]], raise_exception=False,
-                       localize=localize)
-    report.title = f"{kind} (T={T}, B={B}, input {I}): gradcheck of the input and {len(names)} parameters"
-    report.notes.append("inputs: " + ", ".join(f"{i} = {n}" for i, n in enumerate(["x", *names])))
-    return report
-
-
-def gradcheck_model(model: Any, x: np.ndarray, y: np.ndarray, localize: bool = False,
-                    seed: int = 0) -> GradcheckReport:
-    """Gradcheck a language model's mean cross-entropy on one (T, B) chunk with respect to every parameter.
-
-    The model is converted to float64 in place and checked in eval mode by random projections (its
-    parameters are too many for a full Jacobian); ``localize=True`` names the failing nodes.
-    """
-    from tinygrad_seq import functional as F
-
-    from .. import functional_call
-
-    model.astype(np.float64).eval()
-    names = [name for name, _ in model.named_parameters()]
-
-    def loss_of(*weights: Any) -> Any:
-        logits, _ = functional_call(model, dict(zip(names, weights)), x)  # (T, B, V)
-        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), fused=True)  # (T*B, V)
-
-    report = gradcheck(loss_of, [p.numpy() for p in model.parameters()], fast=True, localize=localize,
-                       raise_exception=False, seed=seed)
-    report.notes.append("inputs: " + ", ".join(f"{i} = {n}" for i, n in enumerate(names)))
-    return report
-
-
 def _gradcheck(args: argparse.Namespace) -> int:
     if args.dir is not None or args.model is not None:
         model, _, x, y, what = _model_chunk(args)
-        if args.unfused and hasattr(model, "rnn"):
-            model.rnn.fused = False  # the same weights, run as small ops: one scope per time step
-        report = gradcheck_model(model, x, y, localize=args.localize, seed=args.seed)
+        with unfused(model) if args.unfused else contextlib.nullcontext():  # small ops: one scope per step
+            report = checks.gradcheck_model(model, x, y, localize=args.localize, seed=args.seed)
         report.title = f"{what}: gradcheck of the loss on {args.steps} tokens with respect to every parameter"
         print(report)
         return 0 if report else 1
-    kinds = ["rnn", "lstm", "gru", "mha"] if args.layer in (None, "all") else [args.layer]
+    kinds = list(checks.LAYERS) if args.layer in (None, "all") else [args.layer]
     rng = np.random.default_rng(args.seed)
-    reports = [gradcheck_layer(kind, rng, localize=args.localize) for kind in kinds]
+    reports = [checks.gradcheck_layer(kind, rng, localize=args.localize) for kind in kinds]
     for report in reports:
         print(str(report) + "\n")
     failed = [k for k, r in zip(kinds, reports) if not r]
@@ -784,12 +735,13 @@ def build_parser() -> argparse.ArgumentParser:
                 "(scope, time step, line of code). Exit code 1 if any fails.", _gradcheck)
     k.add_argument("dir", metavar="DIR", nargs="?", help=ckpt_help + " (default: check the layers)")
     k.add_argument("--model", choices=MODELS, help="check an untrained language model of this kind")
-    k.add_argument("--layer", choices=["rnn", "lstm", "gru", "mha", "all"], default=None,
+    k.add_argument("--layer", choices=[*checks.LAYERS, "all"], default=None,
                    help="which layer (default: all; not with DIR or --model)")
     k.add_argument("--hidden", type=_positive_int, default=8, help="hidden size of the untrained model")
     k.add_argument("--steps", type=_positive_int, default=6, help="tokens of the model's loss")
     k.add_argument("--unfused", action="store_true",
-                   help="run a recurrent model's layer as small ops (one scope per time step), not fused")
+                   help="run the model's fused layers as small ops (a recurrent layer: one scope per time "
+                   "step; attention, LayerNorm, GELU: their composed ops)")
     k.add_argument("--localize", action="store_true",
                    help="when a check fails, check every node alone and name the first wrong ones")
     k.add_argument("--seed", type=_seed, default=0, help="random seed of the layers, inputs and projections")

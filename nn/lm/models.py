@@ -20,7 +20,9 @@ sentences live in `nn.lm.sampling`, training in `nn.lm.training`.
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -40,7 +42,7 @@ from .ngram import NGramLM
 
 __all__ = [
     "MODELS", "Evaluation", "LMConfig", "RecurrentLM", "TransformerLM", "baselines", "build_model",
-    "chunk_loss", "detach_state", "evaluate", "token_logp",
+    "chunk_loss", "detach_state", "evaluate", "token_logp", "unfused",
 ]
 
 MODELS = ("rnn", "lstm", "gru", "transformer")
@@ -103,8 +105,8 @@ class RecurrentLM(Module):
     The LSTM's forget-gate bias starts at 1 (remember by default). Embedding rows start from
     U(-0.1, 0.1), small enough that tied weights (``decoder.weight is embedding.weight``) start with
     logits near zero. Dropout applies between recurrent layers and to the last layer's output.
-    The recurrent layer is fused (``fused=True``: one graph node per layer, for speed); set
-    ``lm.rnn.fused = False`` to draw or differentiate twice through every time step (same weights).
+    The recurrent layer is fused (``fused=True``: one graph node per layer, for speed); inside
+    ``with unfused(lm):`` it runs op by op, to draw or differentiate twice through every time step.
 
     Example::
 
@@ -160,8 +162,8 @@ class TransformerLM(Module):
     Token and learned position embeddings (from N(0, 0.02)), ``config.layers`` pre-norm encoder layers
     with GELU and a causal mask, a final LayerNorm and a Linear head. It sees only the chunk it is given,
     so the state it returns is always None (the argument exists so that both models train alike). Its
-    layers and final norm are fused (attention, LayerNorm, GELU as one node each, for speed); set
-    ``fused = False`` on them to differentiate twice through the composed ops (same weights).
+    layers and final norm are fused (attention, LayerNorm, GELU as one node each, for speed); inside
+    ``with unfused(lm):`` they run as the composed ops, to draw or differentiate twice through them.
     """
 
     def __init__(self, config: LMConfig, rng: np.random.Generator | None = None) -> None:
@@ -210,6 +212,27 @@ def build_model(config: LMConfig,
     """The model that `config` describes, initialised from `rng` (a Generator or a seed)."""
     cls = TransformerLM if config.model == "transformer" else RecurrentLM
     return cls(config, rng=generator(rng))
+
+
+@contextlib.contextmanager
+def unfused(model: Module) -> Iterator[Module]:
+    """Inside the block every fused layer of `model` runs as the composed ops it replaces; restored after.
+
+    The same weights and values: a recurrent layer steps through time in small ops (a scope per step),
+    attention, LayerNorm and GELU are drawn and differentiated op by op (twice, too). Any model works:
+    the switch is the ``fused`` attribute of each layer that has one.
+
+        >>> with unfused(model):
+        ...     loss, _ = chunk_loss(model, ids[:-1], ids[1:])   # a picture or a gradcheck per op
+    """
+    switches = [(m, m.fused) for m in model.modules() if isinstance(getattr(m, "fused", None), bool)]
+    for module, _ in switches:
+        module.fused = False
+    try:
+        yield model
+    finally:
+        for module, fused in switches:  # parents first: a layer's switch sets its sublayers, then theirs
+            module.fused = fused
 
 
 def detach_state(state: State) -> State:
