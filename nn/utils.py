@@ -78,4 +78,4 @@ def clip_grad_value_(params: Tensor | Iterable[Tensor], clip_value: float) -> No
     for p in params:
         if p.grad is not None:
             np.clip(p.grad.data, -clip_value, clip_value, out=p.grad.data)
-            p.grad.data = p.grad.data
+            p.grad.bump_version()

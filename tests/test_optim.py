@@ -336,7 +336,9 @@ def test_clip_grad_norm_other_norms_and_non_finite():
 def test_clip_grad_value_clamps_each_element():
     params = params_with_grads()
     before = [p.grad.numpy().copy() for p in params[:2]]
+    versions = [p.grad._version for p in params[:2]]
     clip_grad_value_(params, 2.0)
     for p, g in zip(params, before):
         np.testing.assert_array_equal(p.grad.numpy(), np.clip(g, -2.0, 2.0))
     assert any(np.abs(g).max() > 2.0 for g in before)
+    assert [p.grad._version for p in params[:2]] == [v + 1 for v in versions]  # the write is recorded once

@@ -287,8 +287,9 @@ class FusedGelu(Function):
         x, th = self.saved_tensors
         if self.create_graph:  # the saved tanh would be a constant: recompute it from x
             th = (_GELU_C * (x + _GELU_A * (x * x * x))).tanh()
-        # Augmented assignments on fresh temporaries: in place on arrays (a first-order pass), and new
-        # graph nodes on Tensors that require grad (see Tensor.__imul__), so this one formula serves both.
+        # Augmented assignments on fresh temporaries: in place on arrays (a first-order pass); on Tensors
+        # Tensor.__imul__ / __iadd__ record a new node (x * y, x + y) where a gradient flows and write into
+        # the temporary where none does, so this one formula serves both.
         slope = x * x
         slope *= 1.5 * _GELU_A * _GELU_C
         slope += 0.5 * _GELU_C

@@ -308,7 +308,7 @@ class Tensor:
         return ops.Clip.apply(self, low=min, high=max)
 
     def maximum(self, other: Any) -> Tensor:
-        """Values limited to [min, max], like np.clip (no gradient where clipped)."""
+        """The elementwise larger of x and y, like np.maximum; at a tie each gets half the gradient."""
         return ops.Maximum.apply(self, self._other(other))
 
     def minimum(self, other: Any) -> Tensor:
