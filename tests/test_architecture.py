@@ -70,10 +70,33 @@ def _modules() -> dict[str, set[str]]:
             rel = path.relative_to(folder).with_suffix("").parts
             if prefix == "tinygrad_seq" and path.parent != folder:
                 continue
-            package = ".".join((prefix, *rel[:-1]))
+            package = ".".join((prefix, *rel[:-1]))  # the package a relative import starts from
             name = package if rel[-1] == "__init__" else f"{package}.{rel[-1]}"
-            out[name] = _imports(path, package if rel[-1] == "__init__" else package)
+            out[name] = _imports(path, package)
     return out
+
+
+def test_imports_are_resolved_to_the_modules_they_name():
+    """The import reader, on files whose imports are known: relative ones from a package's __init__ and
+    from a module, `from . import x`, absolute ones, and nothing under TYPE_CHECKING."""
+    modules = _modules()
+    assert {"tinygrad_seq.nn.lm.models", "tinygrad_seq.nn.lm.checkpoint"} <= modules["tinygrad_seq.nn.lm"]
+    assert {"tinygrad_seq.nn.lm.checks", "tinygrad_seq.nn.lm.models"} <= modules["tinygrad_seq.nn.lm.cli"]
+    assert "tinygrad_seq.nn.attention" in modules["tinygrad_seq.nn.lm.checks"]  # from ..attention import
+    assert "tinygrad_seq.localization" in modules["tinygrad_seq.gradient_check"]  # from . import localization
+    assert "tinygrad_seq.tensor" in modules["tinygrad_seq.nn.module"]  # absolute
+    assert "tinygrad_seq.localization" not in modules["tinygrad_seq.gradcheck_report"]  # TYPE_CHECKING only
+
+
+def test_no_test_file_imports_another():
+    """Helpers shared by test files live in tests/helpers.py, so each test file stands on its own."""
+    tests = ROOT / "tests"
+    names = {p.stem for p in tests.glob("test_*.py")}
+    for path in sorted(tests.glob("*.py")):
+        tree = ast.parse(path.read_text())
+        imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        imported |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+        assert not imported & names, f"{path.name} imports {sorted(imported & names)}: move it to helpers.py"
 
 
 def test_the_core_never_imports_nn_and_layers_never_import_the_lm_toolkit():

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from helpers import attention_problem, make_mha, mha_problem, np_mha, np_sdpa, rng_of
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -18,103 +19,7 @@ from tinygrad_seq.nn.attention import MultiheadAttention, scaled_dot_product_att
 # ----------------------------------------------------------------------------------- references
 
 
-def np_softmax_rows(scores: np.ndarray, blocked: np.ndarray) -> np.ndarray:
-    """Softmax over the last axis ignoring blocked entries; a row with nothing allowed is all zeros."""
-    s = np.where(blocked, -np.inf, scores)
-    top = s.max(axis=-1, keepdims=True)
-    dead = np.isneginf(top)
-    e = np.exp(s - np.where(dead, 0.0, top))
-    total = e.sum(axis=-1, keepdims=True)
-    return np.where(dead, 0.0, e / np.where(dead, 1.0, total))
-
-
-def np_sdpa(q, k, v, mask=None, causal=False):
-    """softmax(Q K^T / sqrt(E) + mask) V in plain NumPy; a bool mask is True where NOT allowed."""
-    scores = q @ np.swapaxes(k, -1, -2) / math.sqrt(q.shape[-1])
-    blocked = np.zeros(scores.shape, dtype=bool)
-    if mask is not None and mask.dtype == bool:
-        blocked = blocked | mask
-    elif mask is not None:
-        scores = scores + np.where(np.isneginf(mask), 0.0, mask)
-        blocked = blocked | np.isneginf(mask)
-    if causal:
-        L, S = scores.shape[-2:]
-        blocked = blocked | (np.arange(S)[None, :] > np.arange(L)[:, None])
-    w = np_softmax_rows(scores, blocked)
-    return w @ v, w
-
-
-def np_mha(mha, query, key, value, key_padding_mask=None, attn_mask=None, causal=False):
-    """MultiheadAttention written out from its parameters, one batch element and one head at a time.
-
-    query (B, L, E), key (B, S, kdim), value (B, S, vdim), all batch-first NumPy arrays.
-    Returns the output (B, L, E) and the per-head weights (B, heads, L, S).
-    """
-    E, H = mha.embed_dim, mha.num_heads
-    D = E // H
-    if mha.in_proj_weight is not None:
-        wq, wk, wv = np.split(mha.in_proj_weight.numpy(), 3)
-    else:
-        wq, wk, wv = (w.numpy() for w in (mha.q_proj_weight, mha.k_proj_weight, mha.v_proj_weight))
-    bias = mha.in_proj_bias.numpy() if mha.in_proj_bias is not None else np.zeros(3 * E)
-    bq, bk, bv = np.split(bias, 3)
-    wo = mha.out_proj.weight.numpy()
-    bo = mha.out_proj.bias.numpy() if mha.out_proj.bias is not None else np.zeros(E)
-    B, L, S = query.shape[0], query.shape[1], key.shape[1]
-    out = np.zeros((B, L, E))
-    weights = np.zeros((B, H, L, S))
-    for b in range(B):
-        q, k, v = query[b] @ wq.T + bq, key[b] @ wk.T + bk, value[b] @ wv.T + bv
-        heads = []
-        for h in range(H):
-            cols = slice(h * D, (h + 1) * D)
-            scores = q[:, cols] @ k[:, cols].T / math.sqrt(D)  # (L, S)
-            blocked = np.zeros((L, S), dtype=bool)
-            for m in (attn_mask, key_padding_mask):
-                if m is None:
-                    continue
-                if m is key_padding_mask:
-                    m = m[b][None, :]
-                elif m.ndim == 3:
-                    m = m[b * H + h]
-                if m.dtype == bool:
-                    blocked |= np.broadcast_to(m, (L, S))
-                else:
-                    scores = scores + np.where(np.isneginf(m), 0.0, m)
-                    blocked |= np.broadcast_to(np.isneginf(m), (L, S))
-            if causal:
-                blocked |= np.triu(np.ones((L, S), dtype=bool), k=1)
-            w = np_softmax_rows(scores, blocked)
-            weights[b, h] = w
-            heads.append(w @ v[:, cols])
-        out[b] = np.concatenate(heads, axis=1) @ wo.T + bo
-    return out, weights
-
-
-def rng_of(seed: int) -> np.random.Generator:
-    return np.random.default_rng(seed)
-
-
 # ----------------------------------------------------------------------------------- sdpa
-
-
-@st.composite
-def attention_problem(draw):
-    """(q, k, v, mask or None, causal) with small random sizes and every kind of mask."""
-    batch = tuple(draw(st.lists(st.integers(1, 3), max_size=2)))
-    L, S, E, Ev = (draw(st.integers(1, 5)) for _ in range(4))
-    rng = rng_of(draw(st.integers(0, 2**16)))
-    q, k, v = (rng.standard_normal(batch + shape) for shape in ((L, E), (S, E), (S, Ev)))
-    kind = draw(st.sampled_from(["none", "bool", "float", "float-inf", "causal", "bool+causal"]))
-    mask_shape = draw(st.sampled_from([(L, S), batch + (L, S), (1, S)]))
-    mask = None
-    if kind.startswith("bool"):
-        mask = rng.random(mask_shape) < 0.4
-    elif kind == "float":
-        mask = rng.standard_normal(mask_shape)
-    elif kind == "float-inf":
-        mask = np.where(rng.random(mask_shape) < 0.4, -np.inf, rng.standard_normal(mask_shape))
-    return q, k, v, mask, "causal" in kind
 
 
 @given(attention_problem())
@@ -222,16 +127,6 @@ def test_sdpa_errors_name_the_shapes():
 # ----------------------------------------------------------------------------------- MultiheadAttention
 
 
-def make_mha(E=8, H=2, seed=0, **kwargs) -> MultiheadAttention:
-    mha = MultiheadAttention(E, H, rng=rng_of(seed), **kwargs).astype(np.float64)
-    # nonzero biases, so that a bias applied in the wrong place shows up
-    r = rng_of(seed + 1)
-    for p in (mha.in_proj_bias, mha.out_proj.bias):
-        if p is not None:
-            p.data = r.standard_normal(p.shape)
-    return mha
-
-
 def test_mha_parameter_names_shapes_and_init():
     mha = MultiheadAttention(16, 4, rng=rng_of(0))
     assert [(n, p.shape) for n, p in mha.named_parameters()] == [
@@ -253,32 +148,6 @@ def test_mha_parameter_names_shapes_and_init():
         assert np.array_equal(a, b)
     with pytest.raises(ValueError, match="divisible"):
         MultiheadAttention(10, 3)
-
-
-@st.composite
-def mha_problem(draw):
-    H = draw(st.integers(1, 3))
-    E = H * draw(st.integers(1, 3))
-    B, L = draw(st.integers(1, 3)), draw(st.integers(1, 4))
-    cross = draw(st.booleans())
-    S = draw(st.integers(1, 4)) if cross else L
-    kdim, vdim = (draw(st.sampled_from([E, 2, 5])) for _ in range(2)) if cross else (E, E)
-    seed = draw(st.integers(0, 2**16))
-    rng = rng_of(seed)
-    query = rng.standard_normal((B, L, E))
-    key = rng.standard_normal((B, S, kdim)) if cross else query
-    value = rng.standard_normal((B, S, vdim)) if cross else query
-    padding = rng.random((B, S)) < 0.3 if draw(st.booleans()) else None
-    mask_kind = draw(st.sampled_from(["none", "bool", "float", "per-head"]))
-    attn_mask = {
-        "none": None,
-        "bool": rng.random((L, S)) < 0.3,
-        "float": rng.standard_normal((L, S)),
-        "per-head": np.where(rng.random((B * H, L, S)) < 0.3, -np.inf, rng.standard_normal((B * H, L, S))),
-    }[mask_kind]
-    return dict(E=E, H=H, kdim=kdim, vdim=vdim, seed=seed, query=query, key=key, value=value,
-                padding=padding, attn_mask=attn_mask, causal=draw(st.booleans()) and not cross,
-                batch_first=draw(st.booleans()), average=draw(st.booleans()), cross=cross)
 
 
 @given(mha_problem())

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import attention_problem, make_mha, mha_problem, params_of, randomise, rng_of
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_attention import attention_problem, make_mha, mha_problem, rng_of
-from test_transformer import params_of, randomise
 
 import tinygrad_seq as tg
 from tinygrad_seq import Tensor, gradcheck, gradgradcheck, nn

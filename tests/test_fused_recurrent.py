@@ -11,9 +11,9 @@ import re
 
 import numpy as np
 import pytest
+from helpers import KINDS, flat, gradcheck_module, layer_outputs, make_layer, n_states
 from hypothesis import example, given
 from hypothesis import strategies as st
-from test_recurrent import KINDS, flat, gradcheck_module, layer_outputs, make_layer, n_states
 
 import tinygrad_seq as ts
 from tinygrad_seq import Tensor, graph, nn

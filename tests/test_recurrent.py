@@ -5,20 +5,15 @@ Everything runs in float64. Layer-sized gradient checks use gradcheck's fast mod
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import pytest
+from helpers import F64, KINDS, flat, gradcheck_module, layer_outputs, make_layer, n_states
 from hypothesis import given
 from hypothesis import strategies as st
 
 import tinygrad_seq as ts
 from tinygrad_seq import Tensor, nn
 from tinygrad_seq.autograd import ShapeError, toposort
-
-F64 = np.float64
-KINDS = ["rnn_tanh", "rnn_relu", "lstm", "gru"]
-
 
 # ------------------------------------------------------------------------------------ helpers
 
@@ -32,13 +27,6 @@ def make_cell(kind: str, I: int, H: int, seed: int = 0, **kw) -> nn.Module:
     if kind.startswith("rnn"):
         return nn.RNNCell(I, H, nonlinearity=kind[4:], rng=rng, dtype=F64, **kw)
     return {"lstm": nn.LSTMCell, "gru": nn.GRUCell}[kind](I, H, rng=rng, dtype=F64, **kw)
-
-
-def make_layer(kind: str, I: int, H: int, seed: int = 0, dtype=F64, **kw) -> nn.Module:
-    rng = np.random.default_rng(seed)
-    if kind.startswith("rnn"):
-        return nn.RNN(I, H, nonlinearity=kind[4:], rng=rng, dtype=dtype, **kw)
-    return {"lstm": nn.LSTM, "gru": nn.GRU}[kind](I, H, rng=rng, dtype=dtype, **kw)
 
 
 def numpy_cell(kind: str, x, state, w_ih, w_hh, b_ih, b_hh):
@@ -61,41 +49,6 @@ def numpy_cell(kind: str, x, state, w_ih, w_hh, b_ih, b_hh):
     z = sigmoid(gi[..., H : 2 * H] + gh[..., H : 2 * H])
     n = np.tanh(gi[..., 2 * H :] + r * gh[..., 2 * H :])
     return ((1 - z) * n + z * h,)
-
-
-def n_states(kind: str) -> int:
-    return 2 if kind == "lstm" else 1
-
-
-def flat(*tensors: Tensor) -> Tensor:
-    """Every output in one vector, so that one gradient check covers them all."""
-    return ts.concatenate([t.reshape(-1) for t in tensors])
-
-
-def gradcheck_module(module: nn.Module, call: Callable[..., Tensor], inputs: list, fast: bool) -> None:
-    """gradcheck `call(run, *inputs)` with respect to the inputs and every parameter of `module`.
-
-    `run` calls the module with gradcheck's float64 copies in place of its parameters.
-    """
-    names = [name for name, _ in module.named_parameters()]
-    n = len(inputs)
-
-    def fn(*args):
-        swapped = dict(zip(names, args[n:]))
-        return call(lambda *a, **k: nn.functional_call(module, swapped, *a, **k), *args[:n])
-
-    params = [p.data for p in module.parameters()]
-    # the check means something only if the swapped tensors are the ones the module computes with
-    args = [v if isinstance(v, Tensor) else Tensor(v, requires_grad=True) for v in list(inputs) + params]
-    used = {id(x) for node in toposort([fn(*args)]) for x in node.inputs}
-    assert all(id(a) in used for a in args[n:]), "functional_call did not swap every parameter in"
-    report = ts.gradcheck(fn, list(inputs) + params, fast=fast, raise_exception=False)
-    assert report, str(report)
-
-
-def layer_outputs(kind: str, result) -> tuple[Tensor, ...]:
-    out, state = result
-    return (out, *state) if kind == "lstm" else (out, state)
 
 
 def loss_weights(shapes, seed: int) -> list[np.ndarray]:

@@ -7,9 +7,9 @@ import math
 
 import numpy as np
 import pytest
+from helpers import np_mha, params_of, randomise, rng_of
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_attention import np_mha, rng_of
 
 import tinygrad_seq as tg
 from tinygrad_seq import Tensor, gradcheck, nn
@@ -65,20 +65,6 @@ def np_decoder_layer(layer, x, memory, activation, tgt_padding=None, memory_padd
     x = np_layer_norm(x + sa(x), layer.norm1)
     x = np_layer_norm(x + ca(x), layer.norm2)
     return np_layer_norm(x + np_feedforward(layer, x, activation), layer.norm3)
-
-
-def randomise(module: nn.Module, seed: int) -> nn.Module:
-    """float64, and every parameter random (LayerNorm's ones/zeros would hide a swapped weight and bias)."""
-    module.astype(np.float64).eval()
-    rng = rng_of(seed)
-    for p in module.parameters():
-        p.data = p.numpy() + 0.3 * rng.standard_normal(p.shape)
-    return module
-
-
-def params_of(module: nn.Module) -> tuple[list[str], list[np.ndarray]]:
-    names, values = zip(*module.named_parameters())
-    return list(names), [v.numpy() for v in values]
 
 
 # ----------------------------------------------------------------------------------- names
