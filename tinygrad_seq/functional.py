@@ -13,7 +13,7 @@ Each is a `Function` in the engine's one protocol: its backward rule is written 
 arrays and Tensors share, so it runs on arrays in a first-order pass and on Tensors with
 ``create_graph=True`` (where a saved intermediate that is neither an input nor an output, such as the
 softmax or 1/std, is recomputed from the input so that it is differentiable): they support double
-backward. The composed forms (``fused=False``, the default) stay the reference: tests/test_fused_ops.py
+backward. The composed forms (``fused=False``, the default) stay the reference: tests/test_functional.py
 holds each fused op equal to its composed form in float64 and checks both gradients.
 """
 

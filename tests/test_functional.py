@@ -1,7 +1,9 @@
-"""The fused primitives of functional.py (layer_norm, gelu, cross_entropy with fused=True) against their
-composed forms: values, gradients and gradients of gradients agree in float64 to 1e-10 on drawn inputs.
+"""tinygrad_seq.functional: the composites (losses, dropout, normalisation, activations) and the fused
+primitives (layer_norm, gelu, cross_entropy with fused=True) against their composed forms: values,
+gradients and gradients of gradients agree in float64 to 1e-10 on drawn inputs.
 
-Forward against NumPy, gradcheck and gradgradcheck of each fused op are rows of tests/op_catalogue.py.
+Forward against NumPy, gradcheck and gradgradcheck of each composite and fused op are rows of
+tests/op_catalogue.py; this file holds what a row cannot say.
 """
 
 from __future__ import annotations
