@@ -105,3 +105,71 @@ def test_fused_cross_entropy_is_stable_for_huge_logits():
     np.testing.assert_allclose(loss.numpy(), [2e4, np.log(3)], rtol=1e-6)
     assert np.all(np.isfinite(dz.numpy()))
     np.testing.assert_allclose(dz.numpy(), [[1, -1, 0], [1 / 3, 1 / 3, -2 / 3]], atol=1e-6)
+
+
+# ----------------------------------------------------------------------------------- composites
+
+
+def test_cross_entropy_of_the_docstring_example_and_its_gradient():
+    logits = Tensor(np.array([[2.0, 0.0]]), requires_grad=True)
+    loss = F.cross_entropy(logits, np.array([0]))
+    loss.backward()
+    assert loss.item() == pytest.approx(np.log1p(np.exp(-2.0)), rel=1e-12)
+    p = 1 / (1 + np.exp(-2.0))  # softmax of the target class
+    np.testing.assert_allclose(logits.grad.numpy(), [[p - 1, 1 - p]], rtol=1e-12)
+
+
+@pytest.mark.parametrize("fused", [False, True])
+def test_ignored_targets_count_for_nothing_in_the_mean(fused):
+    rng = np.random.default_rng(4)
+    logits = Tensor(rng.standard_normal((5, 3)), requires_grad=True)
+    targets = np.array([0, -100, 2, -100, 1])
+    kept = targets != -100
+    loss = F.cross_entropy(logits, targets, fused=fused)
+    alone = F.cross_entropy(Tensor(logits.numpy()[kept]), targets[kept], fused=fused)
+    assert loss.item() == pytest.approx(alone.item(), rel=1e-12)
+    loss.backward()
+    assert np.all(logits.grad.numpy()[~kept] == 0)  # an ignored row gets no gradient
+    every = F.cross_entropy(logits, np.full(5, -100), fused=fused)  # nothing left: 0, not 0/0
+    assert every.item() == 0.0
+
+
+def test_a_reduction_that_does_not_exist_is_refused_with_the_choices():
+    with pytest.raises(ValueError, match=r"reduction must be one of \('mean', 'sum', 'none'\), got 'avg'"):
+        F.mse_loss(Tensor([1.0]), Tensor([2.0]), reduction="avg")
+
+
+def test_dropout_zeroes_about_p_scales_the_rest_and_is_the_identity_in_eval():
+    x = Tensor(np.ones((200, 50)))
+    out = F.dropout(x, 0.3, rng=np.random.default_rng(5)).numpy()
+    np.testing.assert_allclose(np.unique(out), [0.0, 1 / 0.7], rtol=1e-12)
+    assert (out == 0).mean() == pytest.approx(0.3, abs=0.02)
+    assert out.mean() == pytest.approx(1.0, abs=0.03)  # inverted dropout keeps the expectation
+    again = F.dropout(x, 0.3, rng=np.random.default_rng(5)).numpy()
+    np.testing.assert_array_equal(out, again)  # the mask is one draw of the generator
+    assert F.dropout(x, 0.3, training=False) is x and F.dropout(x, 0.0) is x
+
+
+def test_layer_norm_gives_mean_zero_variance_one_over_the_normalized_axes():
+    x = Tensor(np.random.default_rng(6).standard_normal((3, 4, 5)) * 7 + 2)
+    for shape in ((5,), (4, 5)):
+        out = F.layer_norm(x, shape, eps=0.0).numpy()
+        axes = tuple(range(3 - len(shape), 3))
+        np.testing.assert_allclose(out.mean(axis=axes), 0, atol=1e-6)
+        np.testing.assert_allclose(out.var(axis=axes), 1, rtol=1e-5)
+
+
+def test_one_hot_and_embedding_pick_rows_and_embedding_gradients_add_up():
+    np.testing.assert_array_equal(F.one_hot(np.array([[2], [0]]), 3).numpy(), [[[0, 0, 1]], [[1, 0, 0]]])
+    weight = Tensor(np.arange(8.0).reshape(4, 2), requires_grad=True)
+    rows = F.embedding(np.array([1, 3, 1]), weight)
+    np.testing.assert_array_equal(rows.numpy(), [[2, 3], [6, 7], [2, 3]])
+    rows.sum().backward()
+    np.testing.assert_array_equal(weight.grad.numpy(), [[0, 0], [2, 2], [0, 0], [1, 1]])  # row 1 used twice
+    with pytest.raises(IndexError, match="index 4 is out of range for 4 embeddings"):
+        F.embedding(np.array([4]), weight)
+
+
+def test_gelu_is_zero_at_zero_and_near_relu_far_from_it():
+    out = F.gelu(Tensor(np.array([-10.0, 0.0, 10.0]))).numpy()
+    np.testing.assert_allclose(out, [0.0, 0.0, 10.0], atol=1e-12)
