@@ -1,6 +1,6 @@
-"""gradcheck(..., localize=True): a wrong backward hidden deep in a model is named exactly (op, scope and
-time step, line of code, input, element); correct models name nothing; kinks are skipped, not failed;
-graph pictures mark the named nodes."""
+"""tinygrad_seq.localization, behind gradcheck(..., localize=True): a wrong backward hidden deep in a
+model is named exactly (op, scope and time step, line of code, input, element); correct models name
+nothing; kinks are skipped, not failed; graph pictures mark the named nodes."""
 
 from __future__ import annotations
 
