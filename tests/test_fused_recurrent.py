@@ -198,14 +198,14 @@ def test_the_fused_node_has_separate_outputs_and_the_picture_one_box_with_an_edg
 
 @pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
 def test_recurrent_language_models_run_fused_and_the_same_weights_unrolled_agree(kind):
-    from tinygrad_seq.nn.lm import LMConfig, build_model
+    from tinygrad_seq.nn.lm import LMConfig, build_model, unfused
 
     model = build_model(LMConfig(kind, vocab_size=11, hidden=8, layers=2), rng=0)
     model.eval()
     ids = np.random.default_rng(0).integers(0, 11, (5, 3))
     logits, _ = model(ids)
     assert model.rnn.fused and sum(isinstance(fn, FusedSequence) for fn in toposort([logits])) == 2
-    model.rnn.fused = False
-    unrolled, _ = model(ids)
+    with unfused(model):
+        unrolled, _ = model(ids)
     assert not any(isinstance(fn, FusedSequence) for fn in toposort([unrolled]))
     np.testing.assert_allclose(logits.numpy(), unrolled.numpy(), rtol=1e-5, atol=1e-6)
