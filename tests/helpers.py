@@ -1,4 +1,4 @@
-"""Helpers shared by several test files: layer builders, NumPy references and hypothesis strategies.
+"""Helpers shared by several test files: layer builders, NumPy references, strategies, DOT readers.
 
 A helper used by one test file stays in that file; one that a second file needs moves here, so that no
 test file imports from another. The op catalogue (`op_catalogue.py`) and the browser driver
@@ -8,9 +8,13 @@ test file imports from another. The op catalogue (`op_catalogue.py`) and the bro
 from __future__ import annotations
 
 import math
+import os
+import re
+import shutil
 from collections.abc import Callable
 
 import numpy as np
+import pytest
 from hypothesis import strategies as st
 
 import tinygrad_seq as ts
@@ -218,3 +222,61 @@ def randomise(module: nn.Module, seed: int) -> nn.Module:
 def params_of(module: nn.Module) -> tuple[list[str], list[np.ndarray]]:
     names, values = zip(*module.named_parameters())
     return list(names), [v.numpy() for v in values]
+
+
+# ------------------------------------------------------------------------------------ graph pictures
+
+NODE = re.compile(r"^\s*(n\d+) \[(.*)\];$", re.M)
+EDGE = re.compile(r"^\s*(n\d+) -> (n\d+)(?: \[(.*)\])?;$", re.M)
+LABEL = re.compile(r'label="((?:[^"\\]|\\.)*)"')
+
+
+def nodes(dot: str) -> dict[str, str]:
+    """node id -> its label (DOT's \\n kept as two characters; a record's fields in either layout)."""
+    found = {m.group(1): LABEL.search(m.group(2)).group(1) for m in NODE.finditer(dot)}
+    return {n: label[1:-1] if label.startswith("{") and label.endswith("}") else label
+            for n, label in found.items()}
+
+
+def edges(dot: str, invisible: bool = False) -> list[tuple[str, str, str]]:
+    found = [(m.group(1), m.group(2), m.group(3) or "") for m in EDGE.finditer(dot)]
+    return [e for e in found if ("style=invis" in e[2]) == invisible]
+
+
+def dot_available() -> bool:
+    if shutil.which("dot"):
+        return True
+    if os.environ.get("CI"):
+        pytest.fail("Graphviz's `dot` program is not on PATH, and CI must render pictures: install graphviz")
+    pytest.skip("Graphviz's `dot` program is not on PATH (apt-get/brew/conda/winget install graphviz)")
+    return False
+
+
+def layout_x(dot: str) -> dict[str, float]:
+    """x position of every node in dot's layout (`plain` output)."""
+    import graphviz
+
+    plain = graphviz.pipe("dot", "plain", dot.encode()).decode()
+    rows = [line.split() for line in plain.splitlines() if line.startswith("node ")]
+    return {row[1]: float(row[2]) for row in rows}
+
+
+def rnn(T: int, H: int = 3, B: int = 2, scale: float = 0.5, seed: int = 0, detach_at: int | None = None,
+        every_step: bool = False):
+    """A tanh RNN unrolled in scope("rnn") / scope("t=k"); the loss reads the last state (or every one)."""
+    rng = np.random.default_rng(seed)
+    x = Tensor(rng.normal(size=(T, B, 2)))
+    w_ih = Tensor(rng.normal(size=(2, H)) * scale, requires_grad=True)
+    w_hh = Tensor(rng.normal(size=(H, H)) * scale, requires_grad=True)
+    b = Tensor(rng.normal(size=H) * 0.1, requires_grad=True)
+    h = ts.zeros(B, H, dtype=np.float64)
+    states = []
+    with ts.scope("rnn"):
+        for t in range(T):
+            with ts.scope(f"t={t}"):
+                if t == detach_at:
+                    h = h.detach()
+                h = ts.tag((x[t] @ w_ih + h @ w_hh + b).tanh(), "h")  # (B, H), named for the picture
+                states.append(h)
+    loss = sum((s * s).sum() for s in states) if every_step else (h * h).sum()
+    return loss, {"w_ih": w_ih, "w_hh": w_hh, "b": b}

@@ -6,37 +6,22 @@ import gc
 import importlib.util
 import os
 import re
-import shutil
 import weakref
 
 import numpy as np
 import pytest
+from helpers import LABEL, NODE, dot_available, edges, layout_x, nodes, rnn
 
 import tinygrad_seq as ts
 from tinygrad_seq import Tensor, graph, nn
 from tinygrad_seq.autograd import toposort
 
-NODE = re.compile(r"^\s*(n\d+) \[(.*)\];$", re.M)
-EDGE = re.compile(r"^\s*(n\d+) -> (n\d+)(?: \[(.*)\])?;$", re.M)
-LABEL = re.compile(r'label="((?:[^"\\]|\\.)*)"')
 NORM = re.compile(r"‖g‖ ([0-9.e+-]+)")
 
 
 # ---------------------------------------------------------------------------------------------
 # reading DOT text
 # ---------------------------------------------------------------------------------------------
-
-
-def nodes(dot: str) -> dict[str, str]:
-    """node id -> its label (DOT's \\n kept as two characters; a record's fields in either layout)."""
-    found = {m.group(1): LABEL.search(m.group(2)).group(1) for m in NODE.finditer(dot)}
-    return {n: label[1:-1] if label.startswith("{") and label.endswith("}") else label
-            for n, label in found.items()}
-
-
-def edges(dot: str, invisible: bool = False) -> list[tuple[str, str, str]]:
-    found = [(m.group(1), m.group(2), m.group(3) or "") for m in EDGE.finditer(dot)]
-    return [e for e in found if ("style=invis" in e[2]) == invisible]
 
 
 def node_with(dot: str, label_start: str) -> str:
@@ -72,48 +57,9 @@ def fmt(norm: float) -> str:
     return "0" if norm == 0 else f"{norm:.1e}"
 
 
-def dot_available() -> bool:
-    if shutil.which("dot"):
-        return True
-    if os.environ.get("CI"):
-        pytest.fail("Graphviz's `dot` program is not on PATH, and CI must render pictures: install graphviz")
-    pytest.skip("Graphviz's `dot` program is not on PATH (apt-get/brew/conda/winget install graphviz)")
-    return False
-
-
-def layout_x(dot: str) -> dict[str, float]:
-    """x position of every node in dot's layout (`plain` output)."""
-    import graphviz
-
-    plain = graphviz.pipe("dot", "plain", dot.encode()).decode()
-    rows = [line.split() for line in plain.splitlines() if line.startswith("node ")]
-    return {row[1]: float(row[2]) for row in rows}
-
-
 # ---------------------------------------------------------------------------------------------
 # graphs to draw: recurrent cells written with core ops, one scope per time step
 # ---------------------------------------------------------------------------------------------
-
-
-def rnn(T: int, H: int = 3, B: int = 2, scale: float = 0.5, seed: int = 0, detach_at: int | None = None,
-        every_step: bool = False):
-    """A tanh RNN unrolled in scope("rnn") / scope("t=k"); the loss reads the last state (or every one)."""
-    rng = np.random.default_rng(seed)
-    x = Tensor(rng.normal(size=(T, B, 2)))
-    w_ih = Tensor(rng.normal(size=(2, H)) * scale, requires_grad=True)
-    w_hh = Tensor(rng.normal(size=(H, H)) * scale, requires_grad=True)
-    b = Tensor(rng.normal(size=H) * 0.1, requires_grad=True)
-    h = ts.zeros(B, H, dtype=np.float64)
-    states = []
-    with ts.scope("rnn"):
-        for t in range(T):
-            with ts.scope(f"t={t}"):
-                if t == detach_at:
-                    h = h.detach()
-                h = ts.tag((x[t] @ w_ih + h @ w_hh + b).tanh(), "h")  # (B, H), named for the picture
-                states.append(h)
-    loss = sum((s * s).sum() for s in states) if every_step else (h * h).sum()
-    return loss, {"w_ih": w_ih, "w_hh": w_hh, "b": b}
 
 
 def gru(T: int, H: int = 3, seed: int = 0):

@@ -8,7 +8,7 @@ import struct
 import graphviz
 import numpy as np
 import pytest
-from test_graph import dot_available, edges, layout_x, nodes, rnn
+from helpers import dot_available, edges, layout_x, nodes, rnn
 
 from tinygrad_seq import Tensor, graph, nn, scope
 from tinygrad_seq.nn.lm.cli import main as cli
