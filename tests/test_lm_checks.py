@@ -108,3 +108,15 @@ def test_the_node_count_predicts_the_unfused_graph_of_any_length(kind):
     assert built == [size.at(T) for T in (1, 3, 7)]
     if kind != "transformer":  # a recurrent graph grows with every step; a Transformer's is one batch
         assert size.per_step > 0 and size.at(size.most_steps(500)) <= 500 < size.at(size.most_steps(500) + 1)
+
+
+def test_the_command_unfuses_a_transformer_too(wrong_matmul, capsys):
+    from tinygrad_seq.nn.lm.cli import main
+
+    args = ["gradcheck", "--model", "transformer", "--hidden", "8", "--steps", "3", "--localize"]
+    assert main([*args, "--unfused"]) == 1
+    unfused_out = capsys.readouterr().out
+    assert main(args) == 1
+    fused_out = capsys.readouterr().out
+    inside = "op 'MatMul' in scope 'TransformerLM/layers.0/self_attn/heads/scores'"  # Q K^T, in attention
+    assert inside in unfused_out and "FAILED node" in fused_out and inside not in fused_out
