@@ -238,7 +238,7 @@ def test_localize_names_a_wrong_node_with_two_outputs():
 
     report = gradcheck(f, [X], localize=True, raise_exception=False)
     assert not report
-    assert [n.op for n in report.localised.failed] == ["SinCosWrong"]
+    assert [n.op for n in report.localized.failed] == ["SinCosWrong"]
 
 
 class MaxAndIndex(Function):
