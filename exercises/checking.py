@@ -175,7 +175,7 @@ class Context:
 
 def draw_wrong_node(ctx: Context, name: str, run: Callable[..., Tensor],
                     arrays: dict[str, np.ndarray]) -> None:
-    """Gradcheck `run` (a loss over an unrolled graph, its inputs by name) with localisation; draw it, the
+    """Gradcheck `run` (a loss over an unrolled graph, its inputs by name) with localization; draw it, the
     wrong node in red, its inputs named.
 
     Adds to ctx.notes the engine's one-line verdict (which op, in which scope) and sets ctx.picture.
@@ -187,9 +187,9 @@ def draw_wrong_node(ctx: Context, name: str, run: Callable[..., Tensor],
         report = gradcheck(run, list(arrays.values()), localize=True, raise_exception=False)
     except Exception:  # the learner's code failed inside the engine: the check's own message says why
         return
-    if report or report.localised is None or not report.localised.failed:
+    if report or report.localized is None or not report.localized.failed:
         return
-    node = report.localised.failed[0]
+    node = report.localized.failed[0]
     steps = len(next(iter(arrays.values())))
     ctx.notes = [f"the engine's check of {name} unrolled over {steps} steps: op '{node.op}' in scope "
                  f"'{node.scope_name}' is the first whose backward disagrees with its own forward"]
