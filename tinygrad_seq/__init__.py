@@ -11,6 +11,7 @@ imports the core, so the core cannot import it while it loads, and `graph` / `te
 """
 
 import importlib
+import os
 from typing import Any
 
 from . import functional
@@ -54,6 +55,15 @@ from .tensor import (
 __version__ = "0.1.0"
 
 _LAZY = ("nn", "graph", "graph_analysis", "testing")
+
+# NOTE: the package is this folder of a checkout, not the installed tree, whenever the repository root comes
+# first on sys.path (`python -m ...`, `python -c`, a notebook started there); nn/ is then beside it, not in
+# it, so the root is searched too and `tinygrad_seq.nn` is the checkout's nn/ (the installed tree, a link
+# tree in the editable install, holds nn/ inside and needs no help).
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if not os.path.isdir(os.path.join(__path__[0], "nn")) and \
+        os.path.isfile(os.path.join(_ROOT, "nn", "__init__.py")):
+    __path__.append(_ROOT)
 
 
 def __getattr__(name: str) -> Any:
