@@ -26,11 +26,17 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_seq import habits
 from tinygrad_seq.tensor import Tensor
 
 from .module import StateDictError
 
 __all__ = ["SGD", "Adam", "AdamW", "CosineWithWarmup", "Optimizer", "StepLR"]
+
+
+def __getattr__(name: str) -> Any:
+    """A torch.optim name that is not here (`optim.lr_scheduler`) raises, naming what to write instead."""
+    raise habits.no_attribute(__name__, name, "optim")
 
 
 class Optimizer:

@@ -14,7 +14,8 @@ import importlib
 import os
 from typing import Any
 
-from . import functional
+from . import functional, habits
+from . import tensor as _tensor_module
 from .autograd import (
     AnomalyError,
     FirstOrderOnlyError,
@@ -66,10 +67,15 @@ if not os.path.isdir(os.path.join(__path__[0], "nn")) and \
     __path__.append(_ROOT)
 
 
+# `ts.tensor` is the module tensor.py: called like torch.tensor(...), it says to write Tensor(...)
+habits.callable_like_torch(_tensor_module, "ts.tensor")
+
+
 def __getattr__(name: str) -> Any:
-    """`ts.nn`, `ts.graph`, `ts.testing`: import the submodule on first use."""
+    """`ts.nn`, `ts.graph`, `ts.testing`: import the submodule on first use; `ts.cat` and other PyTorch
+    names raise, naming the spelling here."""
     if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        raise habits.no_attribute(__name__, name, "ts")
     try:
         return importlib.import_module(f"{__name__}.{name}")
     except ModuleNotFoundError as error:
