@@ -87,3 +87,16 @@ def test_zsh_completion_loads_the_same_function_through_bashcompinit():
         subprocess.run(["zsh", "-n", "-c", zsh], check=True, timeout=30)
     with pytest.raises(ValueError, match="choose bash or zsh"):
         completion_script(build_parser(), "fish")
+
+
+def test_a_missing_optional_dependency_has_its_own_exit_code(tmp_path, monkeypatch, capsys):
+    from tinygrad_seq.nn.lm.cli import EXIT_MISSING_DEPENDENCY
+
+    assert EXIT_MISSING_DEPENDENCY not in (0, 1, 2, 130, 143)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))  # no `dot`: the picture cannot be drawn
+    code = main(["graph", "--model", "gru", "--hidden", "4", "--steps", "2", "-o", str(tmp_path / "g.svg")])
+    err = capsys.readouterr().err
+    assert code == EXIT_MISSING_DEPENDENCY and "`dot` program was not found on PATH" in err
+    assert (tmp_path / "g.dot").exists()  # the DOT text is written all the same

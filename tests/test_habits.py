@@ -132,22 +132,41 @@ def test_in_place_on_a_leaf_that_requires_grad_raises_as_in_torch():
 
 
 @pytest.mark.parametrize("symbol", ["+=", "-=", "*=", "/="])
-def test_in_place_on_a_tensor_inside_a_graph_raises_naming_the_rebinding(symbol):
-    # PyTorch writes into y (every name for y sees it); here that would lose the graph, and a new tensor
-    # would leave other names with the old values: so it raises instead of differing silently
+def test_in_place_on_a_tensor_in_a_graph_that_another_name_holds_raises(symbol):
+    # PyTorch writes into y, so every name for y sees it; here y would become a new tensor and the other
+    # names keep the old values: so it raises instead of differing silently
     p = Tensor([1.0, 2.0], requires_grad=True)
     y = p * 2
     alias = y
-    with pytest.raises(RuntimeError, match=rf"{re.escape(symbol)} on a tensor inside a graph: write "
-                                           rf"`x = x {re.escape(symbol[0])} y`"):
+    with pytest.raises(RuntimeError, match=rf"{re.escape(symbol)} on a tensor in a graph that another name "
+                                           rf"\(or op\) holds: write `x = x {re.escape(symbol[0])} y`"):
         exec(f"y {symbol} p", {}, {"y": y, "p": p})
     np.testing.assert_array_equal(alias.numpy(), [2.0, 4.0])
-    c = Tensor([1.0, 1.0])  # no grad of its own, but the operand has one
-    with pytest.raises(RuntimeError, match="inside a graph"):
-        c *= p
-    y = y * p  # what to write: recorded, the gradient right
+    consumer = y * 3  # a graph node holds y too: the same
+    with pytest.raises(RuntimeError, match="another name"):
+        y += p
+    assert consumer.grad_fn is not None
+
+
+def test_in_place_on_a_fresh_tensor_in_a_graph_is_recorded_as_in_pytorch():
+    # nothing else holds the tensor, so writing in place and making a new one cannot be told apart
+    p = Tensor([1.0, 2.0], requires_grad=True)
+    y = p * 2
+    y *= p  # recorded as y * p
+    assert y.grad_fn is not None
     y.sum().backward()
     np.testing.assert_array_equal(p.grad.numpy(), [4.0, 8.0])  # d(2p^2)/dp
+    c = Tensor([1.0, 1.0])  # no grad of its own, but the operand has one: recorded, never dropped
+    c *= p
+    assert c.requires_grad and c.grad_fn is not None
+
+    class Holder:
+        pass
+
+    holder = Holder()
+    holder.h = p * 2  # an attribute is one name, as a local variable is
+    holder.h += 1
+    np.testing.assert_array_equal(holder.h.numpy(), [3.0, 5.0])
 
 
 def test_in_place_after_the_forward_pass_is_caught_by_backward():
@@ -364,6 +383,8 @@ WORKS = [  # (the idiom, the code here, what must hold afterwards)
      "(x * x).sum().backward()\nwith ts.no_grad():\n    x -= 0.5 * x.grad",
      "np.array_equal(x.numpy(), np.zeros((3, 4)))"),
     ("p.data", "d = x.data", "d is x.numpy()"),
+    ("h = x @ w; h += 1 (no other name holds h)", "h = x @ w\nh += 1",
+     "h.requires_grad and h.numpy()[0, 0] == 7"),
     ("np.exp(x) (a ufunc with an op here)", "t = np.exp(x)", "isinstance(t, Tensor) and t.requires_grad"),
     ("ndarray + x", "t = np.ones(4) + x", "isinstance(t, Tensor) and t.requires_grad"),
     ("np.asarray(x)", "v = np.asarray(x)", "v is x.numpy()"),
@@ -458,7 +479,8 @@ RAISES = [  # (the idiom, the code here, the error's pattern naming the spelling
     ("x.fill_(0.5)", "x.fill_(0.5)", r"x\[\.\.\.\] = 0\.5"),
     ("x.copy_(y)", "x.copy_(a)", r"x\[\.\.\.\] = y"),
     ("w.uniform_(-a, a)", "w.uniform_(-1, 1)", r"nn\.init\.uniform_"),
-    ("h += x inside a graph (silent before)", "h = x * 2\nh += 1", r"write `x = x \+ y`"),
+    ("h += x in a graph, h held by another name (silent before)", "h = x * 2\nalias = h\nh += 1",
+     r"another name \(or op\) holds: write `x = x \+ y`"),
     ("torch.sigmoid(x)", "ts.sigmoid(x)", r"x\.sigmoid\(\) here"),
     ("torch.exp(x)", "ts.exp(x)", r"x\.exp\(\) here"),
     ("torch.softmax(x, dim=-1)", "ts.softmax(x, -1)", r"F\.softmax\(x, axis=-1\)"),

@@ -594,11 +594,15 @@ class Tensor:
     def _in_place(self, symbol: str, ufunc: np.ufunc, other: Any) -> Tensor:
         """x op= y: written into x's own array when no graph is recorded (under no_grad, or when neither
         x nor y requires grad). Inside a graph, a leaf that requires grad raises, as in PyTorch; otherwise
-        the op is recorded as x op y (the gradient is right; other references keep the old value)."""
+        the op is recorded as x = x op y when nothing else holds x, and raises when something does (torch
+        would change it for every name: habits.aliased)."""
         if STATE.grad_enabled and (self.requires_grad or isinstance(other, Tensor) and other.requires_grad):
             if not (self.requires_grad and self.grad_fn is None):
-                raise RuntimeError(f"{symbol} on a tensor inside a graph: write `x = x {symbol[0]} y`; "
-                                   f"{habits.explain('Tensor.+=')}")
+                if habits.aliased(self):
+                    raise RuntimeError(f"{symbol} on a tensor in a graph that another name (or op) holds: "
+                                       f"write `x = x {symbol[0]} y`; {habits.explain('Tensor.+=')}")
+                return {"+=": Tensor.__add__, "-=": Tensor.__sub__, "*=": Tensor.__mul__,
+                        "/=": Tensor.__truediv__}[symbol](self, other)
             raise RuntimeError(
                 f"{symbol}: a leaf Variable that requires grad is being used in an in-place operation. "
                 f"Update weights under `with no_grad():` (as `p {symbol} lr * p.grad`), or build a new "
