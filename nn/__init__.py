@@ -7,7 +7,7 @@ The language-model toolkit is the subpackage `tinygrad_seq.nn.lm` (`from tinygra
 no layer here imports it.
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tinygrad_seq import functional, habits
 
@@ -39,6 +39,8 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """A torch.nn name that is not here (`nn.Softmax`) raises, naming what to write instead."""
-    raise habits.no_attribute(__name__, name, "nn")
+if not TYPE_CHECKING:  # hidden from type checkers, which would otherwise accept any name
+
+    def __getattr__(name: str) -> Any:
+        """A torch.nn name that is not here (`nn.Softmax`) raises, naming what to write instead."""
+        raise habits.no_attribute(__name__, name, "nn")

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -34,9 +34,11 @@ from .module import StateDictError
 __all__ = ["SGD", "Adam", "AdamW", "CosineWithWarmup", "Optimizer", "StepLR"]
 
 
-def __getattr__(name: str) -> Any:
-    """A torch.optim name that is not here (`optim.lr_scheduler`) raises, naming what to write instead."""
-    raise habits.no_attribute(__name__, name, "optim")
+if not TYPE_CHECKING:  # hidden from type checkers, which would otherwise accept any name
+
+    def __getattr__(name: str) -> Any:
+        """A torch.optim name that is not here (`optim.lr_scheduler`) raises, naming what to write instead."""
+        raise habits.no_attribute(__name__, name, "optim")
 
 
 class Optimizer:

@@ -92,12 +92,14 @@ def test_mypy_resolves_tinygrad_seq_nn_in_the_editable_install(tmp_path):
     pytest.importorskip("mypy", reason="mypy is in the dev extra")
     user = tmp_path / "user.py"  # outside the checkout, as a user's own script
     user.write_text("from tinygrad_seq import Tensor, nn\n\nlayer = nn.Linear(3, 2)\n"
-                    "out: Tensor = layer(Tensor([[1.0, 2.0, 3.0]]))\nwrong: int = nn.LSTM(3, 4)\n")
+                    "out: Tensor = layer(Tensor([[1.0, 2.0, 3.0]]))\nwrong: int = nn.LSTM(3, 4)\n"
+                    "out.view(6)\n")  # the runtime __getattr__ naming reshape is hidden from type checkers
     done = subprocess.run([sys.executable, "-m", "mypy", "--no-incremental", str(user)], capture_output=True,
                           text=True, cwd=tmp_path)
-    # the one error is the deliberate one: so mypy found nn.LSTM's type, not "module not found"
+    # the errors are the deliberate ones: so mypy found nn.LSTM's type, not "module not found"
     assert "user.py:5: error: Incompatible types in assignment" in done.stdout, done.stdout
-    assert "Found 1 error" in done.stdout and "import-not-found" not in done.stdout, done.stdout
+    assert 'user.py:6: error: "Tensor" has no attribute "view"' in done.stdout, done.stdout
+    assert "Found 2 errors" in done.stdout and "import-not-found" not in done.stdout, done.stdout
 
 
 @pytest.mark.slow

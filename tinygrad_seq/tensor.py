@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -51,9 +51,11 @@ class Tensor:
         instead of dropping the graph, naming the op here (habits.py)."""
         return habits.array_function(Tensor, func, args, kwargs)
 
-    def __getattr__(self, name: str) -> Any:
-        """Only for names a Tensor lacks: a PyTorch spelling raises, naming the one here (view -> reshape)."""
-        raise habits.no_attribute("Tensor", name, "Tensor")
+    if not TYPE_CHECKING:  # hidden from type checkers, which would otherwise accept any attribute
+
+        def __getattr__(self, name: str) -> Any:
+            """Only for names a Tensor lacks: a PyTorch spelling raises, naming the one here."""
+            raise habits.no_attribute("Tensor", name, "Tensor")
 
     # NOTE: speed. Defaults live on the class, so a new Tensor (one per op) stores only what differs from
     # them: an op's result sets `_data`, and `requires_grad` and `grad_fn` when it is recorded. (Slots
