@@ -100,3 +100,22 @@ def test_a_missing_optional_dependency_has_its_own_exit_code(tmp_path, monkeypat
     err = capsys.readouterr().err
     assert code == EXIT_MISSING_DEPENDENCY and "`dot` program was not found on PATH" in err
     assert (tmp_path / "g.dot").exists()  # the DOT text is written all the same
+
+
+def test_make_demo_ends_with_a_command_that_runs_without_activating_the_venv(monkeypatch):
+    import importlib.util
+    import os
+    import sys
+
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "demos", "main.py")
+    spec = importlib.util.spec_from_file_location("demo_main", path)
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    beside = os.path.join(os.path.dirname(sys.executable), "tinygrad-seq")
+    if not os.path.exists(beside):
+        pytest.skip("no tinygrad-seq script beside this Python (not an installed venv)")
+    monkeypatch.setenv("PATH", "/nonexistent")  # the venv not activated: the hint is a path that works
+    hint = demo.command_name()
+    assert hint != "tinygrad-seq" and os.path.samefile(hint, beside)
+    monkeypatch.setenv("PATH", os.path.dirname(sys.executable))  # activated: the bare name
+    assert demo.command_name() == "tinygrad-seq"
