@@ -457,6 +457,8 @@ RAISES = [  # (the idiom, the code here, the error's pattern naming the spelling
      r"length of each part.*x\.split\(sections=2, axis=1\) for 2 parts, or x\.split\(sections=2, axis=1\)"),
     ("x.split(2) on a width of 6 (silent before)", "ts.zeros(2, 6).split(2, axis=1)",
      r"x\.split\(sections=2, axis=1\) for 2 parts, or x\.split\(sections=3, axis=1\) for parts of length 2"),
+    ("x.split(2, 1) (PyTorch's split_size, dim)", "ts.zeros(2, 6).split(2, 1)",
+     r"on axis 1 of length 6.*x\.split\(sections=3, axis=1\) for parts of length 2"),
     ("x.split([1, 3]) (silent before)", "x.split([1, 3], axis=1)",
      r"x\.split\(indices=\[1\], axis=1\) for parts of lengths \[1, 3\]"),
     ("x.var() (silent before)", "x.var()", r"x\.var\(ddof=1\) here \(NumPy divides by n \(ddof=0\)"),

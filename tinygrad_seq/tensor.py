@@ -511,9 +511,10 @@ class Tensor:
         """
         if torch_names:
             _torch_keywords("split", torch_names)
+        if torch_style:  # x.split(2) or x.split(2, 1): PyTorch's (split_size, dim)
+            axis = int(torch_style[1]) if len(torch_style) > 1 else axis
+            _refuse_positional_split(torch_style[0], self.shape[axis], axis)
         n = self.shape[axis]
-        if torch_style:
-            _refuse_positional_split(torch_style[0], n, axis)
         if (sections is None) == (indices is None):
             raise TypeError("split: give sections= (that many equal parts) or indices= (where to cut)")
         if sections is not None:
