@@ -190,3 +190,19 @@ def test_a_timed_run_shows_elapsed_time_against_its_budget_a_total_that_never_mo
     bar = Progress(stream, total=348, initial=0, seconds=90)
     bar.update(179, 348, stats, eta=None, force=True, elapsed=65.0)
     assert stream.getvalue().splitlines()[1].startswith("step 179 | 1m05s of 1m30s | loss 1.500")
+
+
+def test_long_work_gets_a_bar_on_a_terminal_and_short_work_or_a_pipe_none(monkeypatch):
+    from tinygrad_seq.nn.lm.progress import WORK_BAR_TOKENS, work_bar
+
+    stream = Terminal()
+    with work_bar(stream, WORK_BAR_TOKENS, "score") as advance:
+        advance(WORK_BAR_TOKENS // 2)
+        bar = advance.__self__  # the tqdm bar itself
+        assert bar.n == WORK_BAR_TOKENS // 2 and bar.total == WORK_BAR_TOKENS
+        assert str(bar).startswith("score:  50%")
+    assert "score:   0%" in stream.getvalue()
+    for quiet, total in [(Terminal(), WORK_BAR_TOKENS - 1), (io.StringIO(), 10 * WORK_BAR_TOKENS)]:
+        with work_bar(quiet, total, "eval") as advance:
+            advance(total)
+        assert quiet.getvalue() == ""

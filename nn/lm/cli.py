@@ -49,7 +49,7 @@ from .cli_help import EXAMPLES, HelpFormatter, completion_script, epilog
 from .export import ExportError
 from .memory import MemoryBudgetError, check_fits, describe
 from .models import MODELS, Evaluation, LMConfig, baselines, build_model, chunk_loss, evaluate, unfused
-from .progress import STOP_SIGNALS, Output, raise_terminated, stop_signal
+from .progress import STOP_SIGNALS, Output, raise_terminated, stop_signal, work_bar
 from .rundir import LOCK, RunDirError, claim
 from .sampling import generate, score, start_id
 from .text import CORPORA, CorpusError, UnknownCharacterError, Vocab, corpus_name, load_corpus
@@ -325,7 +325,8 @@ def _eval(args: argparse.Namespace) -> int:
         split = "validation split"
     batch = args.batch_size or train_cfg.eval_batch
     try:
-        result = evaluate(model, valid_ids, batch_size=batch, unk_id=vocab.unk_id)
+        with work_bar(sys.stderr, len(valid_ids), "eval") as advance:
+            result = evaluate(model, valid_ids, batch_size=batch, unk_id=vocab.unk_id, advance=advance)
     except ValueError as error:  # fewer than 2 tokens
         raise UsageError(str(error)) from None
     base = baselines(train_ids, valid_ids, len(vocab)) if train_ids is not None else {}
@@ -384,7 +385,11 @@ def _score(args: argparse.Namespace) -> int:
     model, vocab, _ = load_model(_checkpoint_path(args.dir))
     texts = list(args.sentences) + ([load_corpus(args.file)] if args.file is not None else [])
     try:
-        scores = sorted((score(model, vocab, s) for s in texts), key=lambda s: -s.total)
+        scored = []
+        for text in texts:
+            with work_bar(sys.stderr, len(vocab.encode(text)), "score") as advance:
+                scored.append(score(model, vocab, text, advance=advance))
+        scores = sorted(scored, key=lambda s: -s.total)
     except ValueError as error:  # an unknown character, nothing to score
         raise UsageError(str(error)) from None
     print(f"{'rank':<6}{'log P (nats)':>13}{'per token':>11}{'tokens':>8}  sentence")

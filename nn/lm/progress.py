@@ -9,6 +9,7 @@ stages, and an output stream that never ends a run (`Output`).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import math
 import os
@@ -17,13 +18,14 @@ import sys
 import threading
 import time
 import warnings
+from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
 from tinygrad_seq.extras import MissingExtra, install_hint, require
 
 __all__ = [
     "STOP_SIGNALS", "Interrupts", "Output", "Progress", "Terminated", "in_notebook", "raise_terminated",
-    "stop_signal",
+    "stop_signal", "work_bar",
 ]
 
 # Ctrl-C; what `timeout`, schedulers and `docker stop` send; a closed terminal or SSH session
@@ -228,6 +230,27 @@ class Progress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+WORK_BAR_TOKENS = 100_000  # work on fewer tokens is done in a few seconds: no bar
+
+
+@contextlib.contextmanager
+def work_bar(stream: TextIO, total: int, desc: str) -> Iterator[Callable[[int], None]]:
+    """A bar over `total` tokens for long work that is not training (`eval`, `score --file`): yields the
+    function that advances it by n tokens. Shown on a terminal or in a notebook, with tqdm, for at least
+    WORK_BAR_TOKENS tokens; otherwise the function does nothing. The bar is removed when done."""
+    tty = getattr(stream, "isatty", lambda: False)() or in_notebook()
+    tqdm = _tqdm() if tty and total >= WORK_BAR_TOKENS else None
+    if tqdm is None:
+        yield lambda n: None
+        return
+    bar = tqdm(total=total, desc=desc, unit="tok", unit_scale=True, file=stream, dynamic_ncols=True,
+               leave=False)
+    try:
+        yield bar.update
+    finally:
+        bar.close()
 
 
 def _duration(seconds: float) -> str:
