@@ -15,7 +15,6 @@ drift apart.
 from __future__ import annotations
 
 import operator
-import sys
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -153,9 +152,6 @@ HABITS: dict[str, Habit] = {
     "Tensor.clamp_": _H("x.clamp_(0, 1)", "x[...] = x.clip(0, 1).numpy()  (under no_grad())"),
     "Tensor.uniform_": _H("w.uniform_(-a, a)", "nn.init.uniform_(w, -a, a)"),
     "Tensor.normal_": _H("w.normal_(0, 0.02)", "nn.init.normal_(w, 0, 0.02)"),
-    "Tensor.+=": _H("h += x on a tensor in a graph that another name holds", "h = h + x",
-                    "PyTorch changes h for every name; here h would become a new tensor and the other names "
-                    "would keep the old values (with no other name, += is h = h + x and works)"),
     # ---- modules, layers, optimizers
     "Module.to": _H("model.to(device) / model.to(torch.float64)", "model.astype(np.float64)",
                     "NumPy runs on the CPU: there are no devices"),
@@ -243,47 +239,6 @@ class Size(int):
         return not self == other
 
     __hash__ = int.__hash__
-
-
-# ------------------------------------------------------------------------- x += y on a tensor in a graph
-# NOTE: PyTorch writes into x, so every name for x sees the new values; here the op is recorded as a new
-# tensor bound to x. The two agree exactly when no other name (and no graph node) holds x: a fresh
-# temporary, as in `h = x @ w; h += b` or the backward rules written once for arrays and Tensors. CPython's
-# reference count says which, the way NumPy elides temporaries: calibrated once, below, on a probe that
-# takes the same path (x op= y -> __iop__ -> _in_place -> aliased).
-
-
-def _count(obj: object) -> int:
-    return sys.getrefcount(obj)
-
-
-class _Probe:
-    seen = 0
-
-    def __iadd__(self, other: object) -> _Probe:
-        return self._in_place(other)
-
-    def _in_place(self, other: object) -> _Probe:
-        _Probe.seen = _as_aliased_counts(self)
-        return self
-
-
-def _as_aliased_counts(obj: object) -> int:
-    return _count(obj)  # one frame deep, as `aliased` is
-
-
-def _fresh_count() -> int:
-    probe = _Probe()
-    probe += 1
-    return _Probe.seen
-
-
-_FRESH = _fresh_count() if hasattr(sys, "getrefcount") else -1
-
-
-def aliased(tensor: object) -> bool:
-    """True when something besides the name being assigned holds `tensor` (call from `_in_place`)."""
-    return _FRESH < 0 or _count(tensor) > _FRESH
 
 
 class TorchLikeModule(types.ModuleType):

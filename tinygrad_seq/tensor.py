@@ -596,21 +596,15 @@ class Tensor:
 
     def _in_place(self, symbol: str, ufunc: np.ufunc, other: Any) -> Tensor:
         """x op= y: written into x's own array when no graph is recorded (under no_grad, or when neither
-        x nor y requires grad). Inside a graph, a leaf that requires grad raises, as in PyTorch; otherwise
-        the op is recorded as x = x op y when nothing else holds x, and raises when something does (torch
-        would change it for every name: habits.aliased)."""
+        x nor y requires grad). Inside a graph, a leaf that requires grad raises, as in PyTorch; any other
+        x is rebased as torch does it (see `_rebase`): every name for x sees the new value."""
         if STATE.grad_enabled and (self.requires_grad or isinstance(other, Tensor) and other.requires_grad):
-            if not (self.requires_grad and self.grad_fn is None):
-                if habits.aliased(self):
-                    raise RuntimeError(f"{symbol} on a tensor in a graph that another name (or op) holds: "
-                                       f"write `x = x {symbol[0]} y`; {habits.explain('Tensor.+=')}")
-                return {"+=": Tensor.__add__, "-=": Tensor.__sub__, "*=": Tensor.__mul__,
-                        "/=": Tensor.__truediv__}[symbol](self, other)
-            raise RuntimeError(
-                f"{symbol}: a leaf Variable that requires grad is being used in an in-place operation. "
-                f"Update weights under `with no_grad():` (as `p {symbol} lr * p.grad`), or build a new "
-                f"tensor: `x = x {symbol[0]} y`"
-            )
+            if self.requires_grad and self.grad_fn is None:
+                raise RuntimeError(
+                    f"{symbol}: a leaf Variable that requires grad is being used in an in-place operation. "
+                    f"Update weights under `with no_grad():` (as `p {symbol} lr * p.grad`), or build a new "
+                    f"tensor: `x = x {symbol[0]} y`")
+            return self._rebase(symbol, other)
         value = _plain(other)
         try:
             ufunc(self._data, value, out=self._data, casting="same_kind")
@@ -621,20 +615,40 @@ class Tensor:
         self.bump_version()  # a graph that saved x refuses to run backward with the new values
         return self
 
+    def _rebase(self, symbol: str, other: Any) -> Tensor:
+        """x op= y inside a graph, as torch records it: a new node computes x op y from `before`, a new
+        Tensor object holding x's old value and history, and this very object becomes its output (data,
+        grad_fn). The version is bumped, so a node that read x before refuses to run backward."""
+        before = Tensor._wrap(self._data, self.requires_grad)
+        before.grad_fn, before.output_index = self.grad_fn, self.output_index
+        before.tags, before.detached_from = self.tags, self.detached_from
+        operand = before if other is self else other  # x += x reads the old x twice
+        op = {"+=": Tensor.__add__, "-=": Tensor.__sub__, "*=": Tensor.__mul__, "/=": Tensor.__truediv__}
+        result = op[symbol](before, operand)
+        if result.shape != self.shape or not np.can_cast(result.dtype, self.dtype, "same_kind"):
+            raise ShapeError(f"{symbol}: cannot write the result ({result.shape}, {result.dtype}) of shapes "
+                             f"{self.shape} and {np.shape(_plain(other))} into this tensor ({self.shape}, "
+                             f"{self.dtype})")
+        result = result.astype(self.dtype)  # float32 += float64 stays float32, as in place
+        self._data, self.requires_grad = result._data, result.requires_grad
+        self.grad_fn, self.output_index = result.grad_fn, result.output_index
+        self.bump_version()
+        return self
+
     def __iadd__(self, other: Any) -> Tensor:
-        """x += y in place (under no_grad, or when x needs no gradient)."""
+        """x += y in place (inside a graph: recorded, and x's history rebased, as in torch)."""
         return self._in_place("+=", np.add, other)
 
     def __isub__(self, other: Any) -> Tensor:
-        """x -= y in place (under no_grad, or when x needs no gradient)."""
+        """x -= y in place (inside a graph: recorded, and x's history rebased, as in torch)."""
         return self._in_place("-=", np.subtract, other)
 
     def __imul__(self, other: Any) -> Tensor:
-        """x *= y in place (under no_grad, or when x needs no gradient)."""
+        """x *= y in place (inside a graph: recorded, and x's history rebased, as in torch)."""
         return self._in_place("*=", np.multiply, other)
 
     def __itruediv__(self, other: Any) -> Tensor:
-        """x /= y in place (under no_grad, or when x needs no gradient)."""
+        """x /= y in place (inside a graph: recorded, and x's history rebased, as in torch)."""
         return self._in_place("/=", np.true_divide, other)
 
 
