@@ -180,6 +180,10 @@ def test_an_op_that_read_the_tensor_before_an_in_place_change_refuses_to_backwar
     with pytest.raises(RuntimeError, match=r"op 'Mul' .*: input 0 \(shape \(2,\)\) was modified in place "
                                            r"after the forward pass \(version 0 -> 1\)"):
         earlier.sum().backward()
+    h = p * 3
+    h += h * 2  # the operand read h before the change: backward reaches that op and refuses, never loops
+    with pytest.raises(RuntimeError, match="modified in place after the forward pass"):
+        h.sum().backward()
 
 
 def test_in_place_in_a_graph_keeps_a_double_backward():
