@@ -4,7 +4,8 @@
 #              (LESSONS="05 08" runs only those)
 # make bench  every script in benchmarks/
 # make clean  remove .venv, out/ and build artefacts
-# The first target that needs it creates .venv and installs the package (editable) with its dev extra.
+# The first target that needs it creates .venv and installs the package (editable) with its dev extra;
+# afterwards `source .venv/bin/activate` puts `tinygrad-seq`, pytest and mypy on the PATH.
 
 PYTHON ?= python3
 VENV := .venv
@@ -15,15 +16,26 @@ DEMO_ARGS ?=
 
 export HYPOTHESIS_PROFILE
 
-.PHONY: test demo lessons bench clean venv
+.PHONY: test demo lessons bench clean venv FORCE
 
 venv: $(VENV)/.installed
 
-# Re-installs when pyproject.toml changes (new dependency, new extra, new entry point).
-$(VENV)/.installed: pyproject.toml
+# Re-installs when pyproject.toml changes (new dependency, new extra, new entry point) or a module of the
+# package is added or removed. The editable install is setuptools' strict mode: a tree of links that mypy
+# and editors read like any installed package (the default mode maps nn/ to tinygrad_seq.nn with an import
+# hook that static tools cannot follow); a new file needs the re-install, which this rule does.
+PACKAGE_FILES := $(sort $(wildcard tinygrad_seq/*.py tinygrad_seq/*.js tinygrad_seq/*.css nn/*.py nn/*/*.py))
+
+$(VENV)/.files: FORCE
+	@mkdir -p $(VENV)
+	@echo "$(PACKAGE_FILES)" | cmp -s - $@ || echo "$(PACKAGE_FILES)" > $@
+
+$(VENV)/.installed: pyproject.toml $(VENV)/.files
+	@echo "make: installing tinygrad-seq with its dev extra into $(VENV)/ (once, about 2 minutes; again only"
+	@echo "      when pyproject.toml changes or a module is added). Then: source $(VENV)/bin/activate"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev]" --config-settings editable_mode=strict
 	touch $@
 
 # Two test workers on 2 cores: one BLAS thread each, or they oversubscribe the cores.

@@ -17,13 +17,16 @@
 
 Everything is written under out/main/ (checkpoint, loss curve, graph pictures; out/main-quick/ with --quick,
 so a quick run never replaces the full one); the last lines say where.
-Continue training the same model with `tinygrad-seq train --out out/main --resume --steps N`.
+Continue training the same model with `tinygrad-seq train --out out/main --resume --steps N` (the last line
+prints the command with the path of `tinygrad-seq` when the venv is not activated).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import sys
 
 import numpy as np
 
@@ -171,6 +174,14 @@ def default_out(quick: bool) -> str:
     return os.path.join("out", "main-quick" if quick else "main")
 
 
+def command_name() -> str:
+    """`tinygrad-seq` if the shell finds it (an activated venv), else its path beside this Python."""
+    beside = os.path.join(os.path.dirname(sys.executable), "tinygrad-seq")
+    if shutil.which("tinygrad-seq") == beside or not os.path.exists(beside):
+        return "tinygrad-seq"
+    return os.path.relpath(beside) if not os.path.relpath(beside).startswith("..") else beside
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for CI")
@@ -196,7 +207,10 @@ def main() -> None:
     print(f"\nWritten under {args.out}/:")
     for path in [result.checkpoint, result.curve, *pictures]:
         print(f"   {path}")
-    print(f"Continue training: tinygrad-seq train --out {args.out} --resume --minutes 5")
+    command = command_name()
+    print(f"Continue training: {command} train --out {args.out} --resume --minutes 5")
+    if command != "tinygrad-seq":
+        print(f"   (or `source {os.path.dirname(command)}/activate` once: then `tinygrad-seq` works as is)")
     print("\nAll checks passed.")
 
 

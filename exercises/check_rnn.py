@@ -56,7 +56,8 @@ def check_rnn_step(ns: dict[str, Any], ctx: Context) -> list[str]:
     got = call("one_hot", ns["one_hot"], ids.copy(), 5)
     compare("one_hot(ids, 5)", got, F.one_hot(ids, 5, dtype=np.float64).numpy(), layout("row", "token"))
     for number, case in enumerate(_cases(ctx.rng(1)), 1):
-        cell = RNNCell(*case["W_xh"].shape, dtype=np.float64)
+        n_in, n_hidden = case["W_xh"].shape
+        cell = RNNCell(n_in, n_hidden, dtype=np.float64)
         cell.load_state_dict({"weight_ih": case["W_xh"].T, "weight_hh": case["W_hh"].T, "bias_ih": case["b"],
                               "bias_hh": np.zeros_like(case["b"])})
         want = cell(Tensor(case["x"]), Tensor(case["h_prev"])).numpy()

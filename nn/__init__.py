@@ -7,9 +7,12 @@ The language-model toolkit is the subpackage `tinygrad_seq.nn.lm` (`from tinygra
 no layer here imports it.
 """
 
-from tinygrad_seq import functional
+from typing import TYPE_CHECKING, Any
+
+from tinygrad_seq import functional, habits
 
 from . import init, optim, utils
+from .activation import GELU, ReLU, Sigmoid, Tanh
 from .attention import MultiheadAttention, scaled_dot_product_attention
 from .containers import ModuleList, Sequential
 from .linear import Dropout, Embedding, Identity, LayerNorm, Linear
@@ -32,4 +35,12 @@ __all__ = [
     "MultiheadAttention", "scaled_dot_product_attention",
     "TransformerEncoderLayer", "TransformerDecoderLayer",
     "SinusoidalPositionalEncoding", "LearnedPositionalEncoding",
+    "ReLU", "Tanh", "Sigmoid", "GELU",
 ]
+
+
+if not TYPE_CHECKING:  # hidden from type checkers, which would otherwise accept any name
+
+    def __getattr__(name: str) -> Any:
+        """A torch.nn name that is not here (`nn.Softmax`) raises, naming what to write instead."""
+        raise habits.no_attribute(__name__, name, "nn")

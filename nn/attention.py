@@ -270,7 +270,7 @@ class MultiheadAttention(Module):
         w = self.in_proj_weight
         if query is key and key is value:
             qkv = F.linear(query, w, b)  # (B, L, E) -> (B, L, 3E)
-            q, k, v = qkv.split(3, axis=-1)  # (B, L, 3E) -> 3 x (B, L, E)
+            q, k, v = qkv.split(sections=3, axis=-1)  # (B, L, 3E) -> 3 x (B, L, E)
             return q, k, v
         return F.linear(query, w[:E], bq), F.linear(key, w[E:2 * E], bk), F.linear(value, w[2 * E:], bv)
 

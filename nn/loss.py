@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from tinygrad_seq import functional as F
+from tinygrad_seq import habits
 from tinygrad_seq.tensor import Tensor
 
 from .module import Module
@@ -35,7 +36,10 @@ class CrossEntropyLoss(_Loss):
     ``fused=True``: one node (`functional.FusedCrossEntropy`, same values); the default composes it.
     """
 
-    def __init__(self, ignore_index: int = -100, reduction: str = "mean", fused: bool = False) -> None:
+    def __init__(self, ignore_index: int = -100, reduction: str = "mean", fused: bool = False,
+                 **torch_only: Any) -> None:
+        if torch_only:  # label_smoothing=, weight=: say how to write them here
+            habits.refuse_keywords("CrossEntropyLoss", torch_only)
         super().__init__(reduction)
         self.ignore_index, self.fused = ignore_index, fused
 

@@ -14,6 +14,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from tinygrad_seq import habits
 from tinygrad_seq.autograd import no_grad, scope
 from tinygrad_seq.tensor import Tensor
 
@@ -93,7 +94,7 @@ class Module:
             found = self.__dict__.get(table, {})
             if name in found:
                 return found[name]
-        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+        raise habits.no_attribute(type(self).__name__, name, "Module")
 
     def __delattr__(self, name: str) -> None:
         for table in (self._parameters, self._modules, self._buffers):
@@ -195,9 +196,10 @@ class Module:
     # ------------------------------------------------------------------ state
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        """Copies of every parameter and buffer, by dotted name."""
+        """Every parameter's and buffer's array by dotted name: the arrays themselves, not copies, as torch's
+        state_dict shares storage (an optimizer step shows in it; copy it to keep a snapshot)."""
         items = list(self.named_parameters()) + list(self.named_buffers())
-        return {name: t.numpy().copy() for name, t in items}
+        return {name: t.numpy() for name, t in items}
 
     def load_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> None:
         """Copy arrays into the parameters and buffers; checks everything before changing anything.
@@ -230,8 +232,9 @@ class Module:
                 arrays[key] = cast
         if problems:
             raise StateDictError(f"load_state_dict into {type(self).__name__}: " + "; ".join(problems))
-        for key, array in arrays.items():
-            own[key].data = array
+        for key, array in arrays.items():  # written into the arrays, as torch copies into its tensors
+            np.copyto(own[key].numpy(), array)
+            own[key].bump_version()
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the state dict to `path` as .npz, atomically (a crash never leaves half a file)."""

@@ -22,15 +22,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tinygrad_seq import habits
 from tinygrad_seq.tensor import Tensor
 
 from .module import StateDictError
 
 __all__ = ["SGD", "Adam", "AdamW", "CosineWithWarmup", "Optimizer", "StepLR"]
+
+
+if not TYPE_CHECKING:  # hidden from type checkers, which would otherwise accept any name
+
+    def __getattr__(name: str) -> Any:
+        """A torch.optim name that is not here (`optim.lr_scheduler`) raises, naming what to write instead."""
+        raise habits.no_attribute(__name__, name, "optim")
 
 
 class Optimizer:

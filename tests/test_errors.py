@@ -83,7 +83,7 @@ def test_reshape_mismatch_names_both_shapes() -> None:
     ("sum", lambda: ONES(2, 3).sum(axis=2), ["axis 2", "2 dimensions"]),
     ("max", lambda: ONES(2, 3).max(axis=(0, -3)), ["axis -3"]),
     ("squeeze", lambda: ONES(2, 1).squeeze(0), ["(2, 1)"]),
-    ("split", lambda: ONES(2, 5).split(2, axis=1), ["5", "2 equal parts"]),
+    ("split", lambda: ONES(2, 5).split(sections=2, axis=1), ["5", "2 equal parts"]),
     ("concatenate", lambda: tg.concatenate([ONES(2, 3), ONES(3, 2)]), ["(2, 3)", "(3, 2)"]),
     ("getitem", lambda: ONES(2, 3)[5], ["index 5", "(2, 3)"]),
     ("getitem", lambda: ONES(2, 3)[np.array([0, 7])], ["index 7"]),

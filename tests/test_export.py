@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from tinygrad_seq.nn.lm.cli import main
+from tinygrad_seq.nn.lm.cli import EXIT_MISSING_DEPENDENCY, main
 from tinygrad_seq.nn.lm.export import export_safetensors, torch_state_dict
 from tinygrad_seq.nn.lm.models import LMConfig, build_model
 from tinygrad_seq.nn.lm.text import Vocab
@@ -85,7 +85,7 @@ def test_export_command_and_its_missing_extra(tmp_path, monkeypatch, capsys):
     assert "rnn.weight_hh_l0" in safetensors_numpy.load_file(str(tmp_path / "m.safetensors"))
     monkeypatch.setitem(sys.modules, "safetensors", None)
     monkeypatch.setitem(sys.modules, "safetensors.numpy", None)
-    assert main(["export", str(run), "-o", str(tmp_path / "n.safetensors")]) == 2
+    assert main(["export", str(run), "-o", str(tmp_path / "n.safetensors")]) == EXIT_MISSING_DEPENDENCY
     err = capsys.readouterr().err
     assert err.strip() == ('tinygrad-seq export: error: export needs safetensors, which is not installed: '
                            'pip install "tinygrad-seq[lm]"')

@@ -375,3 +375,18 @@ def test_score_at_word_level_includes_the_end_of_line():
     model = build_model(LMConfig("gru", len(vocab), hidden=5), rng=0)
     result = score(model, vocab, "the cat sat")
     assert [t for t, _ in result.tokens] == ["the", "cat", "sat", "<eos>"]
+
+
+@pytest.mark.parametrize("kind", ["lstm", "transformer"])
+def test_score_and_evaluate_tell_a_progress_bar_of_every_token_once(kind):
+    vocab = Vocab.chars(FOX)
+    model = build_model(LMConfig(kind, len(vocab), hidden=8, heads=2, context=8), rng=0)
+    text = FOX * 3
+    told: list[int] = []
+    result = score(model, vocab, text, chunk=16, advance=told.append)
+    assert sum(told) == len(result.logp) and len(told) > 1  # in pieces, each token counted once
+    np.testing.assert_allclose(result.total, score(model, vocab, text, chunk=16).total)
+    told.clear()
+    ids = vocab.encode(text)
+    evaluation = evaluate(model, ids, batch_size=2, seq_len=8, advance=told.append)
+    assert sum(told) == evaluation.tokens and len(told) > 1

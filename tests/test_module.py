@@ -203,9 +203,13 @@ def test_state_dict_round_trips_through_save_and_load(tmp_path):
     other.load(path)
     assert_same_params(params_of(other), params_of(net))
     np.testing.assert_array_equal(other(IDS).numpy(), net(IDS).numpy())
-    state = net.state_dict()
-    state["head.0.bias"][:] = 99.0  # a state dict is a copy, not a view of the weights
-    assert not np.any(net.head[0].bias.numpy() == 99.0)
+    state = net.state_dict()  # the weights' own arrays, as torch's state_dict shares storage
+    snapshot = {k: v.copy() for k, v in state.items()}
+    state["head.0.bias"][:] = 99.0
+    assert np.all(net.head[0].bias.numpy() == 99.0)
+    net.load_state_dict(snapshot)  # written into the same arrays, as torch copies into its tensors
+    assert state["head.0.bias"] is net.head[0].bias.numpy()
+    np.testing.assert_array_equal(state["head.0.bias"], snapshot["head.0.bias"])
 
 
 def test_load_state_dict_accepts_plain_numpy_arrays_of_another_dtype():

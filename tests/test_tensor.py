@@ -161,7 +161,9 @@ def test_constructors_give_the_values_in_float32_unless_told(make, values):
 
 
 def test_arange_eye_and_the_like_constructors():
-    assert ts.arange(1, 7, 2).tolist() == [1.0, 3.0, 5.0] and ts.arange(3).dtype == np.float32
+    # as torch.arange: int64 from integers (an index), float32 when any argument is a float
+    assert ts.arange(1, 7, 2).tolist() == [1, 3, 5] and ts.arange(3).dtype == np.int64
+    assert ts.arange(0, 1, 0.5).tolist() == [0.0, 0.5] and ts.arange(0, 1, 0.5).dtype == np.float32
     np.testing.assert_array_equal(ts.eye(2, 3).numpy(), np.eye(2, 3))
     x = Tensor(np.ones((2, 2), dtype=np.float64))
     for like, value in ((ts.zeros_like(x), 0.0), (ts.ones_like(x), 1.0), (ts.full_like(x, 3.0), 3.0)):

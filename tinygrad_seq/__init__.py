@@ -11,9 +11,11 @@ imports the core, so the core cannot import it while it loads, and `graph` / `te
 """
 
 import importlib
+import os
 from typing import Any
 
-from . import functional
+from . import functional, habits
+from . import tensor as _tensor_module
 from .autograd import (
     AnomalyError,
     FirstOrderOnlyError,
@@ -55,11 +57,25 @@ __version__ = "0.1.0"
 
 _LAZY = ("nn", "graph", "graph_analysis", "testing")
 
+# NOTE: the package is this folder of a checkout, not the installed tree, whenever the repository root comes
+# first on sys.path (`python -m ...`, `python -c`, a notebook started there); nn/ is then beside it, not in
+# it, so the root is searched too and `tinygrad_seq.nn` is the checkout's nn/ (the installed tree, a link
+# tree in the editable install, holds nn/ inside and needs no help).
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if not os.path.isdir(os.path.join(__path__[0], "nn")) and \
+        os.path.isfile(os.path.join(_ROOT, "nn", "__init__.py")):
+    __path__.append(_ROOT)
+
+
+# `ts.tensor` is the module tensor.py: called like torch.tensor(...), it says to write Tensor(...)
+habits.callable_like_torch(_tensor_module, "ts.tensor")
+
 
 def __getattr__(name: str) -> Any:
-    """`ts.nn`, `ts.graph`, `ts.testing`: import the submodule on first use."""
+    """`ts.nn`, `ts.graph`, `ts.testing`: import the submodule on first use; `ts.cat` and other PyTorch
+    names raise, naming the spelling here."""
     if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        raise habits.no_attribute(__name__, name, "ts")
     try:
         return importlib.import_module(f"{__name__}.{name}")
     except ModuleNotFoundError as error:

@@ -14,7 +14,7 @@ import contextlib
 import linecache
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
@@ -75,9 +75,9 @@ class _GradMode(contextlib.ContextDecorator):
         STATE.grad_enabled = self._saved.pop()
 
 
-def no_grad() -> _GradMode:
-    """Turn graph recording off: `with no_grad(): ...` or `@no_grad()`."""
-    return _GradMode(False)
+def no_grad(func: Callable[..., Any] | None = None) -> Any:
+    """Turn graph recording off: `with no_grad(): ...`, `@no_grad()`, or `@no_grad` as in torch."""
+    return _GradMode(False) if func is None else _GradMode(False)(func)
 
 
 def enable_grad() -> _GradMode:

@@ -15,7 +15,7 @@ from types import ModuleType
 
 __all__ = ["EXTRAS", "MissingExtra", "install_hint", "require"]
 
-EXTRAS = {"graphviz": "viz", "matplotlib": "lm", "tqdm": "lm", "safetensors": "lm", "threadpoolctl": "lm",
+EXTRAS = {"graphviz": "viz", "matplotlib": "lm", "tqdm": "lm", "safetensors": "lm",
           "hypothesis": "test"}
 
 

@@ -220,7 +220,7 @@ def layer_norm(
 
 def _normalize(x: Tensor, axes: tuple[int, ...], eps: float) -> Tensor:
     """(x - mean) / sqrt(var + eps) over `axes`, composed from primitives."""
-    return (x - x.mean(axes, keepdims=True)) / (x.var(axes, keepdims=True) + eps).sqrt()
+    return (x - x.mean(axes, keepdims=True)) / (x.var(axes, keepdims=True, ddof=0) + eps).sqrt()
 
 
 class FusedLayerNorm(Function):
@@ -241,7 +241,7 @@ class FusedLayerNorm(Function):
         axes = self.axes
         x, out, rstd = self.saved_tensors
         if self.create_graph:  # the saved 1/std would be a constant: recompute it from x
-            rstd = 1 / (x.var(axes, keepdims=True) + self.eps).sqrt()
+            rstd = 1 / (x.var(axes, keepdims=True, ddof=0) + self.eps).sqrt()
         # a fresh temporary: the augmented assignments below are in place on arrays and new nodes on
         # Tensors that require grad (see Tensor.__isub__), so the one formula serves both passes
         dx = grad - grad.mean(axes, keepdims=True)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import autograd, ops
+from . import autograd, habits, ops
 from .autograd import STATE, ShapeError, run_op
 from .seeding import generator
 
@@ -41,7 +41,21 @@ class Tensor:
         Tensor([2. 4. 6.])
     """
 
-    __array_ufunc__ = None  # `ndarray + Tensor` calls Tensor.__radd__ instead of NumPy's loop
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        """NumPy ufuncs (`np.exp(t)`, `ndarray + t`): an op here gives a Tensor that keeps the graph; others
+        give arrays, and raise when a tensor that requires grad would lose its graph (habits.py)."""
+        return habits.array_ufunc(Tensor, ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func: Any, types: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
+        """NumPy functions (`np.clip(t, 0, 1)`) run on the arrays; on a tensor that requires grad they raise
+        instead of dropping the graph, naming the op here (habits.py)."""
+        return habits.array_function(Tensor, func, args, kwargs)
+
+    if not TYPE_CHECKING:  # hidden from type checkers, which would otherwise accept any attribute
+
+        def __getattr__(self, name: str) -> Any:
+            """Only for names a Tensor lacks: a PyTorch spelling raises, naming the one here."""
+            raise habits.no_attribute("Tensor", name, "Tensor")
 
     # NOTE: speed. Defaults live on the class, so a new Tensor (one per op) stores only what differs from
     # them: an op's result sets `_data`, and `requires_grad` and `grad_fn` when it is recorded. (Slots
@@ -56,6 +70,9 @@ class Tensor:
     # from (call it: None once that tensor is freed), so that a picture can draw the truncation point
     detached_from: weakref.ref[Tensor] | None = None
     tags: tuple[tuple[tuple[str, ...], str], ...] = ()  # (scope, name) pairs recorded by `tags.tag`
+    # set by max/min over an axis: iterating their result (`v, i = x.max(1)`, torch's values and indices)
+    # raises instead of unpacking the values
+    _values_of: str | None = None
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
         self._data = _to_array(data, dtype)
@@ -94,7 +111,8 @@ class Tensor:
     shape = property(lambda self: self._data.shape, doc="The length of each axis, like ndarray.shape.")
     ndim = property(lambda self: self._data.ndim, doc="The number of axes, like ndarray.ndim.")
     dtype = property(lambda self: self._data.dtype, doc="The NumPy dtype of the data, like ndarray.dtype.")
-    size = property(lambda self: self._data.size, doc="The number of elements, like ndarray.size.")
+    size = property(lambda self: habits.Size(self._data.size),
+                    doc="The number of elements, an int like ndarray.size (x.size() raises, naming shape).")
     is_leaf = property(lambda self: self.grad_fn is None,
                        doc="True unless a recorded op made it (inputs, parameters), as in torch.")
     T = property(lambda self: self.transpose(), doc="The axes reversed, like ndarray.T.")
@@ -335,26 +353,47 @@ class Tensor:
         count = self.size if axes is None else int(np.prod([self.shape[a] for a in axes]))
         return self.sum(axes, keepdims) / count
 
-    def var(self, axis: Axis = None, keepdims: bool = False, ddof: int = 0, **torch_names: Any) -> Tensor:
-        """The variance over `axis` with `ddof` (0 by default: the population variance), like np.var."""
+    def var(self, axis: Axis = None, keepdims: bool = False, ddof: int | None = None, **torch_names: Any
+            ) -> Tensor:
+        """The variance over `axis`: sum((x - mean)^2) / (n - ddof), like np.var; `ddof` must be given.
+
+        NumPy's default is ddof=0 (the population variance), torch's the unbiased ddof=1: say which.
+        """
         if torch_names:
             _torch_keywords("var", torch_names)
+        if ddof is None:
+            raise TypeError(f"var: {habits.explain('Tensor.var()')}")
         axes = ops.normalize_axis(axis, self.ndim, "var")
         count = self.size if axes is None else int(np.prod([self.shape[a] for a in axes]))
         centred = self - self.mean(axes, keepdims=True)
         return (centred * centred).sum(axes, keepdims) / (count - ddof)
 
+    def std(self, axis: Axis = None, keepdims: bool = False, ddof: int | None = None, **torch_names: Any
+            ) -> Tensor:
+        """The standard deviation over `axis`: sqrt(var(axis, ddof)), like np.std; `ddof` must be given."""
+        if torch_names:
+            _torch_keywords("std", torch_names)
+        if ddof is None:
+            raise TypeError(f"std: {habits.explain('Tensor.std()')}")
+        return self.var(axis, keepdims, ddof=ddof).sqrt()
+
     def max(self, axis: Axis = None, keepdims: bool = False, **torch_names: Any) -> Tensor:
-        """The largest value over `axis`, like np.max."""
+        """The largest value over `axis`, like np.max (the values only: argmax gives the indices)."""
         if torch_names:
             _torch_keywords("max", torch_names)
-        return ops.Max.apply(self, axis=ops.normalize_axis(axis, self.ndim, "max"), keepdims=keepdims)
+        out = ops.Max.apply(self, axis=ops.normalize_axis(axis, self.ndim, "max"), keepdims=keepdims)
+        if axis is not None:
+            out._values_of = "max"
+        return out
 
     def min(self, axis: Axis = None, keepdims: bool = False, **torch_names: Any) -> Tensor:
-        """The smallest value over `axis`, like np.min."""
+        """The smallest value over `axis`, like np.min (the values only)."""
         if torch_names:
             _torch_keywords("min", torch_names)
-        return -(-self).max(axis, keepdims)
+        out = -(-self).max(axis, keepdims)
+        if axis is not None:
+            out._values_of = "min"
+        return out
 
     def logsumexp(self, axis: Axis = None, keepdims: bool = False, **torch_names: Any) -> Tensor:
         """log(sum(exp(x))) over `axis` without overflow, like scipy.special.logsumexp."""
@@ -463,19 +502,29 @@ class Tensor:
             _torch_keywords("flip", torch_names)
         return ops.Flip.apply(self, axis=axis)
 
-    def split(self, sections: int | Sequence[int], axis: int = 0, **torch_names: Any) -> list[Tensor]:
-        """Like np.split: `sections` equal parts, or the indices to cut at."""
+    def split(self, *torch_style: Any, sections: int | None = None, indices: Sequence[int] | None = None,
+              axis: int = 0, **torch_names: Any) -> list[Tensor]:
+        """Like np.split: `sections` equal parts, or cut at `indices`; both by keyword.
+
+        A number or list given by position reads differently in NumPy (parts, indices) and PyTorch
+        (lengths), so it raises, naming the keyword that gives the parts meant.
+        """
         if torch_names:
             _torch_keywords("split", torch_names)
+        if torch_style:  # x.split(2) or x.split(2, 1): PyTorch's (split_size, dim)
+            axis = int(torch_style[1]) if len(torch_style) > 1 else axis
+            _refuse_positional_split(torch_style[0], self.shape[axis], axis)
         n = self.shape[axis]
-        if isinstance(sections, int):
+        if (sections is None) == (indices is None):
+            raise TypeError("split: give sections= (that many equal parts) or indices= (where to cut)")
+        if sections is not None:
             if n % sections:
                 raise ShapeError(
                     f"split: axis {axis} of length {n} does not divide into {sections} equal parts"
                 )
             cuts = list(range(0, n, n // sections))[1:]
         else:
-            cuts = list(sections)
+            cuts = list(indices)  # type: ignore[arg-type]
         lead = (slice(None),) * (axis % self.ndim)
         return [self[lead + (slice(a, b),)] for a, b in zip([0, *cuts], [*cuts, n], strict=True)]
 
@@ -485,6 +534,27 @@ class Tensor:
         if self.detached_from is not None and not self.requires_grad:  # a view of a cut tensor is cut too
             out.detached_from = self.detached_from
         return out
+
+    def __iter__(self) -> Any:
+        """The sub-tensors along the first axis, like iterating an ndarray."""
+        if self._values_of is not None:
+            habit = habits.explain(f"Tensor.{self._values_of}(dim)")
+            raise TypeError(f"iterating over x.{self._values_of}(axis): {habit}; iterate over "
+                            f"x.{self._values_of}(axis).tolist() for the values")
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(len(self)))
+
+    def flatten(self, *start_dim: int) -> Tensor:
+        """The values as one axis, like ndarray.flatten() (torch's flatten(start_dim) is a reshape here)."""
+        if start_dim:
+            raise TypeError(f"flatten{start_dim}: {habits.explain('Tensor.flatten(start_dim)')}")
+        return self.reshape(-1)
+
+    def copy(self) -> Tensor:
+        """A tensor with its own copy of the data, like ndarray.copy(); the gradient flows back, as through
+        torch's clone()."""
+        return self + 0 if self.requires_grad else Tensor._wrap(self._data.copy(), False)
 
     def take(self, indices: Any, axis: int = 0) -> Tensor:
         """Gather along `axis` by integer indices (an embedding lookup is `weight.take(ids)`)."""
@@ -526,17 +596,15 @@ class Tensor:
 
     def _in_place(self, symbol: str, ufunc: np.ufunc, other: Any) -> Tensor:
         """x op= y: written into x's own array when no graph is recorded (under no_grad, or when neither
-        x nor y requires grad). Inside a graph, a leaf that requires grad raises, as in PyTorch; otherwise
-        the op is recorded as x op y (the gradient is right; other references keep the old value)."""
+        x nor y requires grad). Inside a graph, a leaf that requires grad raises, as in PyTorch; any other
+        x is rebased as torch does it (see `_rebase`): every name for x sees the new value."""
         if STATE.grad_enabled and (self.requires_grad or isinstance(other, Tensor) and other.requires_grad):
-            if not (self.requires_grad and self.grad_fn is None):
-                return {"+=": Tensor.__add__, "-=": Tensor.__sub__, "*=": Tensor.__mul__,
-                        "/=": Tensor.__truediv__}[symbol](self, other)
-            raise RuntimeError(
-                f"{symbol}: a leaf Variable that requires grad is being used in an in-place operation. "
-                f"Update weights under `with no_grad():` (as `p {symbol} lr * p.grad`), or build a new "
-                f"tensor: `x = x {symbol[0]} y`"
-            )
+            if self.requires_grad and self.grad_fn is None:
+                raise RuntimeError(
+                    f"{symbol}: a leaf Variable that requires grad is being used in an in-place operation. "
+                    f"Update weights under `with no_grad():` (as `p {symbol} lr * p.grad`), or build a new "
+                    f"tensor: `x = x {symbol[0]} y`")
+            return self._rebase(symbol, other)
         value = _plain(other)
         try:
             ufunc(self._data, value, out=self._data, casting="same_kind")
@@ -547,20 +615,40 @@ class Tensor:
         self.bump_version()  # a graph that saved x refuses to run backward with the new values
         return self
 
+    def _rebase(self, symbol: str, other: Any) -> Tensor:
+        """x op= y inside a graph, as torch records it: a new node computes x op y from `before`, a new
+        Tensor object holding x's old value and history, and this very object becomes its output (data,
+        grad_fn). The version is bumped, so a node that read x before refuses to run backward."""
+        before = Tensor._wrap(self._data, self.requires_grad)
+        before.grad_fn, before.output_index = self.grad_fn, self.output_index
+        before.tags, before.detached_from = self.tags, self.detached_from
+        operand = before if other is self else other  # x += x reads the old x twice
+        op = {"+=": Tensor.__add__, "-=": Tensor.__sub__, "*=": Tensor.__mul__, "/=": Tensor.__truediv__}
+        result = op[symbol](before, operand)
+        if result.shape != self.shape or not np.can_cast(result.dtype, self.dtype, "same_kind"):
+            raise ShapeError(f"{symbol}: cannot write the result ({result.shape}, {result.dtype}) of shapes "
+                             f"{self.shape} and {np.shape(_plain(other))} into this tensor ({self.shape}, "
+                             f"{self.dtype})")
+        result = result.astype(self.dtype)  # float32 += float64 stays float32, as in place
+        self._data, self.requires_grad = result._data, result.requires_grad
+        self.grad_fn, self.output_index = result.grad_fn, result.output_index
+        self.bump_version()
+        return self
+
     def __iadd__(self, other: Any) -> Tensor:
-        """x += y in place (under no_grad, or when x needs no gradient)."""
+        """x += y in place (inside a graph: recorded, and x's history rebased, as in torch)."""
         return self._in_place("+=", np.add, other)
 
     def __isub__(self, other: Any) -> Tensor:
-        """x -= y in place (under no_grad, or when x needs no gradient)."""
+        """x -= y in place (inside a graph: recorded, and x's history rebased, as in torch)."""
         return self._in_place("-=", np.subtract, other)
 
     def __imul__(self, other: Any) -> Tensor:
-        """x *= y in place (under no_grad, or when x needs no gradient)."""
+        """x *= y in place (inside a graph: recorded, and x's history rebased, as in torch)."""
         return self._in_place("*=", np.multiply, other)
 
     def __itruediv__(self, other: Any) -> Tensor:
-        """x /= y in place (under no_grad, or when x needs no gradient)."""
+        """x /= y in place (inside a graph: recorded, and x's history rebased, as in torch)."""
         return self._in_place("/=", np.true_divide, other)
 
 
@@ -579,15 +667,24 @@ def _check_two_axis_transpose(ndim: int, axes: tuple) -> None:
     )
 
 
-_TORCH_KEYWORDS = {"dim": "axis", "dims": "axis", "keepdim": "keepdims"}
+_torch_keywords = habits.refuse_keywords  # dim= -> "here it is NumPy's axis=", from the one table
 
 
-def _torch_keywords(op: str, given: dict[str, Any]) -> None:
-    """Raise for keywords an op does not take, naming NumPy's spelling for PyTorch's (dim= -> axis=)."""
-    name = next(iter(given))
-    if name in _TORCH_KEYWORDS:
-        raise TypeError(f"{op}: {name}= is PyTorch's name; here it is NumPy's {_TORCH_KEYWORDS[name]}=")
-    raise TypeError(f"{op}() got an unexpected keyword argument {name!r}")
+def _refuse_positional_split(given: Any, n: int, axis: int) -> None:
+    """split(2) / split([1, 3]): NumPy's parts or cut indices, or PyTorch's lengths? Name both keywords."""
+    if isinstance(given, int):
+        step = given if given > 0 else n
+        torch_way = f"sections={n // given}" if n % step == 0 else f"indices={list(range(step, n, step))}"
+        raise TypeError(
+            f"split({given}) on axis {axis} of length {n}: {habits.HABITS['Tensor.split(int)'].why}; write "
+            f"x.split(sections={given}, axis={axis}) for {given} parts, or x.split({torch_way}, axis={axis}) "
+            f"for parts of length {given}")
+    lengths = [int(v) for v in given]
+    cuts = [int(c) for c in np.cumsum(lengths)[:-1]]
+    raise TypeError(
+        f"split({lengths}) on axis {axis} of length {n}: {habits.HABITS['Tensor.split(list)'].why}; write "
+        f"x.split(indices={lengths}, axis={axis}) to cut there, or x.split(indices={cuts}, axis={axis}) for "
+        f"parts of lengths {lengths}")
 
 
 def _plain(x: Any) -> Any:
@@ -681,7 +778,11 @@ def full(
     return Tensor(np.full(shape, value, dtype=dtype), requires_grad=requires_grad)
 
 
-def arange(*args: float, dtype: Any = np.float32) -> Tensor:
+def arange(*args: float, dtype: Any = None) -> Tensor:
+    """Evenly spaced values in [start, stop), like np.arange and torch.arange: integers (int64) from
+    integer arguments (so ``logp[ts.arange(N), y]`` indexes), float32 when any argument is a float."""
+    if dtype is None:
+        dtype = np.int64 if all(isinstance(a, int | np.integer) for a in args) else np.float32
     return Tensor(np.arange(*args, dtype=dtype))
 
 

@@ -10,9 +10,11 @@ export.
     tinygrad-seq gradcheck --layer all
     tinygrad-seq gradcheck runs/lstm --localize
     tinygrad-seq export runs/lstm -o model.safetensors
+    eval "$(tinygrad-seq completion bash)"
 
 Bad input (a missing file, an empty corpus, a checkpoint from another model, a prompt with unknown
-characters, sizes that cannot fit in memory) gets one line on stderr and exit code 2, never a traceback.
+characters, sizes that cannot fit in memory) gets one line on stderr and exit code 2, never a traceback;
+a missing optional dependency (an extra, or Graphviz's `dot` for pictures) gets one line and exit code 3.
 Ctrl-C, SIGTERM or SIGHUP (a closed terminal) during training saves a checkpoint and exits with code 130,
 143 or 129; a closed stdout (``train ... | head``) only stops the printing: training goes on to its end
 and saves. Text the terminal's encoding cannot show is printed as escapes. Only one training run at a
@@ -39,13 +41,15 @@ import numpy as np
 
 from tinygrad_seq import __version__
 from tinygrad_seq.deprecated import warn_renamed
+from tinygrad_seq.extras import MissingExtra
 
 from . import checks
 from .checkpoint import CheckpointError, load_checkpoint, load_model
+from .cli_help import EXAMPLES, HelpFormatter, completion_script, epilog
 from .export import ExportError
 from .memory import MemoryBudgetError, check_fits, describe
 from .models import MODELS, Evaluation, LMConfig, baselines, build_model, chunk_loss, evaluate, unfused
-from .progress import STOP_SIGNALS, Output, raise_terminated, stop_signal
+from .progress import STOP_SIGNALS, Output, raise_terminated, stop_signal, work_bar
 from .rundir import LOCK, RunDirError, claim
 from .sampling import generate, score, start_id
 from .text import CORPORA, CorpusError, UnknownCharacterError, Vocab, corpus_name, load_corpus
@@ -62,9 +66,10 @@ from .training import (
     split_text,
 )
 
-__all__ = ["UsageError", "build_parser", "main"]
+__all__ = ["EXIT_MISSING_DEPENDENCY", "UsageError", "build_parser", "main"]
 
 PROG = "tinygrad-seq"
+EXIT_MISSING_DEPENDENCY = 3  # an optional package (an extra) or Graphviz's `dot` is not installed
 
 
 def __getattr__(name: str) -> Any:
@@ -320,7 +325,8 @@ def _eval(args: argparse.Namespace) -> int:
         split = "validation split"
     batch = args.batch_size or train_cfg.eval_batch
     try:
-        result = evaluate(model, valid_ids, batch_size=batch, unk_id=vocab.unk_id)
+        with work_bar(sys.stderr, len(valid_ids), "eval") as advance:
+            result = evaluate(model, valid_ids, batch_size=batch, unk_id=vocab.unk_id, advance=advance)
     except ValueError as error:  # fewer than 2 tokens
         raise UsageError(str(error)) from None
     base = baselines(train_ids, valid_ids, len(vocab)) if train_ids is not None else {}
@@ -379,7 +385,11 @@ def _score(args: argparse.Namespace) -> int:
     model, vocab, _ = load_model(_checkpoint_path(args.dir))
     texts = list(args.sentences) + ([load_corpus(args.file)] if args.file is not None else [])
     try:
-        scores = sorted((score(model, vocab, s) for s in texts), key=lambda s: -s.total)
+        scored = []
+        for text in texts:
+            with work_bar(sys.stderr, len(vocab.encode(text)), "score") as advance:
+                scored.append(score(model, vocab, text, advance=advance))
+        scores = sorted(scored, key=lambda s: -s.total)
     except ValueError as error:  # an unknown character, nothing to score
         raise UsageError(str(error)) from None
     print(f"{'rank':<6}{'log P (nats)':>13}{'per token':>11}{'tokens':>8}  sentence")
@@ -498,7 +508,10 @@ def _graph(args: argparse.Namespace) -> int:
     try:
         written = graph.render(loss, path=args.output, collapse=collapse, max_steps=max_steps, params=model,
                                width=args.width, layout=args.layout)
-    except (graph.GraphvizNotFound, graph.GraphvizFailed) as error:
+    except graph.GraphvizNotFound as error:
+        print(f"{PROG} graph: {error}", file=sys.stderr)
+        return EXIT_MISSING_DEPENDENCY
+    except graph.GraphvizFailed as error:  # `dot` is there but failed: not a missing dependency
         print(f"{PROG} graph: {error}", file=sys.stderr)
         return 1
     except ValueError as error:  # a picture format it cannot write (-o x.jpg)
@@ -561,8 +574,6 @@ def _gradcheck(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from tinygrad_seq.extras import MissingExtra
-
     from .export import export_safetensors
 
     path = _checkpoint_path(args.dir)
@@ -571,10 +582,8 @@ def _export(args: argparse.Namespace) -> int:
     if os.path.realpath(args.output) in own | {os.path.realpath(path)}:
         raise UsageError(f"-o {args.output}: that is a file of the run itself; write the export elsewhere")
     model, vocab, ckpt = load_model(path)
-    try:
+    try:  # a missing safetensors (MissingExtra) goes up to main: exit code 3
         arrays = export_safetensors(model, vocab, args.output, step=ckpt.step, overwrite=args.force)
-    except MissingExtra as error:
-        raise UsageError(str(error)) from None
     except FileExistsError:
         raise UsageError(f"-o {args.output} already exists; pass --force to replace it") from None
     said = sys.stdout if os.path.isfile(args.output) else sys.stderr  # -o /dev/stdout: keep it the file
@@ -649,7 +658,7 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
     fields = _option_fields(LMConfig) | _option_fields(TrainConfig)
     for name, spec in CONFIG_OPTIONS.items():
         spec, default = dict(spec), fields[name].default
-        if default not in (None, False) and "[" not in spec["help"]:
+        if default is not None and default is not False and "[" not in spec["help"]:  # 0 is a default
             spec["help"] += f" [{default}]"
         parser.add_argument("--" + name.replace("_", "-"), default=None, **spec)
 
@@ -657,18 +666,20 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG, description="Train toy language models from scratch, look at their graphs, and check "
-        "their gradients (tinygrad_seq).")
+        "their gradients (tinygrad_seq).", formatter_class=HelpFormatter,
+        epilog="examples:\n" + "".join(f"  {lines[0]}\n" for lines in EXAMPLES.values())
+        + f"\n'{PROG} COMMAND --help' shows a command's options and more examples.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     ckpt_help = "a training directory (or a checkpoint .npz)"
 
     def command(name: str, summary: str, description: str, run: Any) -> argparse.ArgumentParser:
-        # train writes its defaults as [value]: its options default to None, meaning "not given"
-        formatter = argparse.HelpFormatter if name == "train" else argparse.ArgumentDefaultsHelpFormatter
-        p = sub.add_parser(name, help=summary, description=description, formatter_class=formatter)
+        p = sub.add_parser(name, help=summary, description=description, epilog=epilog(name),
+                           formatter_class=HelpFormatter)
         p.set_defaults(run=run)
-        p.add_argument("--threads", type=_positive_int, default=DEFAULT_THREADS,
-                       help=f"BLAS threads (nn/lm/threads.py says why one) [{DEFAULT_THREADS}]")
+        if name != "completion":
+            p.add_argument("--threads", type=_positive_int, default=DEFAULT_THREADS,
+                           help="BLAS threads (one is fastest for these small matrices on a shared CPU)")
         return p
 
     t = command("train", "train a language model",
@@ -676,7 +687,7 @@ def build_parser() -> argparse.ArgumentParser:
                 "DIR/checkpoint.npz and DIR/loss_curve.png; Ctrl-C saves a checkpoint and stops.", _train)
     add = t.add_argument
     _add_config_options(t)
-    stop = t.add_argument_group("when to stop (default: 1000 steps)")
+    stop = t.add_argument_group("when to stop [after 1000 steps]")
     stop.add_argument("--steps", type=_positive_int, help="train until this step (a total, also on resume)")
     stop.add_argument("--minutes", type=_positive_float, help="train for this long (this session)")
     add("--out", required=True, metavar="DIR", help="where the checkpoint and loss curve go")
@@ -717,7 +728,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--hidden", type=_positive_int, default=8, help="hidden size of the untrained model")
     g.add_argument("--steps", type=_positive_int, default=6, help="time steps to unroll")
     g.add_argument("--max-steps", type=_positive_int, default=None, help="elide the middle of longer unrolls")
-    g.add_argument("--expand", action="store_true", help="draw every op (default: one box per time step)")
+    g.add_argument("--expand", action="store_true", help="draw every op, not one box per time step")
     g.add_argument("--width", type=_positive_int, metavar="PX",
                    help="picture width in pixels (PNG: drawn that wide; SVG: shown that wide)")
     g.add_argument("--layout", type=_layout, default="auto", metavar="auto|row|K",
@@ -733,10 +744,10 @@ def build_parser() -> argparse.ArgumentParser:
                 "(a trained one in DIR or a fresh --model) with respect to every parameter, and print the "
                 "reports; with --localize a failing check also names the op whose backward is wrong "
                 "(scope, time step, line of code). Exit code 1 if any fails.", _gradcheck)
-    k.add_argument("dir", metavar="DIR", nargs="?", help=ckpt_help + " (default: check the layers)")
+    k.add_argument("dir", metavar="DIR", nargs="?", help=ckpt_help + " [none: check the layers]")
     k.add_argument("--model", choices=MODELS, help="check an untrained language model of this kind")
     k.add_argument("--layer", choices=[*checks.LAYERS, "all"], default=None,
-                   help="which layer (default: all; not with DIR or --model)")
+                   help="which layer, not with DIR or --model [all]")
     k.add_argument("--hidden", type=_positive_int, default=8, help="hidden size of the untrained model")
     k.add_argument("--steps", type=_positive_int, default=6, help="tokens of the model's loss")
     k.add_argument("--unfused", action="store_true",
@@ -760,12 +771,18 @@ def build_parser() -> argparse.ArgumentParser:
                 "Stubs to fill in (start), checks that say which gradient, gate and time step are wrong "
                 "(check), and hints (hint), one exercise per lesson (docs/exercises.md).", exercises.run)
     exercises.add_arguments(e)
+
+    w = command("completion", "print a shell completion script (bash or zsh)",
+                "Print a completion script for bash or zsh, generated from this command's options.",
+                lambda args: print(completion_script(parser, args.shell), end="") or 0)
+    w.add_argument("shell", choices=["bash", "zsh"], help="the shell to complete in")
+    w.set_defaults(threads=None)  # no BLAS work: leave its threads alone
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command; returns the exit code: 0 ok, 1 a check failed, 2 bad input, 128 + the signal after
-    Ctrl-C (130), SIGTERM (143) or SIGHUP (129)."""
+    """Run the command; returns the exit code: 0 ok, 1 a check failed, 2 bad input, 3 a missing optional
+    dependency, 128 + the signal after Ctrl-C (130), SIGTERM (143) or SIGHUP (129)."""
     stdout, stderr = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = Output(stdout), Output(stderr)  # escapes, and a closed pipe ends nothing
     main_thread = threading.current_thread() is threading.main_thread()
@@ -796,6 +813,9 @@ def _main(argv: Sequence[str] | None) -> int:
             RunDirError, ExportError) as error:
         print(f"{PROG} {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except MissingExtra as error:
+        print(f"{PROG} {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_MISSING_DEPENDENCY
     except OSError as error:
         print(f"{PROG} {args.command}: error: {error.strerror or error}: {error.filename or ''}".rstrip(": "),
               file=sys.stderr)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -294,8 +294,8 @@ def _chosen(logits: Any, targets: np.ndarray) -> np.ndarray:
     return np.take_along_axis(logp, targets[..., None], axis=-1)[..., 0].astype(np.float64)
 
 
-def token_logp(model: Module, stream: np.ndarray, chunk: int = 4096,
-               windows: int | None = None) -> np.ndarray:
+def token_logp(model: Module, stream: np.ndarray, chunk: int = 4096, windows: int | None = None,
+               advance: Callable[[int], None] | None = None) -> np.ndarray:
     """log p(stream[i] | what comes before it) for i = 1 .. N - 1: (N,) ids -> (N - 1,) float64.
 
     The stream is read as one text, whatever the batch sizes elsewhere. A recurrent model reads it in
@@ -309,36 +309,44 @@ def token_logp(model: Module, stream: np.ndarray, chunk: int = 4096,
     (each from all the tokens before it); each next window ends ``C // 2`` tokens later and scores only
     those, so every later token is predicted from between C - C // 2 and C - 1 tokens before it. The
     windows are independent: `windows` of them (default: ``chunk // C``) share one forward pass, which
-    changes the speed and memory, not the numbers. No graph is recorded; dropout is off.
+    changes the speed and memory, not the numbers. No graph is recorded; dropout is off. `advance(n)`,
+    if given, is told of the n tokens each pass scored (a progress bar), every token once.
     """
     stream = np.asarray(stream, dtype=np.int64)
     if stream.ndim != 1 or len(stream) < 2:
         raise ValueError(f"evaluate: need a 1-D stream of at least 2 tokens (one to predict from, one to "
                          f"predict), got shape {stream.shape}")
     logp = np.empty(len(stream) - 1, dtype=np.float64)
+    advance = advance or (lambda n: None)
     with evaluating(model):
         if model.context is None:
-            _lane_logp(model, stream, logp, chunk)
+            _lane_logp(model, stream, logp, chunk, advance)
         else:
-            _window_logp(model, stream, logp, windows or max(1, chunk // model.context))
+            _window_logp(model, stream, logp, windows or max(1, chunk // model.context), advance)
     return logp
 
 
-def _read(model: Module, inputs: np.ndarray, targets: np.ndarray, chunk: int) -> np.ndarray:
-    """log p of `targets` (T, B) after `inputs` (T, B), read `chunk` rows per pass, the state carried."""
+def _read(model: Module, inputs: np.ndarray, targets: np.ndarray, chunk: int,
+          advance: Callable[[int], None], scored: list[tuple[int, int]]) -> np.ndarray:
+    """log p of `targets` (T, B) after `inputs` (T, B), read `chunk` rows per pass, the state carried;
+    `advance` is told, after each pass, how many of its rows fall in column b's scored rows scored[b]."""
     out, state = np.empty(targets.shape, dtype=np.float64), None
     for begin in range(0, len(inputs), chunk):
-        logits, state = model(inputs[begin:begin + chunk], state)  # (t, B) -> (t, B, V)
-        out[begin:begin + chunk] = _chosen(logits, targets[begin:begin + chunk])
+        end = min(begin + chunk, len(inputs))
+        logits, state = model(inputs[begin:end], state)  # (t, B) -> (t, B, V)
+        out[begin:end] = _chosen(logits, targets[begin:end])
+        advance(sum(max(0, min(end, hi) - max(begin, lo)) for lo, hi in scored))
     return out
 
 
-def _lane_logp(model: Module, stream: np.ndarray, logp: np.ndarray, chunk: int) -> None:
+def _lane_logp(model: Module, stream: np.ndarray, logp: np.ndarray, chunk: int,
+               advance: Callable[[int], None]) -> None:
     """Fill `logp` (log p of stream[1:]) with a recurrent model: lane 0 from the start, lanes k >= 1 of
     `LANE_TOKENS` predictions from position k * LANE_TOKENS, each read after its `WARMUP_TOKENS`."""
     n, W = len(logp), min(WARMUP_TOKENS, LANE_TOKENS)
     first = min(n, LANE_TOKENS)
-    logp[:first] = _read(model, stream[:first, None], stream[1:first + 1, None], chunk)[:, 0]
+    logp[:first] = _read(model, stream[:first, None], stream[1:first + 1, None], chunk, advance,
+                         [(0, first)])[:, 0]
     starts = list(range(LANE_TOKENS, n, LANE_TOKENS))
     if not starts:
         return
@@ -346,17 +354,20 @@ def _lane_logp(model: Module, stream: np.ndarray, logp: np.ndarray, chunk: int) 
     # lane k reads inputs [start - W, start + LANE) and predicts the next token of each
     inputs = np.stack([padded[a - W:a + LANE_TOKENS] for a in starts], axis=1)  # (W + LANE, lanes)
     targets = np.stack([padded[a - W + 1:a + LANE_TOKENS + 1] for a in starts], axis=1)
-    read = _read(model, inputs, targets, max(1, chunk // len(starts)))[W:]  # (LANE, lanes): the scored rows
+    scored = [(W, W + min(LANE_TOKENS, n - a)) for a in starts]
+    read = _read(model, inputs, targets, max(1, chunk // len(starts)), advance, scored)[W:]  # (LANE, lanes)
     for column, a in enumerate(starts):
         logp[a:a + LANE_TOKENS] = read[:min(LANE_TOKENS, n - a), column]
 
 
-def _window_logp(model: Module, stream: np.ndarray, logp: np.ndarray, per_pass: int) -> None:
+def _window_logp(model: Module, stream: np.ndarray, logp: np.ndarray, per_pass: int,
+                 advance: Callable[[int], None]) -> None:
     """Fill `logp` (log p of stream[1:]) with a Transformer: windows of its context, `per_pass` at once."""
     C, n = model.context, len(stream) - 1
     if n <= C:
         logits, _ = model(stream[:-1, None])  # (n, 1) -> (n, 1, V)
         logp[:] = _chosen(logits, stream[1:, None])[:, 0]
+        advance(n)
         return
     stride = max(1, C // 2)
     # (first position read, first scored): a window scores [e, e + stride), reading C tokens up to its end
@@ -369,10 +380,11 @@ def _window_logp(model: Module, stream: np.ndarray, logp: np.ndarray, per_pass: 
         chosen = _chosen(logits, targets)  # (C, b)
         for column, (a, first) in enumerate(group):
             logp[first:a + C] = chosen[first - a:, column]
+            advance(a + C - first)
 
 
 def evaluate(model: Module, ids: np.ndarray, batch_size: int = 16, seq_len: int | None = None,
-             unk_id: int | None = None) -> Evaluation:
+             unk_id: int | None = None, advance: Callable[[int], None] | None = None) -> Evaluation:
     """Loss (nats/token), bits per token and perplexity of `model` on the token stream `ids`.
 
     Every token after the first is predicted once, as `token_logp` reads the stream: a recurrent model
@@ -380,11 +392,12 @@ def evaluate(model: Module, ids: np.ndarray, batch_size: int = 16, seq_len: int 
     context. The result does not depend on `batch_size` (how many Transformer windows one pass reads)
     nor on `seq_len` (tokens per pass of a recurrent model; default: as many as keep the logits under
     `EVAL_ELEMENTS`); they only set speed and memory. ``unk_id``: count the targets that are ``<unk>``.
+    `advance(n)`, if given, is told of the tokens each pass scored (a progress bar).
     The model's train/eval mode is restored after.
     """
     V = max(1, getattr(getattr(model, "config", None), "vocab_size", 1))
     chunk = seq_len if seq_len is not None and model.context is None else max(64, EVAL_ELEMENTS // V)
-    logp = token_logp(model, ids, chunk=chunk, windows=batch_size)
+    logp = token_logp(model, ids, chunk=chunk, windows=batch_size, advance=advance)
     unk = int(np.count_nonzero(np.asarray(ids)[1:] == unk_id)) if unk_id is not None else 0
     return Evaluation(float(-logp.mean()), len(logp), unk)
 

@@ -9,6 +9,7 @@ stages, and an output stream that never ends a run (`Output`).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import math
 import os
@@ -17,13 +18,14 @@ import sys
 import threading
 import time
 import warnings
+from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
 from tinygrad_seq.extras import MissingExtra, install_hint, require
 
 __all__ = [
     "STOP_SIGNALS", "Interrupts", "Output", "Progress", "Terminated", "in_notebook", "raise_terminated",
-    "stop_signal",
+    "stop_signal", "work_bar",
 ]
 
 # Ctrl-C; what `timeout`, schedulers and `docker stop` send; a closed terminal or SSH session
@@ -163,11 +165,14 @@ class Progress:
     """A tqdm bar (steps, loss, tokens/s, ETA) in a terminal or a notebook; plain periodic lines elsewhere.
 
     Without tqdm (the ``lm`` extra) the plain lines are used everywhere, and a terminal or notebook is
-    told once how to get the bar.
+    told once how to get the bar. A timed run (`seconds`, the budget) measures elapsed time against the
+    budget, a total that never moves, and shows the step count beside it: its number of steps is only
+    an estimate, re-made as the run goes.
     """
 
-    def __init__(self, stream: TextIO, total: int | None, initial: int, every_seconds: float = 10.0) -> None:
-        self.stream, self.every, self.last_line = stream, every_seconds, -math.inf
+    def __init__(self, stream: TextIO, total: int | None, initial: int, every_seconds: float = 10.0,
+                 seconds: float | None = None) -> None:
+        self.stream, self.every, self.last_line, self.seconds = stream, every_seconds, -math.inf, seconds
         self.bar = None
         if getattr(stream, "isatty", lambda: False)() or in_notebook():
             tqdm = _tqdm()
@@ -175,12 +180,16 @@ class Progress:
                 print(f"(progress as plain lines: tqdm is not installed; for a progress bar: "
                       f"{install_hint('tqdm')})", file=stream, flush=True)
                 return
+            if seconds is not None:  # elapsed of the budget: whole seconds, the total fixed
+                self.bar = tqdm(total=max(1, round(seconds)), initial=0, file=stream, unit="s",
+                                dynamic_ncols=True, bar_format="{l_bar}{bar}| {n}s of {total}s{postfix}")
+                return
             self.bar = tqdm(total=total, initial=initial, file=stream, unit="step", dynamic_ncols=True,
                             smoothing=0.05,
                             bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]")
 
     def set_total(self, total: int) -> None:
-        if self.bar is not None:
+        if self.bar is not None and self.seconds is None:  # a timed bar's total is its budget
             self.bar.total = total
             self.bar.refresh()
 
@@ -191,11 +200,19 @@ class Progress:
             print(text, file=self.stream, flush=True)
 
     def update(self, step: int, total: int | None, stats: dict[str, float], eta: float | None,
-               force: bool = False) -> None:
+               force: bool = False, elapsed: float | None = None) -> None:
+        """Show step `step` of `total`; a timed run also passes `elapsed`, the seconds since it began."""
         loss, val, tok_s = stats["loss"], stats.get("val"), stats["tok_s"]
+        budget = f"{_duration(elapsed)} of {_duration(self.seconds)}" \
+            if self.seconds is not None and elapsed is not None else None
+        timed = budget is not None
         if self.bar is not None:
-            self.bar.update(step - self.bar.n)
-            parts = [f"loss {loss:.3f}"] + ([f"val {val:.3f}"] if val is not None else [])
+            if elapsed is not None and timed:
+                self.bar.update(min(int(elapsed), self.bar.total) - self.bar.n)
+            else:
+                self.bar.update(step - self.bar.n)
+            parts = [f"step {step}"] if timed else []
+            parts += [f"loss {loss:.3f}"] + ([f"val {val:.3f}"] if val is not None else [])
             parts.append(f"{tok_s:,.0f} tok/s")
             self.bar.set_postfix_str(", ".join(parts), refresh=False)
             return
@@ -203,8 +220,9 @@ class Progress:
         if not force and now - self.last_line < self.every:
             return
         self.last_line = now
-        of = f"/{max(total, step)}" if total else ""  # a timed run's total is an estimate
-        line = [f"step {step}{of}", f"loss {loss:.3f}"] + ([f"val {val:.3f}"] if val is not None else [])
+        of = f"/{total}" if total and not timed else ""  # a timed run's number of steps is an estimate
+        line = [f"step {step}{of}"] + ([budget] if budget is not None else [])
+        line += [f"loss {loss:.3f}"] + ([f"val {val:.3f}"] if val is not None else [])
         line += [f"lr {stats['lr']:.2e}", f"|g| {stats['norm']:.2f}", f"{tok_s:,.0f} tok/s"]
         line += [f"eta {_duration(eta)}"] if eta is not None else []
         print(" | ".join(line), file=self.stream, flush=True)
@@ -212,6 +230,27 @@ class Progress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+WORK_BAR_TOKENS = 100_000  # work on fewer tokens is done in a few seconds: no bar
+
+
+@contextlib.contextmanager
+def work_bar(stream: TextIO, total: int, desc: str) -> Iterator[Callable[[int], None]]:
+    """A bar over `total` tokens for long work that is not training (`eval`, `score --file`): yields the
+    function that advances it by n tokens. Shown on a terminal or in a notebook, with tqdm, for at least
+    WORK_BAR_TOKENS tokens; otherwise the function does nothing. The bar is removed when done."""
+    tty = getattr(stream, "isatty", lambda: False)() or in_notebook()
+    tqdm = _tqdm() if tty and total >= WORK_BAR_TOKENS else None
+    if tqdm is None:
+        yield lambda n: None
+        return
+    bar = tqdm(total=total, desc=desc, unit="tok", unit_scale=True, file=stream, dynamic_ncols=True,
+               leave=False)
+    try:
+        yield bar.update
+    finally:
+        bar.close()
 
 
 def _duration(seconds: float) -> str:

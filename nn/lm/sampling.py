@@ -11,6 +11,7 @@ Both read text as the start of a line: the model first reads the start token (``
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -136,7 +137,8 @@ class Score:
 SCORE_TOKENS = 4096  # tokens read per forward pass when scoring: memory stays the same for any length
 
 
-def score(model: Module, vocab: Vocab, sentence: str, chunk: int = SCORE_TOKENS) -> Score:
+def score(model: Module, vocab: Vocab, sentence: str, chunk: int = SCORE_TOKENS,
+          advance: Callable[[int], None] | None = None) -> Score:
     """log P(sentence) in nats, token by token, as the start of a new line.
 
     Every token is predicted from those before it and from the start token (``<eos>`` at the word
@@ -149,6 +151,7 @@ def score(model: Module, vocab: Vocab, sentence: str, chunk: int = SCORE_TOKENS)
     without recording a graph, so any length scores in the same memory: a recurrent model carries its
     state from piece to piece (the result is the whole text's); a Transformer reads windows of its
     context that overlap by half, each token predicted from at least ``context // 2`` tokens before it.
+    `advance(n)`, if given, is told of the n tokens each piece scored (a progress bar).
     """
     ids = vocab.encode(sentence)
     start = start_id(vocab)
@@ -156,5 +159,5 @@ def score(model: Module, vocab: Vocab, sentence: str, chunk: int = SCORE_TOKENS)
     if len(stream) < 2:
         raise ValueError(f"score: {sentence!r} has no token to score")
     targets = stream[1:]
-    logp = token_logp(model, stream, chunk)
+    logp = token_logp(model, stream, chunk, advance=advance)
     return Score(sentence, float(logp.sum()), targets, logp, vocab.itos)

@@ -13,7 +13,8 @@ while it was busy (wall time, OPENBLAS_NUM_THREADS=1 vs 2, two rounds each; READ
     tests of the layers (pytest -n 2, 3 files)          86 s            93 s
 
 So `Trainer.run(threads=1)`, the lessons' ``--threads`` and ``tinygrad-seq ... --threads N`` all go
-through `blas_threads`, the one place that sets it (threadpoolctl, in the ``lm`` extra).
+through `blas_threads`, the one place that sets it, with threadpoolctl: a core dependency, because a bare
+install that could not limit BLAS trained 10-18x slower than a full one (README, "Performance").
 
     >>> with blas_threads(2):        # BLAS may use two threads inside the block
     ...     trainer.run(steps=100, threads=None)   # doctest: +SKIP
@@ -26,8 +27,6 @@ import os
 import warnings
 from contextlib import AbstractContextManager
 from typing import Any
-
-from tinygrad_seq.extras import MissingExtra, require
 
 __all__ = ["DEFAULT_THREADS", "blas_threads", "too_many_threads"]
 
@@ -46,8 +45,6 @@ def too_many_threads(n: int | None) -> str:
 def blas_threads(n: int | None = DEFAULT_THREADS) -> AbstractContextManager[Any]:
     """BLAS (OpenBLAS, MKL, BLIS) limited to `n` threads: inside a ``with`` block (restored after it), or
     for the rest of the process when called on its own. ``None`` leaves BLAS as it is.
-
-    Without threadpoolctl (the ``lm`` extra) it warns once, naming the extra, and changes nothing.
     """
     if n is None:
         return contextlib.nullcontext()
@@ -56,9 +53,6 @@ def blas_threads(n: int | None = DEFAULT_THREADS) -> AbstractContextManager[Any]
     crowded = too_many_threads(n)
     if crowded:
         warnings.warn(crowded, stacklevel=2)
-    try:
-        threadpoolctl = require("threadpoolctl", "limiting BLAS threads")
-    except MissingExtra as missing:
-        warnings.warn(f"{missing}; BLAS keeps its own number of threads", stacklevel=2)
-        return contextlib.nullcontext()
+    import threadpoolctl  # imported on first use: it inspects the loaded libraries, which takes a moment
+
     return threadpoolctl.threadpool_limits(limits=n, user_api="blas")

@@ -432,9 +432,11 @@ class Trainer:
         """Train steps until `steps` or `deadline`, validating and saving every ``eval_every`` steps (a
         timed run re-plans its schedule as it learns its speed); returns the signal that stopped it, or 0.
         """
-        bar = Progress(self.stream, (steps or self.planned) if progress else None, self.step)
-        val = self.history["val_loss"][-1] if self.history["val_loss"] else None
         began, session_steps, tok_s = time.perf_counter(), 0, 0.0
+        # a timed run's bar measures this session's time against its budget (from now to the deadline)
+        budget = deadline - began if steps is None and deadline < math.inf else None
+        bar = Progress(self.stream, (steps or self.planned) if progress else None, self.step, seconds=budget)
+        val = self.history["val_loss"][-1] if self.history["val_loss"] else None
         tokens_per_step = self.data.shape[1] * self.config.seq_len
         try:
             with Interrupts(bar.write) as interrupts:
@@ -456,7 +458,7 @@ class Trainer:
                         bar.set_total(self.planned)
                     stats = {"loss": loss, "val": val, "tok_s": tok_s, "lr": self.optimizer.lr, "norm": norm}
                     bar.update(self.step, steps or self.planned, stats, self._eta(steps, deadline, per_step),
-                               force=validating)
+                               force=validating, elapsed=time.perf_counter() - began)
                     if validating and self.step != steps:  # the last step saves after the final evaluation
                         self.save()
                     if interrupts.count:
