@@ -742,22 +742,59 @@ def where(condition: Any, x: Any, y: Any) -> Tensor:
 
 
 def concatenate(tensors: Sequence[Tensor], axis: int = 0, **torch_names: Any) -> Tensor:
+    """Join tensors along an existing axis, like ``np.concatenate``; the gradient is split back.
+
+    Shapes (n_1, ...), (n_2, ...), ... along ``axis`` give (n_1 + n_2 + ..., ...); every other axis must
+    agree.
+
+    Examples
+    --------
+    >>> concatenate([zeros(2, 3), ones(1, 3)]).shape
+    (3, 3)
+    """
     if torch_names:
         _torch_keywords("concatenate", torch_names)
     return ops.Concatenate.apply(*tensors, axis=axis)
 
 
 def stack(tensors: Sequence[Tensor], axis: int = 0, **torch_names: Any) -> Tensor:
+    """Join same-shape tensors along a new axis, like ``np.stack``.
+
+    k tensors of shape S give shape S with k inserted at ``axis``.
+
+    Examples
+    --------
+    >>> stack([zeros(2, 3), ones(2, 3)], axis=1).shape
+    (2, 2, 3)
+    """
     if torch_names:
         _torch_keywords("stack", torch_names)
     return concatenate([t.expand_dims(axis) for t in tensors], axis=axis)
 
 
 def maximum(x: Tensor, y: Any) -> Tensor:
+    """Elementwise max(x, y), like ``np.maximum``; a tie sends half the gradient to each side.
+
+    x and y broadcast: the result has their broadcast shape.
+
+    Examples
+    --------
+    >>> maximum(Tensor([1.0, 5.0]), 2.0)
+    Tensor([2. 5.])
+    """
     return x.maximum(y)
 
 
 def minimum(x: Tensor, y: Any) -> Tensor:
+    """Elementwise min(x, y), like ``np.minimum``; a tie sends half the gradient to each side.
+
+    x and y broadcast: the result has their broadcast shape.
+
+    Examples
+    --------
+    >>> minimum(Tensor([1.0, 5.0]), 2.0)
+    Tensor([1. 2.])
+    """
     return x.minimum(y)
 
 
@@ -765,28 +802,75 @@ def minimum(x: Tensor, y: Any) -> Tensor:
 
 
 def zeros(*shape: int, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros, like ``np.zeros``: float32 unless ``dtype`` says otherwise.
+
+    The shape is given as ints or as one tuple: ``zeros(2, 3)`` and ``zeros((2, 3))`` are (2, 3).
+
+    Examples
+    --------
+    >>> zeros(2, 3).shape
+    (2, 3)
+    """
     return Tensor(np.zeros(_shape(shape), dtype=dtype), requires_grad=requires_grad)
 
 
 def ones(*shape: int, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
+    """A tensor of ones, like ``np.ones``: float32 unless ``dtype`` says otherwise.
+
+    The shape is given as ints or as one tuple: ``ones(2, 3)`` and ``ones((2, 3))`` are (2, 3).
+
+    Examples
+    --------
+    >>> ones(2)
+    Tensor([1. 1.])
+    """
     return Tensor(np.ones(_shape(shape), dtype=dtype), requires_grad=requires_grad)
 
 
 def full(
     shape: Sequence[int] | int, value: float, dtype: Any = np.float32, requires_grad: bool = False
 ) -> Tensor:
+    """A tensor of ``shape`` filled with ``value``, like ``np.full``: float32 unless ``dtype`` says otherwise.
+
+    ``shape`` is an int or a sequence of ints: ``full((2, 3), 7.0)`` is (2, 3).
+
+    Examples
+    --------
+    >>> full(3, 0.5)
+    Tensor([0.5 0.5 0.5])
+    """
     return Tensor(np.full(shape, value, dtype=dtype), requires_grad=requires_grad)
 
 
 def arange(*args: float, dtype: Any = None) -> Tensor:
     """Evenly spaced values in [start, stop), like np.arange and torch.arange: integers (int64) from
-    integer arguments (so ``logp[ts.arange(N), y]`` indexes), float32 when any argument is a float."""
+    integer arguments (so ``logp[ts.arange(N), y]`` indexes), float32 when any argument is a float.
+
+    One argument n gives shape (n,); ``dtype`` overrides the choice.
+
+    Examples
+    --------
+    >>> arange(4)
+    Tensor([0 1 2 3], dtype=int64)
+    >>> arange(0, 1, 0.5).dtype
+    dtype('float32')
+    """
     if dtype is None:
         dtype = np.int64 if all(isinstance(a, int | np.integer) for a in args) else np.float32
     return Tensor(np.arange(*args, dtype=dtype))
 
 
 def eye(n: int, m: int | None = None, dtype: Any = np.float32) -> Tensor:
+    """The n x m identity matrix (m defaults to n), like ``np.eye``: float32 unless ``dtype`` says otherwise.
+
+    Shape (n, m): ones on the main diagonal, zeros elsewhere.
+
+    Examples
+    --------
+    >>> eye(2)
+    Tensor([[1. 0.]
+     [0. 1.]])
+    """
     return Tensor(np.eye(n, m, dtype=dtype))
 
 
@@ -807,14 +891,41 @@ def rand(
 
 
 def zeros_like(x: Tensor, requires_grad: bool = False) -> Tensor:
+    """Zeros with the shape and dtype of ``x``, like ``np.zeros_like``.
+
+    The result has x's shape; it takes no gradient from x.
+
+    Examples
+    --------
+    >>> zeros_like(ones(2, 3)).shape
+    (2, 3)
+    """
     return zeros(*x.shape, dtype=x.dtype, requires_grad=requires_grad)
 
 
 def ones_like(x: Tensor, requires_grad: bool = False) -> Tensor:
+    """Ones with the shape and dtype of ``x``, like ``np.ones_like``.
+
+    The result has x's shape; it takes no gradient from x.
+
+    Examples
+    --------
+    >>> ones_like(zeros(2))
+    Tensor([1. 1.])
+    """
     return ones(*x.shape, dtype=x.dtype, requires_grad=requires_grad)
 
 
 def full_like(x: Tensor, value: float, requires_grad: bool = False) -> Tensor:
+    """``value`` everywhere, with the shape and dtype of ``x``, like ``np.full_like``.
+
+    The result has x's shape; it takes no gradient from x.
+
+    Examples
+    --------
+    >>> full_like(zeros(2), 3.0)
+    Tensor([3. 3.])
+    """
     return full(x.shape, value, dtype=x.dtype, requires_grad=requires_grad)
 
 
