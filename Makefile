@@ -3,6 +3,7 @@
 # make lessons every lesson in full, one at a time: pictures to docs/img/, numbers to docs/lessons.json
 #              (LESSONS="05 08" runs only those)
 # make bench  every script in benchmarks/
+# make docs   the documentation site into site/ (offline, strict: a broken link or unreadable docstring fails)
 # make clean  remove .venv, out/ and build artefacts
 # The first target that needs it creates .venv and installs the package (editable) with its dev extra;
 # afterwards `source .venv/bin/activate` puts `tinygrad-seq`, pytest and mypy on the PATH.
@@ -16,7 +17,7 @@ DEMO_ARGS ?=
 
 export HYPOTHESIS_PROFILE
 
-.PHONY: test demo lessons bench clean venv FORCE
+.PHONY: test demo lessons bench docs clean venv FORCE
 
 venv: $(VENV)/.installed
 
@@ -59,6 +60,10 @@ bench: $(VENV)/.installed
 	done; \
 	[ $$found = 1 ] || echo "no benchmarks yet (benchmarks/*.py)"
 
+# mkdocs.yml sets strict mode too; NO_MKDOCS_2_WARNING silences the theme's banner about a future MkDocs
+docs: $(VENV)/.installed
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
 clean:
-	rm -rf $(VENV) out build dist *.egg-info .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) out site build dist *.egg-info .pytest_cache .ruff_cache .mypy_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -119,7 +119,7 @@ def find_spike(run: dict) -> int:
 
 
 def summarise(by_seed: list[dict]) -> dict:
-    """Median and range over seeds of the numbers the README quotes, each with its text ('12 (9-14)')."""
+    """Median and range over seeds of the numbers the lesson page quotes, each with its text ('12 (9-14)')."""
     values = {"diverged_at": [r[None]["diverged_at"] for r in by_seed],
               "final_20": [r[20.0]["final"] for r in by_seed], "final_5": [r[5.0]["final"] for r in by_seed],
               "clipped_20": [sum(r[20.0]["clipped"]) for r in by_seed],

@@ -4,9 +4,9 @@ Each lesson is `demos/NN_name.py` with ``main(argv=None) -> dict``: it parses ``
 seconds, for CI) and ``--out DIR`` (default ``out/demos/<name>``), prints what it shows in plain
 words, writes its pictures, and returns the numbers behind its claim so that a test can check them.
 A lesson also defines ``PICTURES`` (the files `make lessons` copies to docs/img/ as ``NN_<file>``) and
-``readme_figures(result) -> dict[str, str]``: every number its README section quotes, written exactly
-as the README writes it (demos/lessons.py stores them in docs/lessons.json; a test finds each one in
-the README).
+``readme_figures(result) -> dict[str, str]``: every number its page (docs/lessons/NN_name.md) quotes,
+written exactly as the page writes it (demos/lessons.py stores them in docs/lessons.json; a test finds
+each one on the page).
 """
 
 from __future__ import annotations

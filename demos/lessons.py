@@ -1,15 +1,17 @@
-"""`make lessons`: run every lesson in full, copy its pictures to docs/img/, record its numbers and times.
+"""`make lessons`: run every lesson in full, copy its pictures and pages to docs/, record its numbers, times.
 
     .venv/bin/python demos/lessons.py              # every demos/NN_*.py, one at a time (several minutes)
     .venv/bin/python demos/lessons.py 05 08        # only these lessons; the others keep their entries
 
 Each lesson runs in this process, in full and then with --quick, each timed by the wall clock and
 by the CPU time it used (on a machine shared with other jobs, wall time alone says little). Its
-pictures (the lesson's ``PICTURES``) are copied from out/lessons/<name>/ to docs/img/NN_<file>, and
+pictures (the lesson's ``PICTURES``) are copied from out/lessons/<name>/ to docs/img/NN_<file>, the HTML
+pages it writes (the BPTT explorer, ...) to docs/explorers/NN_<file> (the lesson's page on the site
+embeds them), and
 docs/lessons.json gets, per lesson: the wall times, the numbers its ``main`` returned (scalars and short
-lists), and ``figures``, the README's wording of those numbers (``readme_figures``). The README quotes the
-figures; tests/test_lessons_readme.py checks that every one of them is in the lesson's README section, so
-a lesson whose numbers change fails the tests until its README section is rewritten from the new numbers.
+lists), and ``figures``, the wording of those numbers on the lesson's page (``readme_figures``). The page
+(docs/lessons/NN_name.md) quotes the figures; tests/test_lesson_pages.py checks that every one of them is
+on it, so a lesson whose numbers change fails the tests until its page is rewritten from the new numbers.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEMOS = ROOT / "demos"
 RESULTS = ROOT / "docs" / "lessons.json"
 IMAGES = ROOT / "docs" / "img"
+PAGES = ROOT / "docs" / "explorers"
 
 
 def lesson_names() -> list[str]:
@@ -70,9 +73,14 @@ def run_lesson(name: str, out: Path) -> dict:
         target = f"{name[:2]}_{picture}"
         shutil.copyfile(out / name / picture, IMAGES / target)
         pictures.append(target)
+    pages = []
+    for page in sorted((out / name).glob("*.html")):
+        pages.append(PAGES / f"{name[:2]}_{page.name}")
+        shutil.copyfile(page, pages[-1])
     print(f"===== {name}: {seconds:.1f} s full ({cpu_seconds:.1f} s CPU), {quick_seconds:.1f} s --quick "
           f"({quick_cpu_seconds:.1f} s CPU); wrote "
-          + ", ".join(f"docs/img/{p}" for p in pictures), flush=True)
+          + ", ".join([f"docs/img/{p}" for p in pictures] + [str(p.relative_to(ROOT)) for p in pages]),
+          flush=True)
     return {"seconds": round(seconds, 1), "cpu_seconds": round(cpu_seconds, 1),
             "quick_seconds": round(quick_seconds, 1), "quick_cpu_seconds": round(quick_cpu_seconds, 1),
             "load_average": load_average, "pictures": pictures,
@@ -87,6 +95,7 @@ def main(argv: list[str] | None = None) -> dict:
     names = [n for n in lesson_names() if not args.only or any(n.startswith(o) for o in args.only)]
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"lessons": {}}
     IMAGES.mkdir(parents=True, exist_ok=True)
+    PAGES.mkdir(parents=True, exist_ok=True)
     for name in names:
         results["lessons"][name] = run_lesson(name, Path(args.out))
         results["lessons"] = dict(sorted(results["lessons"].items()))

@@ -2,8 +2,8 @@
 
     python demos/localize_bug.py            # prints the report, draws the graph into out/demos/localize_bug/
 
-The model is a small RNN whose activation is a user's op, the `Cube` of the README's "Verify your own
-op" with the bug it mentions planted: its backward writes 2 instead of 3,
+The model is a small RNN whose activation is a user's op, the `Cube` of the tour's "Verify your own op"
+(docs/tour.md) with the bug it mentions planted: its backward writes 2 instead of 3,
 
     h_t = tanh(cube(x_t W_ih^T + b + h_{t-1} W_hh^T)),   3 steps, batch 2, input 2, hidden 3.
 

@@ -1,5 +1,5 @@
-"""Weights out to PyTorch: `tinygrad-seq export` writes safetensors under torch.nn's names; README's torch
-modules load them and compute the same logits (when torch is installed)."""
+"""Weights out to PyTorch: `tinygrad-seq export` writes safetensors under torch.nn's names; the torch modules
+shown in docs/pytorch.md load them and compute the same logits (when torch is installed)."""
 
 from __future__ import annotations
 
@@ -93,8 +93,9 @@ def test_export_command_and_its_missing_extra(tmp_path, monkeypatch, capsys):
 
 
 def readme_torch_code() -> str:
-    readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
-    section = readme[readme.index("## Weights out to PyTorch"):]
+    """The torch modules and loading code of docs/pytorch.md, section "Weights out to PyTorch"."""
+    page = open(os.path.join(ROOT, "docs", "pytorch.md"), encoding="utf-8").read()
+    section = page[page.index("## Weights out to PyTorch"):]
     return re.findall(r"```python\n(.*?)```", section, re.S)[0]
 
 
@@ -102,7 +103,7 @@ def readme_torch_code() -> str:
 def test_the_readme_torch_modules_load_the_export_and_agree(tmp_path, name):
     torch = pytest.importorskip("torch", reason="torch is not installed (it is never a dependency)")
     namespace: dict = {}
-    exec(compile(readme_torch_code(), "README.md", "exec"), namespace)
+    exec(compile(readme_torch_code(), "docs/pytorch.md", "exec"), namespace)
     model, vocab = small(name)
     path = tmp_path / "model.safetensors"
     export_safetensors(model, vocab, path)

@@ -53,20 +53,28 @@ def explore(
     step lights up as it arrives). A click on a parameter shows each step's share of its gradient as
     bars that add up to the whole gradient; a click on a step shows its gates and the gradient there.
 
+    Example: ``explore(loss, params=model, path="out/bptt.html", tokens=list("hello"))``
+
     Parameters
     ----------
-    roots : the loss (or tensors whose sum is differentiated). Call before ``backward()``, or after
+    roots
+        the loss (or tensors whose sum is differentiated). Call before ``backward()``, or after
         ``backward(retain_graph=True)``: the page needs the graph.
-    params : a Module or a dict name -> Tensor naming the parameters.
-    path : the .html file to write (folders are created).
-    name : what to call this model on the page.
-    tokens : a label per time step (the characters read), shown above the steps.
-    vocab : labels of the output classes, for the output distribution.
-    compare : more models on the same input, drawn next to this one with the same slider:
+    params
+        a Module or a dict name -> Tensor naming the parameters.
+    path
+        the .html file to write (folders are created).
+    name
+        what to call this model on the page.
+    tokens
+        a label per time step (the characters read), shown above the steps.
+    vocab
+        labels of the output classes, for the output distribution.
+    compare
+        more models on the same input, drawn next to this one with the same slider:
         ``{"LSTM": (loss_lstm, lstm)}`` (name -> (root or tuple of roots, params)).
-    title : the page's title.
-
-    Example: ``explore(loss, params=model, path="out/bptt.html", tokens=list("hello"))``
+    title
+        the page's title.
     """
     from .explore_page import page
 

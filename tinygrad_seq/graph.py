@@ -255,32 +255,42 @@ def to_dot(
 ) -> str:
     """The graph behind `roots` as DOT text; the same graph always gives the same text.
 
-    Parameters
-    ----------
-    roots : the tensors to draw back from (usually the loss).
-    group : "scope" draws each scope as a cluster (time steps ``t=k`` in time order); None draws none.
-    collapse : an int d: scopes deeper than d become one box each; or glob patterns matched against the
-        dot-joined scope name (``["*.t=*"]``: each time step of every recurrent layer is one box). A box
-        shows the scope's name, its op count and its output shapes; an op just outside it that reads only
-        its output (a layer stacking a time step's output after its loop) is counted in it.
-    max_steps : an unroll longer than this shows its first and last ``max_steps/2`` steps and one
-        "... N steps ..." node between them.
-    show_values, show_grad : add values (small tensors) / gradient norms to the labels. Gradients colour
-        the ops on a fixed log scale and label the state passed from step to step (h, c).
-    per_step_grad : label each edge carrying a parameter, or a tensor read in several time steps, with
-        the share of its gradient that this edge brings back; the shares add up (see `step_grads`).
-    params : a Module (anything with ``named_parameters()``) or a dict name -> Tensor naming leaves.
-    layout : "auto": one row, left to right, when that fits a page, else rows of time steps (their count
-        chosen to fit a page); "row": one long row, every step left to right; an int k: rows of k steps,
-        left to right and top to bottom (1: time runs downwards). See `tinygrad_seq.graph_layout`.
-    legend : add a legend node.
-    highlight : a `GradcheckReport` from ``gradcheck(..., localize=True)``: the nodes whose local check
-        failed get a thick red border, the skipped ones an orange one (matched by op, scope and order, so
-        the graph may come from another run of the same code).
-
     Nodes are numbered n0, n1, ... in topological order (each leaf just before its first reader).
 
     Example: ``to_dot(loss, params=model, collapse=["*.t=*"], max_steps=6)``
+
+    Parameters
+    ----------
+    roots
+        the tensors to draw back from (usually the loss).
+    group
+        "scope" draws each scope as a cluster (time steps ``t=k`` in time order); None draws none.
+    collapse
+        an int d: scopes deeper than d become one box each; or glob patterns matched against the
+        dot-joined scope name (``["*.t=*"]``: each time step of every recurrent layer is one box). A box
+        shows the scope's name, its op count and its output shapes; an op just outside it that reads only
+        its output (a layer stacking a time step's output after its loop) is counted in it.
+    max_steps
+        an unroll longer than this shows its first and last ``max_steps/2`` steps and one
+        "... N steps ..." node between them.
+    show_values, show_grad
+        add values (small tensors) / gradient norms to the labels. Gradients colour
+        the ops on a fixed log scale and label the state passed from step to step (h, c).
+    per_step_grad
+        label each edge carrying a parameter, or a tensor read in several time steps, with
+        the share of its gradient that this edge brings back; the shares add up (see `step_grads`).
+    params
+        a Module (anything with ``named_parameters()``) or a dict name -> Tensor naming leaves.
+    layout
+        "auto": one row, left to right, when that fits a page, else rows of time steps (their count
+        chosen to fit a page); "row": one long row, every step left to right; an int k: rows of k steps,
+        left to right and top to bottom (1: time runs downwards). See `tinygrad_seq.graph_layout`.
+    legend
+        add a legend node.
+    highlight
+        a `GradcheckReport` from ``gradcheck(..., localize=True)``: the nodes whose local check
+        failed get a thick red border, the skipped ones an orange one (matched by op, scope and order, so
+        the graph may come from another run of the same code).
     """
     g = Graph(roots)
     names = param_names(params)

@@ -589,7 +589,7 @@ def _export(args: argparse.Namespace) -> int:
     said = sys.stdout if os.path.isfile(args.output) else sys.stderr  # -o /dev/stdout: keep it the file
     print(f"wrote {args.output}: {len(arrays)} tensors ({model.num_parameters():,} parameters) of the "
           f"{ckpt.config.model} model at step {ckpt.step}, under torch.nn's names; the metadata holds its "
-          "config, vocabulary and SHA-256 (README: Weights out to PyTorch)", file=said)
+          "config, vocabulary and SHA-256 (docs/pytorch.md: Weights out to PyTorch)", file=said)
     return 0
 
 

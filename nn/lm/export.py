@@ -14,7 +14,7 @@ file atomically, refuses an existing one, and writes to a device or a pipe (``-o
     >>> arrays, metadata = read_safetensors("model.safetensors")   # checks the SHA-256
 
 Needs the ``safetensors`` package (the ``lm`` extra); it writes through its NumPy API, so torch is not
-needed to export. README.md ("Weights out to PyTorch") shows the torch modules and the loading code.
+needed to export. docs/pytorch.md ("Weights out to PyTorch") shows the torch modules and the loading code.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 On two cores shared with other work, a second BLAS thread does not halve a small matrix product: the
 two threads wait for each other and for the other processes. Measured on this project's 2-core machine
-while it was busy (wall time, OPENBLAS_NUM_THREADS=1 vs 2, two rounds each; README, "Performance"):
+while it was busy (wall time, OPENBLAS_NUM_THREADS=1 vs 2, two rounds each; docs/performance.md):
 
                                                       1 thread        2 threads
     LM training step, LSTM (fused, H 256, T 64, B 32)   0.38-1.2 s      7.7-12.7 s
