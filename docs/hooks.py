@@ -9,6 +9,8 @@
 - Each lesson page (``lessons/NN_name.md``) gets, from ``docs/lessons.json`` and ``docs/explorers/``,
   the HTML pages its lesson writes embedded live (the BPTT explorer, ...) and a table of what
   ``make lessons`` measured; the lessons' index gets the run time of each lesson.
+- In the API reference, a docstring's "Example::" (reStructuredText: a literal block follows) is shown as
+  "Example:", the way reStructuredText prints it.
 
 A lesson page without an entry in ``docs/lessons.json`` fails the build.
 """
@@ -72,8 +74,13 @@ def cli_reference() -> str:
     return "\n".join(parts)
 
 
+def _results() -> dict[str, Any]:
+    """docs/lessons.json: {"lessons": {name: entry}, "cpus": the machine's core count}."""
+    return json.loads((DOCS / "lessons.json").read_text(encoding="utf-8"))
+
+
 def _lessons() -> dict[str, Any]:
-    return json.loads((DOCS / "lessons.json").read_text(encoding="utf-8"))["lessons"]
+    return _results()["lessons"]
 
 
 def lesson_extras(name: str) -> str:
@@ -100,7 +107,8 @@ def lesson_extras(name: str) -> str:
     if entry["figures"]:
         parts += ["| figure | as quoted |", "| --- | --- |",
                   *[f"| `{key}` | {value} |" for key, value in entry["figures"].items()], ""]
-    parts += [f"Run time: {_times(entry)} (load average {entry['load_average']}).", ""]
+    cpus = _results().get("cpus", "?")
+    parts += [f"Run time: {_times(entry)}; load average {entry['load_average']} on {cpus} cores.", ""]
     return "\n".join(parts)
 
 
@@ -118,7 +126,8 @@ def lessons_table() -> str:
             raise PluginError(f"docs/lessons.json has lesson {name} but docs/lessons/{name}.md is missing")
         title = page.read_text(encoding="utf-8").splitlines()[0].lstrip("# ").strip()
         rows.append(f"| [{title}]({name}.md) | {entry['seconds']} s | {entry['quick_seconds']} s |")
-    intro = "Wall time of each lesson as `make lessons` last ran it (2 shared cores):"
+    cores = _results().get("cpus", "?")
+    intro = f"Wall time of each lesson as `make lessons` last ran it ({cores} shared cores):"
     return "\n".join(["", "## Run times", "", intro, "", *rows, ""])
 
 
@@ -167,3 +176,9 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Files) -> str
     if path == "lessons/index.md":
         return markdown.rstrip("\n") + "\n" + lessons_table()
     return markdown
+
+
+def on_page_content(html: str, page: Any, config: Any, files: Files) -> str:
+    if page.file.src_uri.startswith("api/"):
+        return re.sub(r"::</p>", ":</p>", html)
+    return html
