@@ -39,12 +39,13 @@ $(VENV)/.installed: pyproject.toml $(VENV)/.files
 	$(BIN)/python -m pip install --quiet -e ".[dev]" --config-settings editable_mode=strict
 	touch $@
 
-# Two test workers on 2 cores: one BLAS thread each, or they oversubscribe the cores.
+# Two test workers on 2 cores: one BLAS thread each, or they oversubscribe the cores. --dist loadgroup
+# keeps the tests marked xdist_group(name) on one worker (the docs site is built once, not per worker).
 # pytest's exit code goes straight to make: exit 5 (no tests collected) fails the target.
 test: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1} $(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+	OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1} $(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 demo: $(VENV)/.installed
 	$(BIN)/python demos/main.py $(DEMO_ARGS)

@@ -16,6 +16,7 @@ import pytest
 from browser import chromium, missing
 
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.xdist_group("docs_site")  # one worker builds the site once
 LESSON = "03_vanishing"  # a lesson with pictures and an explorer page
 
 
