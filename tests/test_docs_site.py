@@ -81,6 +81,16 @@ def test_the_api_reference_reads_the_docstrings(site: Path) -> None:
             assert first_line and words.split(" (")[0][:30] in text.replace("&#39;", "'"), (page, obj)
 
 
+def test_the_examples_in_tensor_docstrings_run() -> None:
+    """The constructors' and Tensor's examples, shown in the API reference, print what they say."""
+    import doctest
+
+    import tinygrad_seq.tensor
+
+    result = doctest.testmod(tinygrad_seq.tensor, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 12 and result.failed == 0, result
+
+
 def test_a_lesson_page_in_a_browser_shows_its_pictures_and_runs_its_explorer(site: Path) -> None:
     if missing():
         _unavailable(missing() or "")
