@@ -2,7 +2,7 @@
 
 - ``cli.md`` is generated from the ``tinygrad-seq`` argument parser (``nn/lm/cli.py``'s ``build_parser``):
   every subcommand's ``--help``, as the command prints it, so the reference cannot drift from the code.
-- ``changelog.md`` is ``CHANGELOG.md`` from the repository root.
+- ``changelog.md`` is ``CHANGELOG.md`` from the repository root (its links to ``docs/X`` become ``X``).
 - The API reference reads the source as installed: ``nn/`` sits at the repository root but installs as
   ``tinygrad_seq.nn`` (pyproject.toml's package-dir), a mapping that static analysis cannot follow, so the
   build lays the package out as installed in a temporary folder and points mkdocstrings there.
@@ -34,7 +34,8 @@ DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
 LESSON_PAGE = re.compile(r"^lessons/(\d\d_\w+)\.md$")
 # where each folder of the source installs (pyproject.toml: packages and [tool.setuptools.package-dir])
-INSTALLED_AS = {"tinygrad_seq": "tinygrad_seq", "nn": "tinygrad_seq/nn"}
+INSTALLED_AS = {"tinygrad_seq": "tinygrad_seq", "nn": "tinygrad_seq/nn",
+                "exercises": "tinygrad_seq/exercises"}
 HELP_WIDTH = "100"  # argparse wraps --help to $COLUMNS: fixed, so the page is the same on every machine
 
 
@@ -161,8 +162,9 @@ def on_shutdown() -> None:
 
 def on_files(files: Files, config: Any) -> Files:
     files.append(File.generated(config, "cli.md", content=cli_reference()))
-    files.append(File.generated(config, "changelog.md",
-                                content=(ROOT / "CHANGELOG.md").read_text(encoding="utf-8")))
+    changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")  # its links start at the repository root
+    changelog = re.sub(r"\]\(docs/", "](", changelog)
+    files.append(File.generated(config, "changelog.md", content=changelog))
     return files
 
 

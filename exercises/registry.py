@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +17,7 @@ class Exercise:
 
     name: str
     title: str
-    lesson: str  # the README section of its lesson, e.g. "2. BPTT is a sum over time"
+    lesson: str  # the title of its lesson's page, e.g. "2. BPTT is a sum over time"
     writes: tuple[str, ...]
     hints: tuple[str, ...]
     check: Callable[[dict[str, Any], Context], list[str]]
@@ -29,9 +28,17 @@ class Exercise:
 
     @property
     def link(self) -> str:
-        """The lesson's section of README.md, as a link (GitHub's anchor for the heading)."""
-        slug = re.sub(r"[^\w\- ]", "", self.lesson.lower()).replace(" ", "-")
-        return f"README.md#{slug}"
+        """The lesson's page of the documentation site, from the repository root: docs/lessons/NN_name.md."""
+        return f"docs/lessons/{LESSON_PAGES[int(self.lesson.split('.')[0])]}.md"
+
+
+# each lesson's page by its number: docs/lessons/NN_name.md, named after its script demos/NN_name.py
+LESSON_PAGES = {
+    1: "01_tiny_char_rnn", 2: "02_bptt_sum", 3: "03_vanishing", 4: "04_clipping", 5: "05_long_range",
+    6: "06_truncated_bptt", 7: "07_rnn_shapes", 8: "08_bidirectional", 9: "09_hidden_state",
+    10: "10_attention", 11: "11_language_model", 12: "12_sampling", 13: "13_char_vs_word",
+    14: "14_seq2seq", 15: "15_multihead", 16: "16_skip_connections",
+}
 
 
 EXERCISES: tuple[Exercise, ...] = (

@@ -119,13 +119,14 @@ def plant(tmp_path, name: str, old: str, new: str) -> str:
 def test_every_exercise_has_a_lesson_hints_and_at_least_three_planted_bugs():
     assert len(EXERCISES) >= 14
     root = os.path.join(os.path.dirname(__file__), "..")
-    readme = open(os.path.join(root, "README.md")).read()
     guide = open(os.path.join(root, "docs", "exercises.md")).read()
     for e in EXERCISES:
         assert len(e.hints) >= 2 and sum(b[0] == e.name for b in BUGS) >= 3, e.name
-        assert f"### {e.lesson}" in readme, f"{e.name}: no README section {e.lesson!r}"
-        assert f"(docs/exercises.md#{e.name})" in readme, f"{e.name}: its lesson does not link to it"
-        assert f"### {e.name}\n" in guide and f"(../{e.link})" in guide, f"{e.name}: not in docs/exercises.md"
+        page = open(os.path.join(root, e.link)).read()  # the lesson's page on the site
+        assert page.startswith(f"# {e.lesson}\n"), f"{e.name}: {e.link} is not the page of {e.lesson!r}"
+        assert f"(../exercises.md#{e.name})" in page, f"{e.name}: its lesson does not link to it"
+        link = e.link.removeprefix("docs/")
+        assert f"### {e.name}\n" in guide and f"({link})" in guide, f"{e.name}: not in docs/exercises.md"
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -206,7 +207,7 @@ def test_the_command_flow(tmp_path, capsys):
     folder = str(tmp_path / "mine")
     assert main(["exercises", "list"]) == 0
     out = capsys.readouterr().out
-    assert all(name in out for name in NAMES) and "README.md#" in out
+    assert all(name in out for name in NAMES) and "docs/lessons/" in out
     assert main(["exercises", "start", folder]) == 0
     assert sorted(os.listdir(folder)) == sorted(f"{n}.py" for n in NAMES)
     (tmp_path / "mine" / "clipping.py").write_text(solution_text("clipping"))
