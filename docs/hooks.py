@@ -41,9 +41,23 @@ HELP_WIDTH = "100"  # argparse wraps --help to $COLUMNS: fixed, so the page is t
 
 def _subcommands(parser: argparse.ArgumentParser) -> list[tuple[str, str, argparse.ArgumentParser]]:
     """(name, one-line summary, parser) of each subcommand, in the order the parser lists them."""
-    (action,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    summaries = {choice.dest: choice.help or "" for choice in action._choices_actions}
-    return [(name, summaries.get(name, ""), sub) for name, sub in action.choices.items()]
+    actions = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    found = []
+    for action in actions:
+        summaries = {choice.dest: choice.help or "" for choice in action._choices_actions}
+        found += [(name, summaries.get(name, ""), sub) for name, sub in action.choices.items()]
+    return found
+
+
+def _all_subcommands(parser: argparse.ArgumentParser) -> list[tuple[str, str, argparse.ArgumentParser]]:
+    """Every subcommand at every depth as ("exercises check", summary, parser), each after its parent."""
+    found: list[tuple[str, str, argparse.ArgumentParser]] = []
+    stack = [(name, summary, sub) for name, summary, sub in reversed(_subcommands(parser))]
+    while stack:
+        name, summary, sub = stack.pop()
+        found.append((name, summary, sub))
+        stack += [(f"{name} {n}", s, p) for n, s, p in reversed(_subcommands(sub))]
+    return found
 
 
 def cli_reference() -> str:
@@ -63,9 +77,10 @@ def cli_reference() -> str:
             *[f"| [`{name}`](#{name}) | {summary} |" for name, summary, _ in commands],
             "", "```text", parser.format_help().rstrip(), "```", "",
         ]
-        for name, summary, sub in commands:
-            sentence = summary[:1].upper() + summary[1:] + "."
-            parts += [f"## `tinygrad-seq {name}` {{#{name}}}", "", sentence, "",
+        for name, summary, sub in _all_subcommands(parser):
+            sentence = summary[:1].upper() + summary[1:] + "." if summary else ""
+            level = "#" * min(2 + name.count(" "), 4)  # a subcommand's own subcommands nest under it
+            parts += [f"{level} `tinygrad-seq {name}` {{#{name.replace(' ', '-')}}}", "", sentence, "",
                       "```text", sub.format_help().rstrip(), "```", ""]
     finally:
         if previous is None:

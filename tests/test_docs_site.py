@@ -6,6 +6,7 @@ The site is built once per test session, into a temporary folder (`make docs` bu
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import subprocess
@@ -57,14 +58,18 @@ def test_the_cli_reference_is_the_parsers_help(site: Path) -> None:
     from tinygrad_seq.nn.lm.cli import build_parser
 
     html = (site / "cli.html").read_text(encoding="utf-8")
-    parser = build_parser()
-    (commands,) = [a for a in parser._actions if a.dest == "command"]
-    assert commands.choices, "the parser has no subcommands"
-    for name, sub in commands.choices.items():
-        assert f'id="{name}"' in html, name
-        for action in sub._actions:  # every option of every subcommand, as --help lists it
+    stack, seen = [("", build_parser())], 0
+    while stack:  # every subcommand at every depth ("exercises check"), and each of its options
+        name, parser = stack.pop()
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                stack += [(f"{name} {sub}".strip(), p) for sub, p in action.choices.items()]
             for flag in action.option_strings:
                 assert flag in html, (name, flag)
+        if name:
+            seen += 1
+            assert f'id="{name.replace(" ", "-")}"' in html, name
+    assert seen >= 7, "the parser has fewer subcommands than the reference shows"
 
 
 def test_the_api_reference_reads_the_docstrings(site: Path) -> None:
