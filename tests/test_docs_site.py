@@ -93,6 +93,22 @@ def test_the_tutorial_notebook_is_rendered_with_its_outputs(site: Path) -> None:
     assert "data:image/png" in html  # the plot, inline
 
 
+def test_the_readme_links_point_at_files_and_headings_of_the_repository() -> None:
+    """The README is read on a code host too, where the site's generated pages do not exist."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    links = re.findall(r"\]\(([^)#\s]+)(?:#([^)\s]*))?\)", readme)
+    assert len(links) >= 20
+    for path, anchor in links:
+        if path.startswith(("http://", "https://")):
+            continue
+        target = ROOT / path
+        assert target.exists(), f"README links to {path}, which is not in the repository"
+        if anchor:  # the code host's anchor of a heading: lower case, punctuation dropped, spaces to -
+            headings = re.findall(r"^#+ (.*)$", target.read_text(encoding="utf-8"), re.M)
+            slugs = {re.sub(r"[^\w\- ]", "", h.lower()).replace(" ", "-") for h in headings}
+            assert anchor in slugs, f"README links to {path}#{anchor}: no such heading"
+
+
 def test_the_examples_in_tensor_docstrings_run() -> None:
     """The constructors' and Tensor's examples, shown in the API reference, print what they say."""
     import doctest
