@@ -1,0 +1,71 @@
+"""Lessons 23-26 (beam search, positional encoding, attention scoring and padding masks, deep RNNs) run in
+--quick mode, write their pictures, and their claims hold with numbers."""
+
+from __future__ import annotations
+
+import itertools
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+DEMOS = Path(__file__).resolve().parent.parent / "demos"
+PNG = b"\x89PNG\r\n\x1a\n"
+
+pytest.importorskip("matplotlib")
+pytestmark = pytest.mark.slow
+
+
+def load(name: str):
+    if str(DEMOS) not in sys.path:
+        sys.path.insert(0, str(DEMOS))
+    from common import load_lesson
+
+    return load_lesson(name)
+
+
+def run(name: str, out: Path) -> tuple[object, dict]:
+    demo = load(name)
+    result = demo.main(["--quick", "--out", str(out)])
+    for picture in demo.PICTURES:
+        path = out / picture
+        assert path.is_file() and path.stat().st_size > 5000 and path.read_bytes()[:8] == PNG, picture
+    assert all(isinstance(v, str) and v for v in demo.readme_figures(result).values())
+    return demo, result
+
+
+def test_exact_search_finds_the_brute_force_optimum() -> None:
+    demo = load("23_beam_search")
+    V, max_len, eos = 4, 4, 3
+    for seed in range(5):
+        table = np.random.default_rng(seed).standard_normal((V + 1, V)) * 2
+        table -= np.log(np.exp(table).sum(axis=1, keepdims=True))
+
+        def log_probs(tokens: tuple, table: np.ndarray = table) -> np.ndarray:
+            return table[tokens[-1] if tokens else V]
+
+        every = [s for n in range(1, max_len + 1) for s in itertools.product(range(V), repeat=n)
+                 if eos not in s[:-1] and (n == max_len or s[-1] == eos)]
+        scores = [sum(log_probs(s[:i])[s[i]] for i in range(len(s))) for s in every]
+        greedy = demo.greedy(log_probs, max_len, eos)
+        best, score, expanded = demo.exact_search(log_probs, V, max_len, eos, greedy)
+        assert np.isclose(score, max(scores)) and best == every[int(np.argmax(scores))]
+        assert score >= greedy[1] and expanded <= sum(V**n for n in range(max_len))
+    assert demo.bleu([1, 2, 3], [1, 2, 3]) == 1.0 and demo.bleu([], [1]) == 0.0
+    # one word of two right: unigram precision 1/2, no bigram right, brevity penalty 1
+    assert demo.bleu([1, 5], [1, 2]) == 0.0 and np.isclose(demo.bleu([1], [1, 2]), np.exp(-1))
+
+
+def test_beam_search_finds_likelier_outputs_than_greedy(tmp_path: Path) -> None:
+    demo, result = run("23_beam_search", tmp_path)
+    early, later = result["early"], result["trained"]
+    # wider beams find the optimum more often; the exact search's is the optimum
+    optimal = [early[name]["optimal"] for name in ("greedy", "beam 2", "beam 4", "beam 8", "exact")]
+    assert optimal[0] < 0.9 and optimal == sorted(optimal) and optimal[-1] == 1.0, optimal
+    logp = [early[name]["log_prob"] for name in ("greedy", "beam 2", "beam 4", "beam 8", "exact")]
+    assert logp == sorted(logp) and logp[0] < logp[-1] - 0.05, logp
+    # a likelier output is not a better translation for the unsure model; the trained one is right mostly
+    assert early["exact"]["exact_match"] <= early["greedy"]["exact_match"], early
+    assert later["greedy"]["optimal"] > 0.95 and later["exact"]["exact_match"] > 0.8, later
+    assert result["shown_exact"][1] > result["shown_greedy"][1]
