@@ -69,3 +69,17 @@ def test_beam_search_finds_likelier_outputs_than_greedy(tmp_path: Path) -> None:
     assert early["exact"]["exact_match"] <= early["greedy"]["exact_match"], early
     assert later["greedy"]["optimal"] > 0.95 and later["exact"]["exact_match"] > 0.8, later
     assert result["shown_exact"][1] > result["shown_greedy"][1]
+
+
+def test_order_needs_a_positional_encoding(tmp_path: Path) -> None:
+    demo, result = run("24_positional_encoding", tmp_path)
+    seq, label = demo.make_batch(np.random.default_rng(0), 50)
+    assert ((seq == 0).sum(0) == 1).all() and ((seq == 1).sum(0) == 1).all()
+    assert (label == (np.argmax(seq == 0, axis=0) < np.argmax(seq == 1, axis=0))).all()
+    acc = result["accuracy"]
+    # without positions the layer sees a set: a coin toss; with either encoding it learns the order
+    assert abs(acc["none"] - 0.5) < 0.07 and acc["sinusoidal"] > 0.9 and acc["learned"] > 0.9, acc
+    change = result["shuffled_change"]
+    assert change["none"] < 1e-4 and change["sinusoidal"] > 0.1 and change["learned"] > 0.1, change
+    # the sinusoidal table's dot products depend only on the distance, and fall from k = 0 to k = 1
+    assert result["sinusoidal_spread"] < 1e-4 and result["dot_0"] > result["dot_1"] > result["dot_far"]
