@@ -83,3 +83,19 @@ def test_order_needs_a_positional_encoding(tmp_path: Path) -> None:
     assert change["none"] < 1e-4 and change["sinusoidal"] > 0.1 and change["learned"] > 0.1, change
     # the sinusoidal table's dot products depend only on the distance, and fall from k = 0 to k = 1
     assert result["sinusoidal_spread"] < 1e-4 and result["dot_0"] > result["dot_1"] > result["dot_far"]
+
+
+def test_scores_learn_the_look_up_and_the_padding_mask_makes_padding_invisible(tmp_path: Path) -> None:
+    demo, result = run("25_attention_scoring", tmp_path)
+    keys, values, mask, query, answer = demo.make_batch(np.random.default_rng(0), 20)
+    assert all(q in k[~m] for q, k, m in zip(query, keys, mask)) and (keys[mask] == demo.PAD_KEY).all()
+    additive, dot = result["scorers"]["additive"], result["scorers"]["scaled dot-product"]
+    assert additive["accuracy"] > 0.95 and dot["accuracy"] > 0.95, result
+    # the same projections, plus v: additive has h more parameters, and its score costs far more time
+    assert additive["score_parameters"] == dot["score_parameters"] + demo.H
+    assert result["score_time_ratio"] > 3, result
+    # with the mask a padded sequence is its unpadded self; without it, it is not
+    assert result["change_with_mask"] < 1e-12 and result["change_without_mask"] > 1e-3, result
+    # the trained additive model, run without its mask, spends weight on padding and is less sure
+    assert additive["unmasked_on_padding"] > 0.02, additive
+    assert additive["unmasked_worst_p_answer"] < additive["worst_p_answer"] - 0.05, additive
