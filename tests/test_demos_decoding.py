@@ -99,3 +99,19 @@ def test_scores_learn_the_look_up_and_the_padding_mask_makes_padding_invisible(t
     # the trained additive model, run without its mask, spends weight on padding and is less sure
     assert additive["unmasked_on_padding"] > 0.02, additive
     assert additive["unmasked_worst_p_answer"] < additive["worst_p_answer"] - 0.05, additive
+
+
+def test_deeper_stacks_start_slower_on_the_same_steps(tmp_path: Path) -> None:
+    demo, result = run("26_deep_rnns", tmp_path)
+    runs = result["runs"]
+    one, two, four = runs["1 layer"], runs["2 layers"], runs["4 layers"]
+    wide = next(r for name, r in runs.items() if "wide" in name)
+    # each layer adds its weights: 4 layers have about as many parameters as the wide single layer
+    assert one["parameters"] < two["parameters"] < four["parameters"]
+    assert abs(wide["parameters"] - four["parameters"]) < 0.02 * four["parameters"]
+    # the input's signal at the top shrinks layer by layer at initialisation
+    signal = result["input_signal"]
+    assert signal["1 layer"] > signal["2 layers"] > signal["4 layers"], signal
+    # on the same steps the 1-layer model has left the unigram plateau; the 4-layer one has not
+    assert one["loss"] < result["unigram"] - 0.3 and four["loss"] > result["unigram"] - 0.1, result
+    assert one["loss"] < two["loss"] and one["loss"] < four["loss"]
