@@ -1,6 +1,6 @@
 """Lesson 24: positional encoding: sinusoidal against learned against none, on a task where order matters.
 
-    .venv/bin/python demos/24_positional_encoding.py           # 300 training steps per model, seeds 0-2
+    .venv/bin/python demos/24_positional_encoding.py           # 200 training steps per model, seeds 0-2
     .venv/bin/python demos/24_positional_encoding.py --quick   # 150 steps, seed 0 (CI)
 
 Self-attention treats its input as a set: permute the tokens and each output is permuted the same way,
@@ -144,7 +144,7 @@ def picture(pe: np.ndarray, learned: np.ndarray, curves: dict, accs: dict):
 
 def main(argv=None) -> dict:
     args = parse_args("24_positional_encoding", __doc__, argv)
-    steps, seeds = (150, (0,)) if args.quick else (300, (0, 1, 2))
+    steps, seeds = (150, (0,)) if args.quick else (200, (0, 1, 2))
     test = make_batch(np.random.default_rng(1234), 1000)
     print(f"Does a come before b, in {T} tokens with {T - 2} distractors? One Transformer encoder layer "
           f"(d = {D}, {HEADS} heads), {steps} steps of Adam, seeds {seeds}; 1000 held-out sequences, "
