@@ -122,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     # 2. dL/dW_hh is a sum over time: one copy of W_hh per step, each with its own gradient
     shares = graph.step_grads(loss, tensor=p["W_hh"])  # from the shared-weight graph, before backward
     explorer = graph.explore(loss, params=p, name="tanh RNN", tokens=list(WORD[:-1]), vocab=vocab,
-                             path=os.path.join(args.out, "bptt_explorer.html"))
+                             targets=targets, path=os.path.join(args.out, "bptt_explorer.html"))
     # The picture: the same network with W_hh its only parameter; each step gets its own constant copy of
     # the other weights, so that the shared, labelled edges are W_hh's alone.
     fixed = [{k: v if k == "W_hh" else Tensor(v.numpy().copy()) for k, v in p.items()} for _ in range(T)]

@@ -204,6 +204,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
     lstm_loss, _, cell = gated_loss("lstm", x[:EXPLORED], v, np.random.default_rng(1), 1.0)
     explorer = graph.explore(rnn_loss, params={"W_hh": w_hh}, name="tanh RNN, radius 0.5",
                              compare={"LSTM, forget bias 1": (lstm_loss, cell)},
+                             loss_text=f"L = v · h_{EXPLORED - 1}: a fixed random readout of the last state, "
+                             "not a probability's log, so it can be negative; only its gradient matters here",
                              path=os.path.join(args.out, "explorer.html"))
     print(f"  wrote {explorer} (open it in a browser)")
 

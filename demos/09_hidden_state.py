@@ -397,7 +397,7 @@ def main(argv=None) -> dict:
         loss, loss_untrained = chunk_loss(model, x, y)[0], chunk_loss(untrained, x, y)[0]
     explorer = graph.explore(loss, params=model, name="trained char-LSTM",
                              compare={"untrained": (loss_untrained, untrained)},
-                             tokens=list(read[:-1]), vocab=vocab.itos,
+                             tokens=list(read[:-1]), vocab=vocab.itos, targets=y[:, 0],
                              path=os.path.join(args.out, "explorer.html"))
     print(f"  wrote {explorer} (open it in a browser)")
     return {"quote_unit": unit, "mean_inside": mean_in, "mean_outside": mean_out, "quote_corr": r,

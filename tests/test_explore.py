@@ -255,6 +255,91 @@ def test_explorer_errors_say_what_to_do(tmp_path):
     assert not os.path.exists(tmp_path / "x.html")
 
 
+def per_step_loss_rnn(T_: int = 5, seed: int = 0):
+    """A tanh RNN with a cross-entropy inside each step (L = L_0 + ... + L_(T-1)): (loss, terms, hidden,
+    weights)."""
+    rng = np.random.default_rng(seed)
+    w = {"W_xh": Tensor(rng.normal(size=(V, H)) / 2, requires_grad=True),
+         "W_hh": Tensor(rng.normal(size=(H, H)) / 2, requires_grad=True),
+         "W_hy": Tensor(rng.normal(size=(H, V)) / 2, requires_grad=True)}
+    x = Tensor(np.eye(V)[rng.integers(0, V, T_)][:, None])  # (T, 1, V) one-hot
+    targets = rng.integers(0, V, T_)
+    h, terms, hidden = Tensor(rng.uniform(-0.5, 0.5, (1, H))), [], []
+    for t in range(T_):
+        with ts.scope(f"t={t}"):
+            h = ts.tag((ts.tag(x[t], "input") @ w["W_xh"] + h @ w["W_hh"]).tanh(), "h")
+            with ts.scope(f"L_{t}"):
+                terms.append(cross_entropy(h @ w["W_hy"], targets[t : t + 1]))
+        hidden.append(h)
+    loss = terms[0]
+    for term in terms[1:]:
+        loss = loss + term
+    return loss, terms, hidden, w, targets
+
+
+def test_each_loss_term_is_differentiated_alone():
+    """Steps with losses of their own: each term L_k reaches the states up to k only (lesson 2's triangle),
+    with the gradient norms and parameter shares of grad(L_k) alone."""
+    loss, terms, hidden, w, targets = per_step_loss_rnn()
+    found = analyse(loss, params=w, targets=targets)
+    assert [t["label"] for t in found["terms"]] == [f"L_{k}" for k in range(5)]
+    assert found["targets"] == [int(t) for t in targets]
+    assert "L_0 + … + L_4" in found["loss_text"] and "cross-entropy" in found["loss_text"]
+    for k, (term, found_term) in enumerate(zip(terms, found["terms"])):
+        assert found_term["value"] == pytest.approx(term.item(), rel=1e-12)
+        expected = [np.linalg.norm(g.numpy()) for g in ts.grad(term, hidden[: k + 1], retain_graph=True)]
+        np.testing.assert_allclose(found_term["grad_norm"][0][: k + 1], expected, rtol=1e-12)
+        assert found_term["grad_norm"][0][k + 1 :] == [0.0] * (4 - k)  # L_k never reaches a later step
+        whole = next(j for j, p in enumerate(found["params"]) if p["name"] == "W_hh")
+        (dw,) = ts.grad(term, [w["W_hh"]], retain_graph=True)
+        shares = found_term["params"][whole]
+        assert shares["total"] == pytest.approx(np.linalg.norm(dw.numpy()), rel=1e-9)
+        assert sum(a for a, _ in shares["shares"]) == pytest.approx(shares["total"], rel=1e-9)
+        assert [n for _, n in shares["shares"]][k + 1 :] == [0.0] * (4 - k)
+
+
+def test_the_page_says_what_the_loss_and_the_steps_are():
+    loss, model, *_ = language_model("lstm")  # one mean cross-entropy after the loop: no terms
+    found = analyse(loss, params=model)
+    assert found["terms"] == [] and found["loss_text"].startswith(f"L = {loss.item():.4g}: the cross-entropy")
+    assert any("c_t = f ⊙ c_(t-1) + i ⊙ g" in line for line in found["equations"])
+    gru = analyse(language_model("gru")[0])
+    assert any("h_t = (1 − z) ⊙ n + z ⊙ h_(t-1)" in line for line in gru["equations"])
+    rnn = analyse(language_model("rnn")[0])
+    assert rnn["equations"][0].startswith("h_t = tanh(")
+    w = Tensor(np.eye(2) / 2, requires_grad=True)
+    h = Tensor(np.ones((1, 2)))
+    for t in range(3):
+        with ts.scope(f"t={t}"):
+            h = ts.tag((h @ w).tanh(), "h")
+    score = (h * Tensor([[1.0, -3.0]])).sum()  # a readout that is negative here
+    text = analyse(score)["loss_text"]
+    assert score.item() < 0 and "not a cross-entropy" in text and "negative" in text
+    said = analyse(score, loss_text="L = v · h_2, a readout")["loss_text"]
+    assert said == "L = v · h_2, a readout"
+    head = next(p for p in found["params"] if p["name"] == "head.bias")
+    w_hh = next(p for p in found["params"] if p["name"] == "rnn.weight_hh_l0")
+    assert not head["in_loop"] and w_hh["in_loop"]
+    with pytest.raises(ValueError, match="2 targets for 6 time steps"):
+        analyse(loss, targets=[0, 1])
+
+
+def test_the_input_of_an_embedding_model_is_the_embedding_of_the_token():
+    """The row drawn as "input" is what the steps read: the token's embedding vector, not W_ih x + b."""
+    rng = np.random.default_rng(5)
+    model = nn.Module()
+    model.embedding = nn.Embedding(V, I, rng=rng, dtype=np.float64)
+    model.rnn = nn.LSTM(I, H, rng=rng, dtype=np.float64)
+    model.head = nn.Linear(H, V, rng=rng, dtype=np.float64)
+    ids = rng.integers(0, V, (T, B))
+    out, _ = model.rnn(model.embedding(ids))
+    loss = cross_entropy(model.head(out).reshape(T * B, V), rng.integers(0, V, T * B))
+    found = analyse(loss, params=model)
+    rows = model.embedding.weight.numpy()[ids[:, 0]]  # (T, I): the embedding of each step's token
+    np.testing.assert_allclose(found["inputs"], rows, rtol=1e-3, atol=1e-4)
+    assert len(found["inputs"][0]) == I != 4 * H
+
+
 def test_explorer_in_a_browser(tmp_path):
     """Load the page in Chromium, move the slider, click a weight and a step, read the numbers back."""
     if missing():  # CI installs the browser (.ci/run), so there a missing one is a failure
@@ -313,3 +398,74 @@ def test_explorer_in_a_browser(tmp_path):
     with open(shot, "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
     assert os.path.getsize(shot) > 20_000
+
+
+def test_explorer_hover_follow_target_terms_and_log_scale_in_a_browser(tmp_path):
+    """Hover a cell of h (its unit and value), click it to follow the unit over time, find the target's mark
+    in p(next), switch the share bars to a log scale and pick one loss term, in Chromium."""
+    if missing():
+        (pytest.fail if os.environ.get("CI") else pytest.skip)(missing())
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    loss, terms, hidden, w, targets = per_step_loss_rnn()
+    path = graph.explore(loss, params=w, name="RNN", tokens=list("abcde"), vocab=list("wxyz"),
+                         targets=targets, path=tmp_path / "terms.html")
+    found = analyse(loss, params=w, targets=targets)
+    with chromium(1400, 900) as driver:
+        driver.get("file://" + os.path.abspath(path))
+        find = lambda css: driver.find_elements(By.CSS_SELECTOR, css)  # noqa: E731
+        rect = lambda el: driver.execute_script("return arguments[0].getBoundingClientRect()", el)  # noqa: E731
+
+        def hover(k: int, row: str, i: int) -> None:  # the mouse on cell i of the strip `row` at step k
+            strip = find(f'#m0 .fwd[data-step="{k}"] g.strip[data-row="{row}"]')[0]
+            svg, col = rect(find("#m0 svg.main")[0]), rect(find(f'#m0 .col[data-col="{k}"]')[0])
+            cell = float(strip.get_attribute("data-cell"))
+            y = svg["top"] + float(strip.get_attribute("data-y")) + (i + 0.5) * cell
+            ActionChains(driver).move_to_element(find(f'#m0 .col[data-col="{k}"]')[0]).move_by_offset(
+                0, round(y - (col["top"] + col["height"] / 2))).perform()
+
+        tip = driver.find_element(By.ID, "tip")
+        hover(3, "h", 2)
+        assert tip.is_displayed()
+        assert tip.text.startswith(f"h[2] at t=3 = {found['states'][0]['values'][3][2]}")
+        hover(1, "p(next)", int(targets[1]))
+        assert tip.text.endswith("(the target)") and "after t=1" in tip.text
+
+        marks = find("#m0 rect.target")  # one outline a step, on the row of its target class
+        assert [int(m.get_attribute("data-class")) for m in marks] == [int(t) for t in targets]
+        strip = find('#m0 .fwd[data-step="1"] g.strip[data-row="p(next)"]')[0]
+        top = float(strip.get_attribute("data-y")) + int(targets[1]) * float(strip.get_attribute("data-cell"))
+        assert abs(float(marks[1].get_attribute("y")) + 0.5 - top) < 1e-6
+        assert "← target" in driver.find_element(By.CSS_SELECTOR, '#m0 .dist[data-step="4"]').get_attribute(
+            "textContent")
+
+        hover(3, "h", 2)
+        ActionChains(driver).click().perform()  # follow unit 2: its value at every step, below the strips
+        assert driver.find_element(By.ID, "unit").get_attribute("value") == "2"
+        shown = [float(t.text) for t in find('#m0 .follow[data-state="h"] text')]
+        np.testing.assert_allclose(shown, [v[2] for v in found["states"][0]["values"]], atol=0.006)
+        assert len(find("#m0 .unit-mark")) == 5 and driver.find_element(By.ID, "m0-step-3").is_displayed()
+
+        w_hh = next(j for j, p in enumerate(found["params"]) if p["name"] == "W_hh")
+        panel = driver.find_element(By.ID, f"m0-share-{w_hh}")
+        heights = lambda: [float(r.get_attribute("height")) for r in panel.find_elements(  # noqa: E731
+            By.CSS_SELECTOR, ".bar .along")]
+        linear = heights()
+        shares = found["params"][w_hh]["shares"]
+        along = [abs(s["along"]) for s in shares]
+        biggest = max(along + [s["norm"] for s in shares] + [found["params"][w_hh]["total"]])
+        np.testing.assert_allclose(linear, [90 * a / biggest for a in along], atol=0.06)
+        panel.find_element(By.CSS_SELECTOR, ".log").click()
+        logs = heights()
+        expected = [max(0.0, np.log10(a / biggest) + 6) / 6 * 90 for a in along]
+        up = [s["along"] > 0 for s in shares]  # a negative bar is drawn down, in the room left below the axis
+        np.testing.assert_allclose([h for h, u in zip(logs, up) if u], [e for e, u in zip(expected, up) if u],
+                                   atol=1e-6)
+        assert len(panel.find_elements(By.CSS_SELECTOR, ".ticks text")) == 4  # 1, 1e-2, 1e-4, 1e-6 of the top
+
+        find('#m0 .term[value="3"]')[0].click()  # L_2 alone: no gradient reaches t=3 or t=4
+        boxes = [b.text for b in find('#m0 .gbox[data-state="0"] text')]
+        assert boxes[3:] == ["0", "0"] and boxes[2] == f"{found['terms'][2]['grad_norm'][0][2]:.1e}"
+        total = panel.find_element(By.CSS_SELECTOR, ".total-text").text
+        assert total == f"{found['terms'][2]['params'][w_hh]['total']:.4g}"

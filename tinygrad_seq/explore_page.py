@@ -21,8 +21,11 @@ from .graph_style import NORM_SCALE, norm_colour, text_colour
 
 __all__ = ["page"]
 
-_LEFT, _COL, _GAP = 74, 40, 7  # the row labels' width; one step's column; the gap between two columns
+_LEFT, _COL, _GAP, _X0 = 74, 40, 7, 4  # row labels' width; a step's column; the gap between two; step 0's x
+_FOLLOW = 22  # the height of a followed unit's row
 _NEG, _MID, _POS, _DARK, _SHARE = "#2166ac", "#f7f7f7", "#b2182b", "#08306b", "#b8860b"
+_TARGET = "#1a9850"  # the target class, in p(next) and the output distribution
+_DECADES = 6  # the share bars' log scale shows this many decades below the largest
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
 # one row of the unroll: (label, height, "fwd" or "bwd", draw(step k, x, y) -> SVG)
@@ -34,23 +37,23 @@ def page(models: list[dict], title: str) -> str:
     longest = max(m["T"] for m in models)
     for j, m in enumerate(models):
         m["id"] = f"m{j}"
-    data = {"T": longest, "models": [
-        {"id": m["id"], "name": m["name"], "T": m["T"], "captions": _captions(m), "params": m["params"]}
-        for m in models
-    ]}
+    data = {"T": longest, "models": [_data(m) for m in models]}
     how = (
         "Move the slider: first the forward pass, step by step (input, hidden state, output distribution), "
-        "then the backward pass from the loss, lighting up the gradient that reaches each step. Click a "
-        "parameter to split its gradient by time step (BPTT's sum: the bars add up to the whole gradient). "
-        "Click a step to see its gates and the gradient that reaches it."
+        "then the backward pass from the loss, lighting up the gradient that reaches each step. Hover a "
+        "cell for its unit and value; click a cell of h or c to follow that unit over time. Click a "
+        "parameter to split its gradient by time step (BPTT's sum: the bars add up to the whole "
+        "gradient); click a step to see its gates."
     )
     end = 2 * longest - 1
     body = [
         f'<h1>{escape(title)}</h1><p class="how">{escape(how)}</p>',
         f'<div class="controls"><input type="range" id="time" min="0" max="{end}" value="{end}" '
-        'aria-label="time step"><span id="phase"></span></div>',
+        'aria-label="time step"><span id="phase"></span><label class="follow">follow unit <input '
+        'type="number" id="unit" min="0" step="1" placeholder="–" aria-label="unit to follow"></label>'
+        f'<div class="legend">{_legend()}</div></div>',
         '<div class="models">' + "".join(_model(m) for m in models) + "</div>",
-        f'<p class="legend">{_legend()}</p>',
+        '<div id="tip" hidden></div>',
     ]
     payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")  # cannot close the script
     return (
@@ -59,6 +62,36 @@ def page(models: list[dict], title: str) -> str:
         + f'\n<script type="application/json" id="explore-data">{payload}</script>\n'
         f"<script>\n{_read('explore.js')}</script>\n</body></html>\n"
     )
+
+
+def _data(m: dict) -> dict:
+    """What the script needs of one model: captions, the strips' geometry and values (for the hover and
+    the followed unit), the gradient boxes and step shares of the whole loss and of each term."""
+    strips = []
+    for label, values, _ in _strip_rows(m):
+        strips.append({"label": label, "values": values, "state": label in [s["name"] for s in m["states"]]})
+    outputs = m["outputs"] or []
+    whole = {"label": "L", "boxes": _boxes([s["grad_norm"] for s in m["states"]]),
+             "params": [{"total": p["total"], "shares": [[s["along"], s["norm"]] for s in p["shares"]]}
+                        for p in m["params"]]}
+    terms = [{"label": t["label"], "boxes": _boxes(t["grad_norm"]), "params": t["params"]}
+             for t in m["terms"]]
+    return {"id": m["id"], "name": m["name"], "T": m["T"], "captions": _captions(m), "x0": _X0,
+            "col": _COL, "gap": _GAP, "strips": strips, "targets": m["targets"],
+            "classes": outputs[0]["labels"] if outputs and outputs[0] else None,
+            "gradients": [whole] + terms}
+
+
+def _boxes(norms: list[list[float | None]]) -> list[list[list[str]]]:
+    """Per state, per step: the gradient box's [fill, text colour, text]."""
+    out = []
+    for per in norms:
+        row = []
+        for norm in per:
+            fill = "#ffffff" if norm is None else norm_colour(norm)
+            row.append([fill, text_colour(fill), _num(norm)])
+        out.append(row)
+    return out
 
 
 def _read(name: str) -> str:
@@ -107,7 +140,7 @@ def _cell(n: int, space: float, lo: float, hi: float) -> float:
 
 
 def _strip(values: list[float], x: float, y: float, size: float, cell: float, colour: Callable[[float], str],
-           tip: str, across: bool = False) -> str:
+           tip: str, across: bool = False, row: str = "") -> str:
     """A colour strip, one cell per value, stacked down (or `across`), named by its tooltip.
 
     The cells' colours are packed into the group (``data-fill``) and drawn by the script: an LSTM page
@@ -116,8 +149,9 @@ def _strip(values: list[float], x: float, y: float, size: float, cell: float, co
     """
     fill = ",".join(colour(v)[1:] for v in values)
     shown = f' data-values="{",".join(f"{v:.3g}" for v in values)}"' if across else ""
-    return (f'<g class="strip" data-x="{x:.1f}" data-y="{y:.2f}" data-size="{size}" data-cell="{cell:.3f}" '
-            f'data-across="{int(across)}" data-fill="{fill}"{shown}><title>{escape(tip)}</title></g>')
+    return (f'<g class="strip" data-row="{escape(row)}" data-x="{x:.1f}" data-y="{y:.2f}" data-size="{size}" '
+            f'data-cell="{cell:.3f}" data-across="{int(across)}" data-fill="{fill}"{shown}>'
+            f"<title>{escape(tip)}</title></g>")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -133,12 +167,30 @@ def _model(m: dict) -> str:
         f'<small>{"×".join(map(str, p["shape"])) or "scalar"}</small></button>'
         for j, p in enumerate(m["params"])
     )
+    equations = "".join(f"<div>{escape(line)}</div>" for line in m["equations"])
+    defs = (f'<div class="defs"><div><b>loss</b> {escape(m["loss_text"])}</div>'
+            f"<div><b>each step</b></div><div class=\"eq\">{equations}</div></div>")
     panels = _distributions(m) + _share_panels(m) + _step_panels(m)
+    labels, unroll = _svg(m)
     return (
         f'<section class="model" id="{pid}" data-selected-param="{_default_param(m)}">'
-        f"<h2>{escape(m['name'])}{loss}</h2><div>{chips}</div>{_svg(m)}"
+        f"<h2>{escape(m['name'])}{loss}</h2>{defs}{_term_choice(m)}<div>{chips}</div>"
+        f'<div class="unroll">{labels}<div class="scroll">{unroll}</div></div>'
         f'<p class="caption" id="{pid}-caption"></p><div class="panels">{panels}</div></section>'
     )
+
+
+def _term_choice(m: dict) -> str:
+    """Radio buttons: the gradient of the whole loss, or of one step's own loss L_t."""
+    if not m["terms"]:
+        return ""
+    name = f'{m["id"]}-term'
+    options = [(0, "L, the whole loss")] + [(j + 1, f"{t['label']} = {t['value']:.3g}") for j, t in
+                                            enumerate(m["terms"])]
+    return ('<div class="terms">gradient of: ' + "".join(
+        f'<label><input type="radio" name="{name}" class="term" data-model="{m["id"]}" value="{j}"'
+        f'{" checked" if j == 0 else ""}> {escape(text)}</label>' for j, text in options)
+        + ' <span class="note">(one term L_t reaches only the steps up to t)</span></div>')
 
 
 def _default_param(m: dict) -> int:
@@ -151,24 +203,42 @@ def _default_param(m: dict) -> int:
     return max(range(len(ps)), key=lambda j: sum(s["norm"] > 0 for s in ps[j]["shares"]), default=0)
 
 
+def _strip_rows(m: dict) -> list[tuple[str, list, Callable[[float], str]]]:
+    """The colour-strip rows, top to bottom: (label, values per step, colour)."""
+    rows: list[tuple[str, list, Callable[[float], str]]] = []
+    if m["inputs"]:
+        rows.append(("input", m["inputs"], _diverging(_top(m["inputs"]))))
+    for s in m["states"]:
+        rows.append((s["name"], s["values"], _diverging(_top(s["values"]))))
+    if m["outputs"]:
+        rows.append(("p(next)", [o and o["probs"] for o in m["outputs"]], _probability))
+    return rows
+
+
+_SPACE = {"input": (48, (1.2, 6)), "p(next)": (60, (1.2, 6))}  # a row's height and its cells' size limits
+
+
 def _rows(m: dict) -> list[Row]:
-    """The rows of the unroll, top to bottom: token, input, states, output distribution, gradients, t."""
+    """The rows of the unroll, top to bottom: token, input, states, output distribution, the followed
+    unit, gradients, t."""
     rows: list[Row] = []
     if m["tokens"]:
         rows.append(("reads", 14, "fwd", lambda k, x, y: (
             f'<text x="{x + _COL / 2}" y="{y + 12}" text-anchor="middle" font-size="13" '
             f'font-weight="bold">{escape(_show(m["tokens"][k]))}</text>')))
-    if m["inputs"]:
-        rows.append(_strip_row("input", m["inputs"], 48, (1.2, 6), _diverging(_top(m["inputs"]))))
-    for s in m["states"]:
-        rows.append(_strip_row(s["name"], s["values"], 96, (1.5, 8), _diverging(_top(s["values"])), True))
-    if m["outputs"]:
-        probs = [o and o["probs"] for o in m["outputs"]]
-        rows.append(_strip_row("p(next)", probs, 60, (1.2, 6), _probability))
-    for s in m["states"]:
+    states = [s["name"] for s in m["states"]]
+    for label, values, colour in _strip_rows(m):
+        space, limits = _SPACE.get(label, (96, (1.5, 8)))
+        target = m["targets"] if label == "p(next)" else None
+        shown = f"{label} ({len(next((v for v in values if v), []))})" if label != "p(next)" else label
+        rows.append(_strip_row(shown, label, values, space, limits, colour, label in states, target))
+    for s in m["states"]:  # the followed unit: drawn by the script
+        rows.append((f"{s['name']}[·]", _FOLLOW, "fwd", lambda k, x, y, name=s["name"]: (  # type: ignore[misc]
+            f'<g class="follow" data-state="{name}" data-step="{k}" data-x="{x}" data-y="{y}"></g>')))
+    for j, s in enumerate(m["states"]):
         norms = s["grad_norm"]
         rows.append((f"‖dL/d{s['name']}‖", 18, "bwd",
-                     lambda k, x, y, norms=norms: _grad_box(norms[k], x, y)))  # type: ignore[misc]
+                     lambda k, x, y, norms=norms, j=j: _grad_box(norms[k], x, y, j, k)))  # type: ignore[misc]
     rows.append(("", 12, "fwd", lambda k, x, y: (
         f'<text x="{x + _COL / 2}" y="{y + 10}" text-anchor="middle" font-size="12" fill="#555">'
         f'{m["steps"][k]}</text>')))
@@ -179,9 +249,10 @@ def _top(rows: list) -> float:
     return max((abs(v) for r in rows if r for v in r), default=0.0)
 
 
-def _strip_row(label: str, per_step: list, space: float, limits: tuple[float, float],
-               colour: Callable[[float], str], arrows: bool = False) -> Row:
-    """A row of vertical colour strips, one per step (and an arrow to the next step for a state)."""
+def _strip_row(label: str, row: str, per_step: list, space: float, limits: tuple[float, float],
+               colour: Callable[[float], str], arrows: bool = False, targets: list | None = None) -> Row:
+    """A row of vertical colour strips, one per step (and an arrow to the next step for a state, and a
+    mark on each step's target class)."""
     n = len(next((v for v in per_step if v), []))
     cell = _cell(n, space, *limits)
     T = len(per_step)
@@ -189,41 +260,51 @@ def _strip_row(label: str, per_step: list, space: float, limits: tuple[float, fl
     def draw(k: int, x: float, y: float) -> str:
         if not per_step[k]:
             return ""
-        out = _strip(per_step[k], x, y, _COL, cell, colour, f"{label} at t={k}")
+        out = _strip(per_step[k], x, y, _COL, cell, colour, f"{label} at t={k}", row=row)
         if arrows and k + 1 < T:  # the state passed on to the next step
             mid = y + n * cell / 2
             out += (f'<path d="M{x + _COL + 1} {mid:.1f} h{_GAP - 3}" stroke="#333" stroke-width="1.5"/>'
                     f'<path d="M{x + _COL + _GAP - 1} {mid:.1f} l-3 -3 v6 z" fill="#333"/>')
+        if targets is not None and 0 <= targets[k] < n:  # the class it should predict
+            top = y + targets[k] * cell
+            out += (f'<rect class="target" data-step="{k}" data-class="{targets[k]}" x="{x - 1}" '
+                    f'y="{top - 0.5:.2f}" width="{_COL + 2}" height="{max(cell, 1.5) + 1:.2f}" fill="none" '
+                    f'stroke="{_TARGET}" stroke-width="1.5"/><path d="M{x - 4} {top + cell / 2 - 3:.1f} l4 3 '
+                    f'l-4 3 z" fill="{_TARGET}"/>')
         return out
 
     return label, n * cell, "fwd", draw
 
 
-def _grad_box(norm: float | None, x: float, y: float) -> str:
+def _grad_box(norm: float | None, x: float, y: float, state: int, k: int) -> str:
     fill = "#ffffff" if norm is None else norm_colour(norm)
     text = _num(norm)
-    return (f'<rect x="{x}" y="{y}" width="{_COL}" height="18" rx="3" fill="{fill}" stroke="#999" '
-            f'stroke-width="0.5"/><text x="{x + _COL / 2}" y="{y + 13}" text-anchor="middle" '
-            f'font-size="9.5" fill="{text_colour(fill)}">{escape(text)}</text>')
+    return (f'<g class="gbox" data-state="{state}" data-step="{k}"><rect x="{x}" y="{y}" width="{_COL}" '
+            f'height="18" rx="3" fill="{fill}" stroke="#999" stroke-width="0.5"/><text x="{x + _COL / 2}" '
+            f'y="{y + 13}" text-anchor="middle" font-size="9.5" fill="{text_colour(fill)}">{escape(text)}'
+            "</text></g>")
 
 
-def _svg(m: dict) -> str:
-    """The unroll: a column per step (a group for the forward rows, one for the gradient rows), the loss."""
+def _svg(m: dict) -> tuple[str, str]:
+    """(the row labels, the unroll): a column per step (a group for the forward rows, one for the gradient
+    rows), the loss. The labels stay put while the unroll scrolls sideways."""
     T = m["T"]
-    xs = [_LEFT + k * (_COL + _GAP) for k in range(T)]
+    xs = [_X0 + k * (_COL + _GAP) for k in range(T)]
     labels: list[str] = []
     drawn: dict[str, list[list[str]]] = {"fwd": [[] for _ in range(T)], "bwd": [[] for _ in range(T)]}
     y, grad_rows = 4.0, []
     for label, height, kind, draw in _rows(m):
-        labels.append(f'<text x="{_LEFT - 8}" y="{y + height / 2 + 4:.1f}" text-anchor="end" '
-                      f'font-size="12">{escape(label)}</text>')
+        named = ' class="follow-label"' if label.endswith("[·]") else ""  # the script writes the unit in
+        labels.append(f'<text x="{_LEFT - 8}" y="{y + height / 2 + 4:.1f}" text-anchor="end" font-size="12"'
+                      f"{named}>{escape(label)}</text>")
         for k in range(T):
             drawn[kind][k].append(draw(k, xs[k], y))
         if kind == "bwd":
             grad_rows.append(y)
         y += height + 6
     height, x_loss = y + 2, xs[-1] + _COL + 14
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{x_loss + 80}" height="{height:.0f}">', *labels]
+    out = [f'<svg class="main" xmlns="http://www.w3.org/2000/svg" width="{x_loss + 80}" '
+           f'height="{height:.0f}">']
     for k in range(T):
         out += [f'<rect class="frame" data-step="{k}" x="{xs[k] - 3}" y="1" width="{_COL + 6}" '
                 f'height="{height - 2:.0f}" rx="4" fill="none" stroke="#f59e0b" stroke-width="2"/>',
@@ -233,12 +314,13 @@ def _svg(m: dict) -> str:
         top, box = grad_rows[0], grad_rows[-1] + 18 - grad_rows[0]
         value = f" {m['loss']:.3g}" if m["loss"] is not None else ""
         out += [f'<rect x="{x_loss}" y="{top:.1f}" width="70" height="{box:.1f}" rx="4" fill="#e6d3f5" '
-                'stroke="#8e6bb0"/>', f'<text x="{x_loss + 35}" y="{top + box / 2 + 4:.1f}" '
-                f'text-anchor="middle" font-size="12">loss{value}</text>']
+                'stroke="#8e6bb0"/>', f'<text class="loss-name" x="{x_loss + 35}" '
+                f'y="{top + box / 2 + 4:.1f}" text-anchor="middle" font-size="12">loss{value}</text>']
+    out.append('<g class="marks"></g>')  # the followed unit's outline, drawn by the script
     out += [f'<rect class="col" data-model="{m["id"]}" data-col="{k}" x="{xs[k] - 3}" y="0" '
-            f'width="{_COL + 6}" height="{height:.0f}"><title>t={k}: click for its gates</title></rect>'
-            for k in range(T)]
-    return "".join(out) + "</svg>"
+            f'width="{_COL + 6}" height="{height:.0f}"/>' for k in range(T)]
+    side = f'<svg class="labels" width="{_LEFT}" height="{height:.0f}">{"".join(labels)}</svg>'
+    return side, "".join(out) + "</svg>"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -247,23 +329,27 @@ def _svg(m: dict) -> str:
 
 
 def _distributions(m: dict) -> str:
-    """The output distribution of each step: its most likely classes as bars."""
+    """The output distribution of each step: its most likely classes as bars, and the target's."""
     if not m["outputs"]:
         return ""
     out = ['<div class="panel"><h3>output distribution</h3>']
     for k, o in enumerate(m["outputs"]):
         if o is None:
             continue
+        target = m["targets"][k] if m["targets"] else None
         best = sorted(range(len(o["probs"])), key=lambda i: -o["probs"][i])[:8]
+        if target is not None and target not in best and 0 <= target < len(o["probs"]):
+            best.append(target)
         bars = "".join(
             f'<text x="28" y="{14 + 16 * r}" text-anchor="end" font-size="12">{escape(_show(o["labels"][i]))}'
             f'</text><rect x="32" y="{4 + 16 * r}" width="{150 * o["probs"][i]:.1f}" height="12" '
-            f'fill="{_DARK}"/><text x="{36 + 150 * o["probs"][i]:.1f}" y="{14 + 16 * r}" font-size="11">'
-            f'{o["probs"][i]:.3f}</text>'
+            f'fill="{_TARGET if i == target else _DARK}"/><text x="{36 + 150 * o["probs"][i]:.1f}" '
+            f'y="{14 + 16 * r}" font-size="11">'
+            f'{o["probs"][i]:.3f}{" ← target" if i == target else ""}</text>'
             for r, i in enumerate(best)
         )
         out.append(f'<div class="dist" data-step="{k}" hidden><div>next, after t={k}</div>'
-                   f'<svg width="230" height="{8 + 16 * len(best)}">{bars}</svg></div>')
+                   f'<svg width="260" height="{8 + 16 * len(best)}">{bars}</svg></div>')
     return "".join(out) + "</div>"
 
 
@@ -271,38 +357,60 @@ def _share_panels(m: dict) -> str:
     """Per parameter: each step's share of its gradient as bars that add up to the whole gradient.
 
     A bar is the share's component along the whole gradient g, <share, g> / ‖g‖: these add up to ‖g‖
-    exactly, and one can be negative. The dashed outline behind it is the share's own norm.
+    exactly, and one can be negative. The dashed outline behind it is the share's own norm. The script
+    redraws the bars on a log scale, or for one loss term. A parameter used only outside the loop gets
+    one sentence: there is nothing to split.
     """
     out = ['<div class="panel">']
     for j, p in enumerate(m["params"]):
-        shares, w = p["shares"], _cell(len(p["shares"]), 420, 10, 36)
-        scale = 90 / max([s["along"] for s in shares] + [s["norm"] for s in shares] + [p["total"], 1e-300])
+        name, short = escape(p["name"]), escape(p["name"].rsplit(".", 1)[-1])
+        head = f'<div class="share" id="{m["id"]}-share-{j}" data-param="{j}" hidden>'
+        if not p["in_loop"]:
+            out.append(f"{head}<h3>{name}: used once, outside the loop</h3><div>no step reads it: it is "
+                       "used once, outside the loop (before or after the steps), so its gradient "
+                       f"(‖dL/d{short}‖ = <b class=\"total-text\">{p['total']:.4g}</b>) has no share per "
+                       "step to show</div></div>")
+            continue
+        shares = p["shares"]
+        w = _cell(len(shares), 600, 2, 36)
+        gap = 4 if w >= 8 else 1
+        biggest = max([abs(s["along"]) for s in shares] + [s["norm"] for s in shares] + [p["total"], 1e-300])
+        scale = 90 / biggest
         base = 98
-        height = base + max([-s["along"] * scale for s in shares] + [0]) + 24
-        bars, every = [], -(-24 // int(w + 4))  # label every bar, or every 2nd, 3rd... when they are narrow
+        deepest = max([-s["along"] * scale for s in shares] + [0.0])  # a negative bar hangs below the axis
+        below = max(deepest, 30.0) if deepest > 0 else 0.0  # room for it, on either scale
+        height = base + below + 24
+        bars, every = [], -(-30 // int(w + gap))  # label every bar, or every 2nd, 3rd... when they are narrow
         for i, s in enumerate(shares):
-            x, a, nh = 40 + i * (w + 4), s["along"] * scale, s["norm"] * scale
+            x, a, nh = 46 + i * (w + gap), s["along"] * scale, s["norm"] * scale
             bars.append(
                 f'<g class="bar" data-key="{escape(s["key"])}" data-along="{s["along"]!r}" '
-                f'data-norm="{s["norm"]!r}"><title>{escape(s["label"])}: {s["along"]:.4g} along the '
-                f'gradient, norm {s["norm"]:.4g}</title>'
-                f'<rect x="{x:.1f}" y="{base - nh:.1f}" width="{w:.1f}" '
-                f'height="{nh:.1f}" fill="none" stroke="{_SHARE}" stroke-dasharray="2,2"/><rect x="{x:.1f}" '
-                f'y="{min(base, base - a):.1f}" width="{w:.1f}" height="{abs(a):.1f}" fill="{_SHARE}"/>'
+                f'data-norm="{s["norm"]!r}"><title>{escape(s["label"])}: adds {s["along"]:.4g} to the '
+                f'gradient; on its own, size {s["norm"]:.4g}</title>'
+                f'<rect class="norm" x="{x:.1f}" y="{base - nh:.1f}" width="{w:.1f}" '
+                f'height="{nh:.1f}" fill="none" stroke="{_SHARE}" stroke-dasharray="2,2"/>'
+                f'<rect class="along" x="{x:.1f}" y="{min(base, base - a):.1f}" width="{w:.1f}" '
+                f'height="{abs(a):.1f}" fill="{_SHARE}"/>'
                 f'<text x="{x + w / 2:.1f}" y="{height - 8:.0f}" text-anchor="middle" font-size="10">'
                 f'{escape(s["label"]) if i % every == 0 else ""}</text></g>'
             )
-        x_sum, tot = 50 + len(shares) * (w + 4), p["total"] * scale
+        x_sum, tot, ws = 56 + len(shares) * (w + gap), p["total"] * scale, max(w, 14)
         bars += [f'<g class="total" data-total="{p["total"]!r}"><rect x="{x_sum:.1f}" y="{base - tot:.1f}" '
-                 f'width="{w:.1f}" height="{tot:.1f}" fill="#555"/><text x="{x_sum + w / 2:.1f}" '
+                 f'width="{ws:.1f}" height="{tot:.1f}" fill="#555"/><text x="{x_sum + ws / 2:.1f}" '
                  f'y="{height - 8:.0f}" text-anchor="middle" font-size="10">sum</text></g>',
-                 f'<line x1="36" x2="{x_sum + w + 4:.1f}" y1="{base}" y2="{base}" stroke="#333"/>']
-        name = escape(p["name"])
+                 f'<line x1="42" x2="{x_sum + ws + 4:.1f}" y1="{base}" y2="{base}" stroke="#333"/>',
+                 f'<g class="ticks" data-base="{base}"></g>']
         out.append(
-            f'<div class="share" id="{m["id"]}-share-{j}" data-param="{j}" hidden><h3>{name}: each step\'s '
-            f"share of dL/d{escape(p['name'].rsplit('.', 1)[-1])}</h3><div>‖gradient‖ = <b>{p['total']:.4g}"
-            "</b> = the sum of the bars (a bar: the share's part along the gradient; dashed: its norm)</div>"
-            f'<svg width="{x_sum + w + 12:.0f}" height="{height:.0f}">{"".join(bars)}</svg></div>'
+            f"{head}<h3>{name}: each step's share of dL/d{short}</h3><div>‖dL/d{short}‖ = <b "
+            f'class="total-text">{p["total"]:.4g}</b>: the bars add up to it. A bar: how much that step\'s '
+            f"use of {short} adds to the whole gradient (a step pulling the other way adds less than zero); "
+            "dashed: the size of that step's gradient on its own.</div>"
+            f'<label class="logscale"><input type="checkbox" class="log" data-model="{m["id"]}"> log scale '
+            f"(linear by default: only there do the bars add up to the sum; log shows the early steps, "
+            f"{_DECADES} decades below the largest bar)</label>"
+            f'<svg width="{x_sum + ws + 12:.0f}" height="{height:.0f}" data-base="{base}" data-top="90" '
+            f'data-below="{below:.1f}" '
+            f'data-decades="{_DECADES}">{"".join(bars)}</svg></div>'
         )
     return "".join(out) + "</div>"
 
@@ -359,10 +467,8 @@ def _legend() -> str:
         return f'<span class="swatch" style="background:{c}"></span>'
 
     return (
-        f"states and inputs: {swatch(_NEG)} negative {swatch(_MID)} 0 {swatch(_POS)} positive (scaled to the "
-        f"largest |value| of the row; hover a gate's cell for its value) · gates {swatch('#ffffff')} 0 "
-        f"{swatch(_DARK)} 1, "
-        "probabilities the same on a square-root scale · gradient norm, log scale: "
-        f"1e{NORM_SCALE[0][0]} {''.join(swatch(c) for _, c in NORM_SCALE)} 1e+{NORM_SCALE[-1][0]} "
-        "(as in graph pictures)"
+        f"states and inputs {swatch(_NEG)} negative {swatch(_MID)} 0 {swatch(_POS)} positive (scaled to the "
+        f"row's largest |value|) · gates {swatch('#ffffff')} 0 {swatch(_DARK)} 1 · p(next) the same, "
+        f"square-root scale, {swatch(_TARGET)} the target · ‖gradient‖, log scale: "
+        f"1e{NORM_SCALE[0][0]} {''.join(swatch(c) for _, c in NORM_SCALE)} 1e+{NORM_SCALE[-1][0]}"
     )

@@ -42,6 +42,8 @@ def explore(
     name: str = "model",
     tokens: Sequence[str] | None = None,
     vocab: Sequence[str] | None = None,
+    targets: Sequence[int] | np.ndarray | None = None,
+    loss_text: str | None = None,
     compare: Mapping[str, Any] | None = None,
     title: str | None = None,
 ) -> str:
@@ -52,6 +54,9 @@ def explore(
     the output distribution), then the backward pass from the loss (the gradient norm reaching each
     step lights up as it arrives). A click on a parameter shows each step's share of its gradient as
     bars that add up to the whole gradient; a click on a step shows its gates and the gradient there.
+    Hovering a cell names its unit and value; a click on a cell of h or c follows that unit over time.
+    The page states the loss and each step's equations; when the steps have losses of their own
+    (cross-entropies inside the steps), a choice of one term L_t shows its gradient alone.
 
     Example: ``explore(loss, params=model, path="out/bptt.html", tokens=list("hello"))``
 
@@ -70,6 +75,11 @@ def explore(
         a label per time step (the characters read), shown above the steps.
     vocab
         labels of the output classes, for the output distribution.
+    targets
+        the class each step should predict (batch element 0), marked in its output distribution.
+    loss_text
+        what the loss is, in words, shown on the page (every model); by default it is read from the
+        graph: a cross-entropy (or a sum of the steps' cross-entropies) is named as such.
     compare
         more models on the same input, drawn next to this one with the same slider:
         ``{"LSTM": (loss_lstm, lstm)}`` (name -> (root or tuple of roots, params)).
@@ -78,10 +88,11 @@ def explore(
     """
     from .explore_page import page
 
-    models = [analyse(*roots, params=params, name=name, tokens=tokens, vocab=vocab)]
+    shared: dict[str, Any] = {"tokens": tokens, "vocab": vocab, "targets": targets, "loss_text": loss_text}
+    models = [analyse(*roots, params=params, name=name, **shared)]
     for other, (other_roots, other_params) in (compare or {}).items():
         other_roots = other_roots if isinstance(other_roots, tuple | list) else (other_roots,)
-        models.append(analyse(*other_roots, params=other_params, name=other, tokens=tokens, vocab=vocab))
+        models.append(analyse(*other_roots, params=other_params, name=other, **shared))
     text = page(models, title or "BPTT explorer: " + " vs ".join(m["name"] for m in models))
     path = os.fspath(path)
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
@@ -96,15 +107,20 @@ def analyse(
     name: str = "model",
     tokens: Sequence[str] | None = None,
     vocab: Sequence[str] | None = None,
+    targets: Sequence[int] | np.ndarray | None = None,
+    loss_text: str | None = None,
 ) -> dict:
     """What the explorer shows of one model, as plain JSON-able data (lists and floats).
 
-    Keys: name, loss, T, steps ("t=0", ...), keys (their `step_grads` names), tokens, states (name,
-    values per step (batch element 0), grad_norm per step), inputs and outputs per step (or None),
-    gates per step ([{label, values, low}], low: -1 for the tanh candidates g and n, else 0),
-    params ([{name, shape, total, shares: [{key, label, along, norm}]}]) where ``along`` is the share's
-    component along the whole gradient: the ``along`` of the shares add up to ``total``
-    (= ||gradient||), and ``norm`` is the share's own norm.
+    Keys: name, loss, loss_text (what the loss is), equations (a step's, as lines of text), T, steps
+    ("t=0", ...), keys (their `step_grads` names), tokens, targets (class per step, or None), states
+    (name, values per step (batch element 0), grad_norm per step), inputs and outputs per step (or
+    None), gates per step ([{label, values, low}], low: -1 for the tanh candidates g and n, else 0),
+    params ([{name, shape, total, in_loop, shares: [{key, label, along, norm}]}]) where ``along`` is the
+    share's component along the whole gradient: the ``along`` of the shares add up to ``total``
+    (= ||gradient||), and ``norm`` is the share's own norm; terms: the steps' own losses L_t (tagged
+    "loss" inside the steps), each [{label, step, value, grad_norm per state, params: [{total,
+    shares: [[along, norm]]}]}] as if it alone were the loss, in the order of ``params``' shares.
     """
     g = Graph(roots)
     if g.released:
@@ -116,6 +132,8 @@ def analyse(
     T = len(ks)
     if tokens is not None and len(tokens) != T:
         raise ValueError(f"explore: {len(tokens)} tokens for {T} time steps")
+    if targets is not None and len(targets) != T:
+        raise ValueError(f"explore: {len(targets)} targets for {T} time steps (one class per step)")
     per_step, whole, outside = _tagged(g, parent, ks)
     states = [(s, [per_step[s].get(k) for k in ks]) for s in _STATES if s in per_step]
     if not states:
@@ -130,13 +148,18 @@ def analyse(
     grads, _ = g.gradients()
     keys = [".".join(parent + (f"t={k}",)) for k in ks]
     loss = roots[0].item() if len(roots) == 1 and roots[0].size == 1 else None
+    params_found = _shares(g, params, keys)
+    terms = _terms(per_step.get("loss", {}), ks, states, params, keys, params_found)
     return {
         "name": name,
         "loss": loss,
+        "loss_text": loss_text or _loss_text(roots, loss, terms),
+        "equations": _equations(per_step, states),
         "T": T,
         "steps": [f"t={k}" for k in ks],
         "keys": keys,
         "tokens": None if tokens is None else [str(t) for t in tokens],
+        "targets": None if targets is None else [int(t) for t in targets],
         "states": [
             {
                 "name": state_name,
@@ -156,8 +179,56 @@ def analyse(
             ]
             for k in ks
         ],
-        "params": _shares(g, params, keys),
+        "params": params_found,
+        "terms": terms,
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# what the loss and the steps compute, in words
+# ---------------------------------------------------------------------------------------------
+
+_EQUATIONS = {
+    "lstm": ("i, f, o = σ(W_i·[x_t, h_(t-1)] + b), one each; g = tanh(W_g·[x_t, h_(t-1)] + b_g)",
+             "c_t = f ⊙ c_(t-1) + i ⊙ g   (the forget gate f keeps the old cell, the input gate i writes g)",
+             "h_t = o ⊙ tanh(c_t)   (the output gate o decides what the cell shows)"),
+    "gru": ("r, z = σ(W_r·[x_t, h_(t-1)] + b_r), σ(W_z·[x_t, h_(t-1)] + b_z)",
+            "n = tanh(W_n x_t + b_n + r ⊙ (U_n h_(t-1) + c_n))   (the reset gate r forgets the old state)",
+            "h_t = (1 − z) ⊙ n + z ⊙ h_(t-1)   (the update gate z near 1 copies the old state)"),
+}
+
+
+def _equations(per_step: dict[str, dict[int, Tensor]], states: list) -> list[str]:
+    """A step's equations, from its tags: an LSTM's (i, f, g, o), a GRU's (r, z, n), else a plain RNN's
+    with the activation read from the op that made h."""
+    if all(gate in per_step for gate in "ifgo"):
+        lines = list(_EQUATIONS["lstm"])
+    elif all(gate in per_step for gate in "rzn"):
+        lines = list(_EQUATIONS["gru"])
+    else:
+        h = next((t for t in states[0][1] if t is not None and t.grad_fn is not None), None)
+        act = type(h.grad_fn).__name__.lower() if h is not None else "f"
+        act = act if act in ("tanh", "relu", "sigmoid") else "f"
+        lines = [f"h_t = {act}(W_ih x_t + W_hh h_(t-1) + b)   (a plain RNN: no gates)"]
+    if "logits" in per_step:
+        lines.append("p_t = softmax(logits_t), logits_t a linear map of h_t: the next class's probabilities")
+    return lines
+
+
+def _loss_text(roots: Sequence[Tensor], loss: float | None, terms: list[dict]) -> str:
+    """What the loss is, from the graph: a tagged cross-entropy, a sum of the steps' ones, or unnamed."""
+    if loss is None:
+        return "the sum of the roots given (no single loss value)"
+    if any(name == "loss" for _, name in roots[0].tags):
+        return (f"L = {loss:.4g}: the cross-entropy, the mean over the predictions of −log p(target) "
+                "(in nats; 0 when every target gets probability 1, so never negative)")
+    if terms and np.isclose(loss, sum(term["value"] for term in terms), rtol=1e-9, atol=1e-12):
+        last = terms[-1]["label"]
+        return (f"L = {loss:.4g} = L_0 + … + {last}: the sum of the steps' losses, each L_t the "
+                "cross-entropy −log p_t(target) of step t's prediction (in nats, never negative)")
+    op = type(roots[0].grad_fn).__name__.lower() if roots[0].grad_fn is not None else "a leaf"
+    return (f"L = {loss:.4g}: the graph's root (its last op: {op}); not a cross-entropy, so it can be any "
+            "number, negative too: only its gradient matters here")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -307,10 +378,46 @@ def _shares(g: Graph, params: Any, keys: list[str]) -> list[dict]:
                 "name": names.get(id(p), f"parameter {j}"),
                 "shape": list(p.shape),
                 "total": size,
+                "in_loop": any(key in parts for key in keys),
                 "shares": shares,
             }
         )
     return out
+
+
+_MOST_TERMS = 64  # a term costs a backward pass of its own: beyond this many the page offers none
+
+
+def _terms(losses: dict[int, Tensor], ks: list[int], states: list, params: Any, keys: list[str],
+           whole: list[dict]) -> list[dict]:
+    """The steps' own losses (scalars tagged "loss" inside the steps), each differentiated alone: the
+    gradient norm reaching each state and each parameter's step shares, aligned with `whole`'s shares."""
+    found = [(k, losses[k]) for k in ks if k in losses and losses[k].size == 1]
+    if len(found) < 2 or len(found) > _MOST_TERMS:
+        return []
+    out = []
+    for k, term in found:
+        g = Graph((term,))
+        grads, _ = g.gradients()
+        by_name = {p["name"]: {s["key"]: (s["along"], s["norm"]) for s in p["shares"]}
+                   for p in _shares(g, params, keys)}
+        out.append({
+            "label": f"L_{k}",
+            "step": ks.index(k),
+            "value": term.item(),
+            "grad_norm": [[None if t is None else norm_of(grads[id(t)]) if id(t) in grads else 0.0
+                           for t in per] for _, per in states],
+            "params": [{"total": by_name.get(p["name"], {}) and _total(by_name[p["name"]]),
+                        "shares": [list(by_name.get(p["name"], {}).get(s["key"], (0.0, 0.0)))
+                                   for s in p["shares"]]}
+                       for p in whole],
+        })
+    return out
+
+
+def _total(shares: dict[str, tuple[float, float]]) -> float:
+    """||gradient|| from its shares: the components along the gradient add up to its norm."""
+    return float(sum(along for along, _ in shares.values()))
 
 
 def _row(a: np.ndarray, batch: int) -> list[float]:

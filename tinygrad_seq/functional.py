@@ -107,11 +107,11 @@ def cross_entropy(logits: Tensor, targets: Any, ignore_index: int = -100, reduct
 
     Example: ``cross_entropy(Tensor([[2.0, 0.0]]), np.array([0]))`` is ``log(1 + e^-2)``.
     """
-    tag(logits, "logits")  # the BPTT explorer draws their softmax
+    tag(logits, "logits")  # the BPTT explorer draws their softmax, and names the result a loss
     if fused:
-        return _nll_loss(logits, targets, ignore_index, reduction, "cross_entropy", logits=True)
+        return tag(_nll_loss(logits, targets, ignore_index, reduction, "cross_entropy", logits=True), "loss")
     axis = 0 if logits.ndim == 1 else 1
-    return _nll_loss(logits.log_softmax(axis), targets, ignore_index, reduction, "cross_entropy")
+    return tag(_nll_loss(logits.log_softmax(axis), targets, ignore_index, reduction, "cross_entropy"), "loss")
 
 
 class FusedCrossEntropy(Function):

@@ -14,7 +14,9 @@ The names the explorer reads (`NAMES`):
   or (T * B, ...)), in the scope of the loop;
 - ``"logits"``: the unnormalised scores whose softmax is the output distribution, laid out as
   `functional.cross_entropy` reads them ((C,) or (N, C, ...): the class axis is axis 1), which tags
-  its input.
+  its input;
+- ``"loss"``: a loss value, which `functional.cross_entropy` tags on its result: a scalar tagged inside
+  a step is that step's own loss L_t, which the explorer can show the gradient of alone.
 
 The recurrent layers and cells of `tinygrad_seq.nn` tag their states, gates and input; a hand-written
 loop tags its own:
@@ -41,7 +43,7 @@ if TYPE_CHECKING:
 __all__ = ["GATES", "NAMES", "tag"]
 
 GATES = ("i", "f", "g", "o", "r", "z", "n")  # an LSTM's gates, then a GRU's, in PyTorch's stacking order
-NAMES = ("h", "c", *GATES, "input", "logits")
+NAMES = ("h", "c", *GATES, "input", "logits", "loss")
 
 
 def tag(tensor: Tensor, name: str) -> Tensor:

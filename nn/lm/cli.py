@@ -549,7 +549,8 @@ def _explore(args: argparse.Namespace, model, vocab, x: np.ndarray, y: np.ndarra
     with unfused(model):  # the same weights, run as small ops: one cluster per time step
         loss, _ = chunk_loss(model, x, y)
     tokens = [vocab.itos[i] for i in x[:, 0]]
-    written = graph.explore(loss, params=model, path=args.output, name=what, tokens=tokens, vocab=vocab.itos)
+    written = graph.explore(loss, params=model, path=args.output, name=what, tokens=tokens, vocab=vocab.itos,
+                            targets=y[:, 0])
     print(f"wrote {written}: the BPTT explorer of {what} over {args.steps} steps, loss {loss.item():.3f} "
           "(open it in a browser)")
     return 0
