@@ -1,13 +1,11 @@
 """The explorer's page: HTML with each model's SVG drawn here, its data as JSON, a small script inline.
 
-`page(models, title)` turns what `explorer.analyse` found into one self-contained HTML text. Everything
-is laid out and coloured here in Python (deterministic); the script (explore.js) expands the colour
-strips into cells, and shows and hides what the time slider and the clicks select; the style sheet is
-explore.css. Both are inlined. Colours: states and inputs blue (negative), white (0), red
-(positive), scaled to the largest |value| of their row; gates white (0) to dark blue (1) (the tanh
-candidates g and n blue (-1), white (0), red (1)),
-probabilities the same on a square-root scale; gradient norms on the renderer's fixed log scale
-(`graph._colour`), so that the explorer and the pictures agree.
+`page(models, title)` turns what `explorer.analyse` found into one self-contained HTML text. The unroll
+is laid out here in Python (deterministic), its colours, strips and the panels below it come from
+`explore_panels`; the script (explore.js) expands the colour strips into cells, shows and hides what
+the time slider and the clicks select, names the cell under the mouse, follows a unit over time, and
+redraws the share bars on a log scale or for one loss term; the style sheet is explore.css. Both are
+inlined.
 """
 
 from __future__ import annotations
@@ -17,15 +15,25 @@ import os
 from collections.abc import Callable
 from html import escape
 
-from .graph_style import NORM_SCALE, norm_colour, text_colour
+from .explore_panels import (
+    TARGET,
+    cell_size,
+    distributions,
+    diverging,
+    legend,
+    num,
+    probability_colour,
+    share_panels,
+    show,
+    step_panels,
+    strip,
+)
+from .graph_style import norm_colour, text_colour
 
 __all__ = ["page"]
 
 _LEFT, _COL, _GAP, _X0 = 74, 40, 7, 4  # row labels' width; a step's column; the gap between two; step 0's x
 _FOLLOW = 22  # the height of a followed unit's row
-_NEG, _MID, _POS, _DARK, _SHARE = "#2166ac", "#f7f7f7", "#b2182b", "#08306b", "#b8860b"
-_TARGET = "#1a9850"  # the target class, in p(next) and the output distribution
-_DECADES = 6  # the share bars' log scale shows this many decades below the largest
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
 # one row of the unroll: (label, height, "fwd" or "bwd", draw(step k, x, y) -> SVG)
@@ -51,7 +59,7 @@ def page(models: list[dict], title: str) -> str:
         f'<div class="controls"><input type="range" id="time" min="0" max="{end}" value="{end}" '
         'aria-label="time step"><span id="phase"></span><label class="follow">follow unit <input '
         'type="number" id="unit" min="0" step="1" placeholder="–" aria-label="unit to follow"></label>'
-        f'<div class="legend">{_legend()}</div></div>',
+        f'<div class="legend">{legend()}</div></div>',
         '<div class="models">' + "".join(_model(m) for m in models) + "</div>",
         '<div id="tip" hidden></div>',
     ]
@@ -89,7 +97,7 @@ def _boxes(norms: list[list[float | None]]) -> list[list[list[str]]]:
         row = []
         for norm in per:
             fill = "#ffffff" if norm is None else norm_colour(norm)
-            row.append([fill, text_colour(fill), _num(norm)])
+            row.append([fill, text_colour(fill), num(norm)])
         out.append(row)
     return out
 
@@ -97,61 +105,6 @@ def _boxes(norms: list[list[float | None]]) -> list[list[list[str]]]:
 def _read(name: str) -> str:
     with open(os.path.join(_HERE, name), encoding="utf-8") as f:
         return f.read()
-
-
-# ---------------------------------------------------------------------------------------------
-# colours and small helpers
-# ---------------------------------------------------------------------------------------------
-
-
-def _mix(c0: str, c1: str, f: float) -> str:
-    """The colour a fraction `f` (0..1) of the way from c0 to c1."""
-    f = min(max(f, 0.0), 1.0)
-    rgb = (round(int(c0[i : i + 2], 16) * (1 - f) + int(c1[i : i + 2], 16) * f) for i in (1, 3, 5))
-    return "#" + "".join(f"{v:02x}" for v in rgb)
-
-
-def _diverging(top: float) -> Callable[[float], str]:
-    """Blue (-top) .. white (0) .. red (+top)."""
-    top = top or 1.0
-    return lambda v: _mix(_MID, _POS, v / top) if v >= 0 else _mix(_MID, _NEG, -v / top)
-
-
-def _gate(v: float) -> str:
-    return _mix("#ffffff", _DARK, v)
-
-
-def _probability(v: float) -> str:
-    return _mix("#ffffff", _DARK, max(v, 0.0) ** 0.5)
-
-
-def _num(v: float | None) -> str:
-    return "–" if v is None else "0" if v == 0 else f"{v:.1e}"
-
-
-def _show(token: str) -> str:
-    """A token as drawn: white space made visible."""
-    return {" ": "␣", "\n": "↵", "\t": "⇥"}.get(token, token)
-
-
-def _cell(n: int, space: float, lo: float, hi: float) -> float:
-    """The size of one of n cells sharing `space`, kept within [lo, hi]."""
-    return min(max(space / max(n, 1), lo), hi)
-
-
-def _strip(values: list[float], x: float, y: float, size: float, cell: float, colour: Callable[[float], str],
-           tip: str, across: bool = False, row: str = "") -> str:
-    """A colour strip, one cell per value, stacked down (or `across`), named by its tooltip.
-
-    The cells' colours are packed into the group (``data-fill``) and drawn by the script: an LSTM page
-    has tens of thousands of cells, and a rect each would make it megabytes. A strip running across
-    (the gates) also carries its values, shown on each cell's tooltip.
-    """
-    fill = ",".join(colour(v)[1:] for v in values)
-    shown = f' data-values="{",".join(f"{v:.3g}" for v in values)}"' if across else ""
-    return (f'<g class="strip" data-row="{escape(row)}" data-x="{x:.1f}" data-y="{y:.2f}" data-size="{size}" '
-            f'data-cell="{cell:.3f}" data-across="{int(across)}" data-fill="{fill}"{shown}>'
-            f"<title>{escape(tip)}</title></g>")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -170,7 +123,7 @@ def _model(m: dict) -> str:
     equations = "".join(f"<div>{escape(line)}</div>" for line in m["equations"])
     defs = (f'<div class="defs"><div><b>loss</b> {escape(m["loss_text"])}</div>'
             f"<div><b>each step</b></div><div class=\"eq\">{equations}</div></div>")
-    panels = _distributions(m) + _share_panels(m) + _step_panels(m)
+    panels = distributions(m) + share_panels(m) + step_panels(m)
     labels, unroll = _svg(m)
     return (
         f'<section class="model" id="{pid}" data-selected-param="{_default_param(m)}">'
@@ -207,11 +160,11 @@ def _strip_rows(m: dict) -> list[tuple[str, list, Callable[[float], str]]]:
     """The colour-strip rows, top to bottom: (label, values per step, colour)."""
     rows: list[tuple[str, list, Callable[[float], str]]] = []
     if m["inputs"]:
-        rows.append(("input", m["inputs"], _diverging(_top(m["inputs"]))))
+        rows.append(("input", m["inputs"], diverging(_top(m["inputs"]))))
     for s in m["states"]:
-        rows.append((s["name"], s["values"], _diverging(_top(s["values"]))))
+        rows.append((s["name"], s["values"], diverging(_top(s["values"]))))
     if m["outputs"]:
-        rows.append(("p(next)", [o and o["probs"] for o in m["outputs"]], _probability))
+        rows.append(("p(next)", [o and o["probs"] for o in m["outputs"]], probability_colour))
     return rows
 
 
@@ -225,7 +178,7 @@ def _rows(m: dict) -> list[Row]:
     if m["tokens"]:
         rows.append(("reads", 14, "fwd", lambda k, x, y: (
             f'<text x="{x + _COL / 2}" y="{y + 12}" text-anchor="middle" font-size="13" '
-            f'font-weight="bold">{escape(_show(m["tokens"][k]))}</text>')))
+            f'font-weight="bold">{escape(show(m["tokens"][k]))}</text>')))
     states = [s["name"] for s in m["states"]]
     for label, values, colour in _strip_rows(m):
         space, limits = _SPACE.get(label, (96, (1.5, 8)))
@@ -254,13 +207,13 @@ def _strip_row(label: str, row: str, per_step: list, space: float, limits: tuple
     """A row of vertical colour strips, one per step (and an arrow to the next step for a state, and a
     mark on each step's target class)."""
     n = len(next((v for v in per_step if v), []))
-    cell = _cell(n, space, *limits)
+    cell = cell_size(n, space, *limits)
     T = len(per_step)
 
     def draw(k: int, x: float, y: float) -> str:
         if not per_step[k]:
             return ""
-        out = _strip(per_step[k], x, y, _COL, cell, colour, f"{label} at t={k}", row=row)
+        out = strip(per_step[k], x, y, _COL, cell, colour, f"{label} at t={k}", row=row)
         if arrows and k + 1 < T:  # the state passed on to the next step
             mid = y + n * cell / 2
             out += (f'<path d="M{x + _COL + 1} {mid:.1f} h{_GAP - 3}" stroke="#333" stroke-width="1.5"/>'
@@ -269,8 +222,8 @@ def _strip_row(label: str, row: str, per_step: list, space: float, limits: tuple
             top = y + targets[k] * cell
             out += (f'<rect class="target" data-step="{k}" data-class="{targets[k]}" x="{x - 1}" '
                     f'y="{top - 0.5:.2f}" width="{_COL + 2}" height="{max(cell, 1.5) + 1:.2f}" fill="none" '
-                    f'stroke="{_TARGET}" stroke-width="1.5"/><path d="M{x - 4} {top + cell / 2 - 3:.1f} l4 3 '
-                    f'l-4 3 z" fill="{_TARGET}"/>')
+                    f'stroke="{TARGET}" stroke-width="1.5"/><path d="M{x - 4} {top + cell / 2 - 3:.1f} l4 3 '
+                    f'l-4 3 z" fill="{TARGET}"/>')
         return out
 
     return label, n * cell, "fwd", draw
@@ -278,7 +231,7 @@ def _strip_row(label: str, row: str, per_step: list, space: float, limits: tuple
 
 def _grad_box(norm: float | None, x: float, y: float, state: int, k: int) -> str:
     fill = "#ffffff" if norm is None else norm_colour(norm)
-    text = _num(norm)
+    text = num(norm)
     return (f'<g class="gbox" data-state="{state}" data-step="{k}"><rect x="{x}" y="{y}" width="{_COL}" '
             f'height="18" rx="3" fill="{fill}" stroke="#999" stroke-width="0.5"/><text x="{x + _COL / 2}" '
             f'y="{y + 13}" text-anchor="middle" font-size="9.5" fill="{text_colour(fill)}">{escape(text)}'
@@ -323,152 +276,24 @@ def _svg(m: dict) -> tuple[str, str]:
     return side, "".join(out) + "</svg>"
 
 
-# ---------------------------------------------------------------------------------------------
-# the panels below the unroll (one of each kind shown at a time)
-# ---------------------------------------------------------------------------------------------
-
-
-def _distributions(m: dict) -> str:
-    """The output distribution of each step: its most likely classes as bars, and the target's."""
-    if not m["outputs"]:
-        return ""
-    out = ['<div class="panel"><h3>output distribution</h3>']
-    for k, o in enumerate(m["outputs"]):
-        if o is None:
-            continue
-        target = m["targets"][k] if m["targets"] else None
-        best = sorted(range(len(o["probs"])), key=lambda i: -o["probs"][i])[:8]
-        if target is not None and target not in best and 0 <= target < len(o["probs"]):
-            best.append(target)
-        bars = "".join(
-            f'<text x="28" y="{14 + 16 * r}" text-anchor="end" font-size="12">{escape(_show(o["labels"][i]))}'
-            f'</text><rect x="32" y="{4 + 16 * r}" width="{150 * o["probs"][i]:.1f}" height="12" '
-            f'fill="{_TARGET if i == target else _DARK}"/><text x="{36 + 150 * o["probs"][i]:.1f}" '
-            f'y="{14 + 16 * r}" font-size="11">'
-            f'{o["probs"][i]:.3f}{" ← target" if i == target else ""}</text>'
-            for r, i in enumerate(best)
-        )
-        out.append(f'<div class="dist" data-step="{k}" hidden><div>next, after t={k}</div>'
-                   f'<svg width="260" height="{8 + 16 * len(best)}">{bars}</svg></div>')
-    return "".join(out) + "</div>"
-
-
-def _share_panels(m: dict) -> str:
-    """Per parameter: each step's share of its gradient as bars that add up to the whole gradient.
-
-    A bar is the share's component along the whole gradient g, <share, g> / ‖g‖: these add up to ‖g‖
-    exactly, and one can be negative. The dashed outline behind it is the share's own norm. The script
-    redraws the bars on a log scale, or for one loss term. A parameter used only outside the loop gets
-    one sentence: there is nothing to split.
-    """
-    out = ['<div class="panel">']
-    for j, p in enumerate(m["params"]):
-        name, short = escape(p["name"]), escape(p["name"].rsplit(".", 1)[-1])
-        head = f'<div class="share" id="{m["id"]}-share-{j}" data-param="{j}" hidden>'
-        if not p["in_loop"]:
-            out.append(f"{head}<h3>{name}: used once, outside the loop</h3><div>no step reads it: it is "
-                       "used once, outside the loop (before or after the steps), so its gradient "
-                       f"(‖dL/d{short}‖ = <b class=\"total-text\">{p['total']:.4g}</b>) has no share per "
-                       "step to show</div></div>")
-            continue
-        shares = p["shares"]
-        w = _cell(len(shares), 600, 2, 36)
-        gap = 4 if w >= 8 else 1
-        biggest = max([abs(s["along"]) for s in shares] + [s["norm"] for s in shares] + [p["total"], 1e-300])
-        scale = 90 / biggest
-        base = 98
-        deepest = max([-s["along"] * scale for s in shares] + [0.0])  # a negative bar hangs below the axis
-        below = max(deepest, 30.0) if deepest > 0 else 0.0  # room for it, on either scale
-        height = base + below + 24
-        bars, every = [], -(-30 // int(w + gap))  # label every bar, or every 2nd, 3rd... when they are narrow
-        for i, s in enumerate(shares):
-            x, a, nh = 46 + i * (w + gap), s["along"] * scale, s["norm"] * scale
-            bars.append(
-                f'<g class="bar" data-key="{escape(s["key"])}" data-along="{s["along"]!r}" '
-                f'data-norm="{s["norm"]!r}"><title>{escape(s["label"])}: adds {s["along"]:.4g} to the '
-                f'gradient; on its own, size {s["norm"]:.4g}</title>'
-                f'<rect class="norm" x="{x:.1f}" y="{base - nh:.1f}" width="{w:.1f}" '
-                f'height="{nh:.1f}" fill="none" stroke="{_SHARE}" stroke-dasharray="2,2"/>'
-                f'<rect class="along" x="{x:.1f}" y="{min(base, base - a):.1f}" width="{w:.1f}" '
-                f'height="{abs(a):.1f}" fill="{_SHARE}"/>'
-                f'<text x="{x + w / 2:.1f}" y="{height - 8:.0f}" text-anchor="middle" font-size="10">'
-                f'{escape(s["label"]) if i % every == 0 else ""}</text></g>'
-            )
-        x_sum, tot, ws = 56 + len(shares) * (w + gap), p["total"] * scale, max(w, 14)
-        bars += [f'<g class="total" data-total="{p["total"]!r}"><rect x="{x_sum:.1f}" y="{base - tot:.1f}" '
-                 f'width="{ws:.1f}" height="{tot:.1f}" fill="#555"/><text x="{x_sum + ws / 2:.1f}" '
-                 f'y="{height - 8:.0f}" text-anchor="middle" font-size="10">sum</text></g>',
-                 f'<line x1="42" x2="{x_sum + ws + 4:.1f}" y1="{base}" y2="{base}" stroke="#333"/>',
-                 f'<g class="ticks" data-base="{base}"></g>']
-        out.append(
-            f"{head}<h3>{name}: each step's share of dL/d{short}</h3><div>‖dL/d{short}‖ = <b "
-            f'class="total-text">{p["total"]:.4g}</b>: the bars add up to it. A bar: how much that step\'s '
-            f"use of {short} adds to the whole gradient (a step pulling the other way adds less than zero); "
-            "dashed: the size of that step's gradient on its own.</div>"
-            f'<label class="logscale"><input type="checkbox" class="log" data-model="{m["id"]}"> log scale '
-            f"(linear by default: only there do the bars add up to the sum; log shows the early steps, "
-            f"{_DECADES} decades below the largest bar)</label>"
-            f'<svg width="{x_sum + ws + 12:.0f}" height="{height:.0f}" data-base="{base}" data-top="90" '
-            f'data-below="{below:.1f}" '
-            f'data-decades="{_DECADES}">{"".join(bars)}</svg></div>'
-        )
-    return "".join(out) + "</div>"
-
-
-def _step_panels(m: dict) -> str:
-    """Per step: its gates as heat strips and the gradient norm reaching its states."""
-    out = ['<div class="panel">']
-    for k in range(m["T"]):
-        reads = f" (reads {escape(_show(m['tokens'][k]))})" if m["tokens"] else ""
-        norms = ", ".join(f"‖dL/d{s['name']}‖ = {_num(s['grad_norm'][k])}" for s in m["states"])
-        gates, width, strips = m["gates"][k], 0.0, []
-        for r, gate in enumerate(gates):
-            cell = _cell(len(gate["values"]), 360, 3, 16)
-            width = max(width, cell * len(gate["values"]))
-            label = f'<text x="14" y="{14 + 18 * r}" text-anchor="end" font-size="12">{escape(gate["label"])}'
-            colour = _gate if gate["low"] == 0 else _diverging(1.0)  # a tanh candidate: -1 .. 1
-            strips.append(label + "</text>" + _strip(gate["values"], 20, 2 + 18 * r, 15, cell, colour,
-                                                     gate["label"], across=True))
-        size = f'width="{width + 26:.0f}" height="{4 + 18 * len(gates)}"'
-        scale = "white 0, dark 1" + ("; candidates: blue -1, white 0, red 1" if any(
-            gate["low"] for gate in gates) else "")
-        shown = (f'<div>gates ({scale})</div><svg {size}>{"".join(strips)}</svg>' if gates else
-                 "<div>no gates in this step: nothing in a plain RNN decides what to keep</div>")
-        out.append(f'<div class="stepinfo" id="{m["id"]}-step-{k}" data-step="{k}" hidden>'
-                   f"<h3>step t={k}{reads}</h3><div>gradient reaching it: {norms}</div>{shown}</div>")
-    return "".join(out) + "</div>"
-
-
 def _captions(m: dict) -> list[str]:
     """What the slider's 2T positions say: T forward steps, then the backward pass from t=T-1 to t=0."""
     T, out = m["T"], []
     for k in range(T):
         words = [f"forward, t={k}:"]
         if m["tokens"]:
-            words.append(f"reads “{_show(m['tokens'][k])}”,")
+            words.append(f"reads “{show(m['tokens'][k])}”,")
         for s in m["states"]:
             if s["values"][k]:
                 words.append(f"{s['name']}_{k} has |values| ≤ {max(abs(x) for x in s['values'][k]):.2f},")
         o = m["outputs"][k] if m["outputs"] else None
         if o:
             i = max(range(len(o["probs"])), key=lambda i: o["probs"][i])
-            words.append(f"and predicts “{_show(o['labels'][i])}” next (p = {o['probs'][i]:.2f})")
+            words.append(f"and predicts “{show(o['labels'][i])}” next (p = {o['probs'][i]:.2f})")
         out.append(" ".join(words).rstrip(","))
     for k in range(T - 1, -1, -1):
-        norms = ", ".join(f"‖dL/d{s['name']}_{k}‖ = {_num(s['grad_norm'][k])}" for s in m["states"])
-        last = ", ".join(_num(s["grad_norm"][T - 1]) for s in m["states"])
+        norms = ", ".join(f"‖dL/d{s['name']}_{k}‖ = {num(s['grad_norm'][k])}" for s in m["states"])
+        last = ", ".join(num(s["grad_norm"][T - 1]) for s in m["states"])
         out.append(f"backward: the gradient has flowed from the loss back to t={k}: {norms} "
                    f"(at t={T - 1}: {last})")
     return out
-
-
-def _legend() -> str:
-    def swatch(c: str) -> str:
-        return f'<span class="swatch" style="background:{c}"></span>'
-
-    return (
-        f"states and inputs {swatch(_NEG)} negative {swatch(_MID)} 0 {swatch(_POS)} positive (scaled to the "
-        f"row's largest |value|) · gates {swatch('#ffffff')} 0 {swatch(_DARK)} 1 · p(next) the same, "
-        f"square-root scale, {swatch(_TARGET)} the target · ‖gradient‖, log scale: "
-        f"1e{NORM_SCALE[0][0]} {''.join(swatch(c) for _, c in NORM_SCALE)} 1e+{NORM_SCALE[-1][0]}"
-    )
