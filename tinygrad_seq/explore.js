@@ -104,6 +104,7 @@ function follow(unit) {
     root.querySelectorAll(".follow-label").forEach((t) => {
       t.textContent = t.textContent.replace(/\[.*\]/, unit === null ? "[·]" : `[${unit}]`);
     });
+    root.querySelectorAll(".follow-hint").forEach((t) => { t.style.display = unit === null ? "" : "none"; });
     if (unit === null) continue;
     for (const strip of model.strips.filter((s) => s.state)) {
       svg.querySelectorAll(`g.strip[data-row="${strip.label}"]`).forEach((g) => {
@@ -155,7 +156,7 @@ function rescale(panel, log) {
     const y = base - (decades - d) / decades * top;
     ticks.appendChild(element("line", {x1: 42, x2: svg.getAttribute("width") - 8, y1: y, y2: y, stroke: "#ddd"}));
     ticks.appendChild(element("text", {x: 40, y: y + 3, "text-anchor": "end", "font-size": 9, fill: "#666"},
-      (biggest / 10 ** d).toExponential(0)));
+      (biggest / 10 ** d).toExponential(1)));
   }
 }
 

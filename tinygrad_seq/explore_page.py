@@ -245,13 +245,16 @@ def _svg(m: dict) -> tuple[str, str]:
     xs = [_X0 + k * (_COL + _GAP) for k in range(T)]
     labels: list[str] = []
     drawn: dict[str, list[list[str]]] = {"fwd": [[] for _ in range(T)], "bwd": [[] for _ in range(T)]}
-    y, grad_rows = 4.0, []
+    y, grad_rows, hint = 4.0, [], ""
     for label, height, kind, draw in _rows(m):
         named = ' class="follow-label"' if label.endswith("[·]") else ""  # the script writes the unit in
         labels.append(f'<text x="{_LEFT - 8}" y="{y + height / 2 + 4:.1f}" text-anchor="end" font-size="12"'
                       f"{named}>{escape(label)}</text>")
         for k in range(T):
             drawn[kind][k].append(draw(k, xs[k], y))
+        if named and not hint:  # what the empty row is for, until a unit is followed
+            hint = (f'<text class="follow-hint" x="{_X0 + 4}" y="{y + height / 2 + 4:.1f}" font-size="11" '
+                    'fill="#777">click a cell of h or c (or type a unit above) to follow it here</text>')
         if kind == "bwd":
             grad_rows.append(y)
         y += height + 6
@@ -269,7 +272,7 @@ def _svg(m: dict) -> tuple[str, str]:
         out += [f'<rect x="{x_loss}" y="{top:.1f}" width="70" height="{box:.1f}" rx="4" fill="#e6d3f5" '
                 'stroke="#8e6bb0"/>', f'<text class="loss-name" x="{x_loss + 35}" '
                 f'y="{top + box / 2 + 4:.1f}" text-anchor="middle" font-size="12">loss{value}</text>']
-    out.append('<g class="marks"></g>')  # the followed unit's outline, drawn by the script
+    out.append(f'<g class="marks"></g>{hint}')  # the followed unit's outline, drawn by the script
     out += [f'<rect class="col" data-model="{m["id"]}" data-col="{k}" x="{xs[k] - 3}" y="0" '
             f'width="{_COL + 6}" height="{height:.0f}"/>' for k in range(T)]
     side = f'<svg class="labels" width="{_LEFT}" height="{height:.0f}">{"".join(labels)}</svg>'
