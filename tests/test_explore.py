@@ -469,3 +469,33 @@ def test_explorer_hover_follow_target_terms_and_log_scale_in_a_browser(tmp_path)
         assert boxes[3:] == ["0", "0"] and boxes[2] == f"{found['terms'][2]['grad_norm'][0][2]:.1e}"
         total = panel.find_element(By.CSS_SELECTOR, ".total-text").text
         assert total == f"{found['terms'][2]['params'][w_hh]['total']:.4g}"
+
+
+def test_forty_steps_fit_a_1400_pixel_window_with_the_legend_in_view(tmp_path):
+    """The unroll scrolls sideways inside its box (the page itself does not), follows the slider, and the
+    legend is on screen at the top of a 1400 x 900 window."""
+    if missing():
+        (pytest.fail if os.environ.get("CI") else pytest.skip)(missing())
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    rng = np.random.default_rng(6)
+    rnn = nn.GRU(I, H, rng=rng, dtype=np.float64)
+    out, _ = rnn(Tensor(rng.normal(size=(40, 1, I))))
+    path = graph.explore((out * out).sum(), params=rnn, path=tmp_path / "long.html")
+    with chromium(1400, 900) as driver:
+        driver.get("file://" + os.path.abspath(path))
+        width = driver.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
+        assert width[0] <= width[1]  # no sideways scrolling of the page
+        box = driver.find_element(By.CSS_SELECTOR, "#m0 .scroll")
+        assert driver.execute_script("return arguments[0].scrollWidth > arguments[0].clientWidth", box)
+        legend = driver.execute_script("return document.querySelector('.legend').getBoundingClientRect()")
+        assert legend["bottom"] < driver.execute_script("return window.innerHeight")
+        slider = driver.find_element(By.ID, "time")
+        slider.send_keys(Keys.HOME)  # forward, t=0: the start in view
+        assert driver.execute_script("return arguments[0].scrollLeft", box) == 0
+        for _ in range(39):
+            slider.send_keys(Keys.ARROW_RIGHT)  # forward, t=39: the last step scrolled into view
+        frame = driver.find_element(By.CSS_SELECTOR, '#m0 .frame[data-step="39"]').rect
+        shown = box.rect
+        assert shown["x"] <= frame["x"] and frame["x"] + frame["width"] <= shown["x"] + shown["width"] + 1
