@@ -50,7 +50,12 @@ function show(p) {
     });
     root.querySelectorAll(".frame").forEach((el) => el.classList.toggle("now", +el.dataset.step === k));
     root.querySelectorAll(".dist").forEach((el) => { el.hidden = +el.dataset.step !== k; });
-    const caption = kind === "forward" ? model.captions[k] : model.captions[2 * model.T - 1 - k];
+    let caption = kind === "forward" ? model.captions[k] : model.captions[2 * model.T - 1 - k];
+    if (kind === "backward" && model.term) {  // one loss term picked: its own gradient norms
+      const chosen = model.gradients[model.term], states = model.strips.filter((s) => s.state);
+      const norms = states.map((s, j) => `‖d${chosen.label}/d${s.label}_${k}‖ = ${chosen.boxes[j][k][2]}`);
+      caption = `backward: the gradient of ${chosen.label} alone has flowed back to t=${k}: ${norms.join(", ")}`;
+    }
     document.getElementById(`${model.id}-caption`).textContent = caption;
     const scroll = root.querySelector(".scroll"), x = model.x0 + k * (model.col + model.gap);
     if (x < scroll.scrollLeft || x + model.col > scroll.scrollLeft + scroll.clientWidth) {
@@ -164,6 +169,7 @@ function pickTerm(modelId, j) {
   // show the gradient of the whole loss (j = 0) or of one step's own loss term
   const model = DATA.models.find((m) => m.id === modelId), root = document.getElementById(modelId);
   const chosen = model.gradients[j];
+  model.term = j;
   root.querySelectorAll(".gbox").forEach((g) => {
     const [fill, ink, text] = chosen.boxes[+g.dataset.state][+g.dataset.step];
     g.querySelector("rect").setAttribute("fill", fill);
@@ -183,6 +189,7 @@ function pickTerm(modelId, j) {
     svg.querySelector(".total").dataset.total = p.total;
     rescale(panel, panel.querySelector(".log").checked);
   });
+  show(+slider.value);
 }
 
 drawStrips();
