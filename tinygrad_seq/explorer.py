@@ -407,7 +407,7 @@ def _terms(losses: dict[int, Tensor], ks: list[int], states: list, params: Any, 
             "value": term.item(),
             "grad_norm": [[None if t is None else norm_of(grads[id(t)]) if id(t) in grads else 0.0
                            for t in per] for _, per in states],
-            "params": [{"total": by_name.get(p["name"], {}) and _total(by_name[p["name"]]),
+            "params": [{"total": _total(by_name.get(p["name"], {})),  # 0 for one this term never reaches
                         "shares": [list(by_name.get(p["name"], {}).get(s["key"], (0.0, 0.0)))
                                    for s in p["shares"]]}
                        for p in whole],
