@@ -469,6 +469,8 @@ def test_explorer_hover_follow_target_terms_and_log_scale_in_a_browser(tmp_path)
         assert boxes[3:] == ["0", "0"] and boxes[2] == f"{found['terms'][2]['grad_norm'][0][2]:.1e}"
         caption = driver.find_element(By.ID, "m0-caption").text  # the slider is at the end: t=0
         assert caption.startswith("backward: the gradient of L_2 alone has flowed back to t=0: ‖dL_2/dh_0‖")
+        step = driver.find_element(By.ID, "m0-step-3").text  # followed above: L_2 does not reach t=3
+        assert "gradient reaching it: ‖dL_2/dh‖ = 0" in step
         total = panel.find_element(By.CSS_SELECTOR, ".total-text").text
         assert total == f"{found['terms'][2]['params'][w_hh]['total']:.4g}"
 

@@ -176,6 +176,11 @@ function pickTerm(modelId, j) {
     g.querySelector("text").setAttribute("fill", ink);
     g.querySelector("text").textContent = text;
   });
+  const states = model.strips.filter((s) => s.state), name = j === 0 ? "L" : chosen.label;
+  root.querySelectorAll(".stepinfo").forEach((el) => {  // the gradient of the chosen loss reaching each step
+    el.querySelector(".stepnorms").textContent = states.map(
+      (s, i) => `‖d${name}/d${s.label}‖ = ${chosen.boxes[i][+el.dataset.step][2]}`).join(", ");
+  });
   root.querySelector(".loss-name").textContent = j === 0 ? root.querySelector(".loss-name").dataset.whole
     : `loss ${chosen.label}`;
   root.querySelectorAll(".share").forEach((panel) => {

@@ -193,7 +193,8 @@ def step_panels(m: dict) -> str:
         shown = (f'<div>gates ({scale})</div><svg {size}>{"".join(strips)}</svg>' if gates else
                  "<div>no gates in this step: nothing in a plain RNN decides what to keep</div>")
         out.append(f'<div class="stepinfo" id="{m["id"]}-step-{k}" data-step="{k}" hidden>'
-                   f"<h3>step t={k}{reads}</h3><div>gradient reaching it: {norms}</div>{shown}</div>")
+                   f'<h3>step t={k}{reads}</h3><div>gradient reaching it: <span class="stepnorms">{norms}'
+                   f"</span></div>{shown}</div>")
     return "".join(out) + "</div>"
 
 
