@@ -503,3 +503,19 @@ def test_forty_steps_fit_a_1400_pixel_window_with_the_legend_in_view(tmp_path):
         frame = driver.find_element(By.CSS_SELECTOR, '#m0 .frame[data-step="39"]').rect
         shown = box.rect
         assert shown["x"] <= frame["x"] and frame["x"] + frame["width"] <= shown["x"] + shown["width"] + 1
+
+
+def test_the_docs_quote_what_lesson_3s_explorer_page_shows():
+    """docs/pictures.md and the README quote the gradient norms of lesson 3's page at t=6 (and t=0): read
+    back from the page the docs embed (docs/explorers/03_explorer.html, which make lessons writes)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    text = open(os.path.join(root, "docs", "explorers", "03_explorer.html"), encoding="utf-8").read()
+    data = re.search(r'<script type="application/json" id="explore-data">(.*?)</script>', text, re.S)[1]
+    data = json.loads(data)
+    rnn, lstm = ([box[2] for box in m["gradients"][0]["boxes"][0]] for m in data["models"])  # the h row
+    short = lambda s: re.sub(r"e([+-])0*(\d)", lambda g: "e" + g[1].replace("+", "") + g[2], s)  # noqa: E731
+    pictures = " ".join(open(os.path.join(root, "docs", "pictures.md"), encoding="utf-8").read().split())
+    readme = " ".join(open(os.path.join(root, "README.md"), encoding="utf-8").read().split())
+    quoted = f"down to {short(rnn[6])} there (and {short(rnn[0])} at t=0); the LSTM's is {short(lstm[6])}"
+    assert quoted in pictures
+    assert f"down to {short(rnn[6])}, the LSTM's {short(lstm[6])}" in readme
