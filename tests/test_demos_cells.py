@@ -1,0 +1,55 @@
+"""Lessons 17-19 (the gates of LSTM and GRU cells, why recurrence beats a fixed window, ReLU and sigmoid
+RNNs next to tanh) run in --quick mode, write their pictures, and their claims hold with numbers."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+DEMOS = Path(__file__).resolve().parent.parent / "demos"
+PNG = b"\x89PNG\r\n\x1a\n"
+
+pytest.importorskip("matplotlib")
+pytestmark = pytest.mark.slow
+
+
+def load(name: str):
+    if str(DEMOS) not in sys.path:
+        sys.path.insert(0, str(DEMOS))
+    from common import load_lesson
+
+    return load_lesson(name)
+
+
+def run(name: str, out: Path) -> tuple[object, dict]:
+    demo = load(name)
+    result = demo.main(["--quick", "--out", str(out)])
+    for picture in demo.PICTURES:
+        path = out / picture
+        assert path.is_file() and path.stat().st_size > 5000 and path.read_bytes()[:8] == PNG, picture
+    assert all(isinstance(v, str) and v for v in demo.readme_figures(result).values())
+    return demo, result
+
+
+def test_each_gate_does_what_its_equation_says(tmp_path: Path) -> None:
+    demo, r = run("17_gates", tmp_path)
+    # the gates were read from the real cells' tags: every gate present, sigmoid gates inside (0, 1)
+    assert set(r["lstm_gates"]) == set("ifgo") and set(r["gru_gates"]) == set("rzn")
+    assert all(0 < r["lstm_gates"][g] < 1 for g in "ifo") and all(0 < r["gru_gates"][g] < 1 for g in "rz")
+    # LSTM: forget near 1 and input near 0 keep c; forget near 0 wipes it (what is left is about f itself)
+    keep, wipe, default = r["lstm_keep"], r["lstm_wipe"], r["lstm_default"]
+    assert keep["f"] > 0.999 and abs(keep["kept"] - 1) < 2e-3, keep
+    assert wipe["f"] < 1e-3 and wipe["passed"] < 2e-3 and default["passed"] > 0.2, (wipe, default)
+    # GRU: z near 1 copies h; z near 0 does not; r near 0 makes the candidate n blind to h
+    copy, replace, reset, gru = r["gru_copy"], r["gru_replace"], r["gru_reset"], r["gru_default"]
+    assert copy["z"] > 0.999 and copy["change"] < 2e-3 and replace["change"] > 0.3, (copy, replace)
+    assert reset["r"] < 1e-3 and reset["n_reads_h"] < 2e-3 and gru["n_reads_h"] > 0.05, (reset, gru)
+    # over many steps the pushed-open gates remember the first state, the initial ones forget it
+    for kind in ("lstm_memory", "gru_memory"):
+        assert r[kind][str(demo.PUSH)] > 0.9 and r[kind]["None"] < 1e-2, r[kind]
+    # the memory read is the real cell's: with the gate pushed open the LSTM state equals its first value
+    lstm = demo.pushed("lstm", {1: demo.PUSH, 0: -demo.PUSH}, seed=0)
+    assert np.allclose(lstm.bias_ih.numpy()[demo.H : 2 * demo.H], demo.PUSH)
