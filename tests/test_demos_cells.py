@@ -53,3 +53,21 @@ def test_each_gate_does_what_its_equation_says(tmp_path: Path) -> None:
     # the memory read is the real cell's: with the gate pushed open the LSTM state equals its first value
     lstm = demo.pushed("lstm", {1: demo.PUSH, 0: -demo.PUSH}, seed=0)
     assert np.allclose(lstm.bias_ih.numpy()[demo.H : 2 * demo.H], demo.PUSH)
+
+
+def test_a_window_has_a_ceiling_a_hidden_state_has_not(tmp_path: Path) -> None:
+    demo, r = run("18_why_recurrence", tmp_path)
+    assert demo.ceiling(1) == 0.25 and demo.ceiling(demo.MAX_GAP + 1) == 1.0
+    # each window model is at its ceiling at most (4000 test sequences: two standard errors are 1.6%)
+    for k, c, mlp, ngram in zip(r["ks"], r["ceiling"], r["mlp"], r["ngram"]):
+        assert mlp < c + 0.02 and ngram < c + 0.02, (k, c, mlp, ngram)
+    # the MLP reaches its ceiling at small windows, and guesses where the marked symbol is out of sight
+    assert r["mlp"][r["ks"].index(4)] > demo.ceiling(4) - 0.03, r["mlp"]
+    assert all(abs(b - 0.25) < 0.04 for b in r["mlp_blind"] if b == b), r["mlp_blind"]
+    # the recurrent network reads the whole sequence: well above every window's ceiling, and at longer gaps
+    assert r["recurrent"]["GRU"] > max(r["ceiling"]) + 0.2, r["recurrent"]
+    assert r["longer"]["GRU"] > 0.8 > r["longer"][f"window MLP, k = {r['ks'][-1]}"] + 0.4, r["longer"]
+    # the window and what a window cannot see: the first token is outside a window of k when g >= k
+    ids, lengths, answers = demo.make_batch(np.random.default_rng(0), 50)
+    w = demo.window(ids, lengths, 3)
+    assert all((w[b] >= demo.C).any() == (lengths[b] <= 3) for b in range(50))
