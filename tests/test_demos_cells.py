@@ -71,3 +71,21 @@ def test_a_window_has_a_ceiling_a_hidden_state_has_not(tmp_path: Path) -> None:
     ids, lengths, answers = demo.make_batch(np.random.default_rng(0), 50)
     w = demo.window(ids, lengths, 3)
     assert all((w[b] >= demo.C).any() == (lengths[b] <= 3) for b in range(50))
+
+
+def test_relu_explodes_sigmoid_saturates_tanh_between(tmp_path: Path) -> None:
+    demo, r = run("19_activations", tmp_path)
+    h_first, h_last, g_first, g_last = r["h_first"], r["h_last"], r["grad_first"], r["grad_last"]
+    # forward: ReLU's hidden state grows without bound; tanh and sigmoid stay inside sqrt(H)
+    assert h_last["relu"] > 20 * h_first["relu"], h_last  # 30 steps in --quick
+    assert max(h_last["tanh"], h_last["sigmoid"]) < np.sqrt(demo.HIDDEN), h_last
+    # backward: ReLU's gradient grows back in time, the sigmoid's vanishes within its bound radius / 4
+    assert g_first["relu"] > 10 * g_last["relu"], (g_first, g_last)
+    assert g_first["sigmoid"] < 1e-8 * g_last["sigmoid"], (g_first, g_last)
+    assert r["factor"]["sigmoid"] <= demo.RADIUS / 4 and r["slope"]["sigmoid"] <= 0.25, r
+    assert r["factor"]["sigmoid"] < r["factor"]["tanh"] < r["factor"]["relu"], r["factor"]
+    # training: unclipped ReLU diverges, clipped it learns; the sigmoid learns least of the finished runs
+    train = r["training"]
+    assert train["relu, no clip"]["diverged"] == r["seeds"] and train["relu, clip"]["diverged"] == 0, train
+    assert train["relu, clip"]["median"] < 0.3 and train["tanh, clip"]["median"] < 0.3, train
+    assert train["sigmoid, clip"]["median"] > 1.5 * train["tanh, clip"]["median"], train
