@@ -136,6 +136,10 @@ class NGram:
         self.overall.update(answers.tolist())
         return self
 
+    def known(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """For each sequence: was its context (its last k tokens) seen in training?"""
+        return np.array([c.tobytes() in self.counts for c in window(ids, lengths, self.k)])
+
     def predict(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         default = self.overall.most_common(1)[0][0]
         return np.array(
@@ -247,6 +251,7 @@ def main(argv: list[str] | None = None) -> dict:
         "ngram": [],
         "contexts": [],
         "mlp_blind": [],
+        "ngram_unseen": [],
         "mlp_weights": [],
         "recurrent": {},
         "longer": {},
@@ -269,6 +274,9 @@ def main(argv: list[str] | None = None) -> dict:
             ngram.fit(*make_batch(data_rng, BATCH))
         result["ngram"].append(float((ngram.predict(*test[:2]) == test[2]).mean()))
         result["contexts"].append(len(ngram.counts))
+        visible = test[1] <= k  # the marked symbol is inside the window
+        unseen = ~ngram.known(*test[:2])[visible]
+        result["ngram_unseen"].append(float(unseen.mean()) if visible.any() else 0.0)
         result["mlp_weights"].append(sum(p.size for p in mlp.parameters()))
         print(
             f"{k:>9} {ceiling(k):>8.1%} {result['mlp'][-1]:>7.1%} {result['ngram'][-1]:>7.1%} "
@@ -295,8 +303,11 @@ def main(argv: list[str] | None = None) -> dict:
     print(
         f"\nOn the sequences whose marked symbol is outside its window (g >= k) the MLP gets "
         f"{min(seen):.1%} to {max(seen):.1%}: chance. The n-gram table needs to have seen each exact "
-        f"context: at k = {ks[-1]} it "
-        f"knows {result['contexts'][-1]:,} of them and gets {result['ngram'][-1]:.1%}."
+        f"context: at k = {ks[-1]} it knows {result['contexts'][-1]:,} of them and gets "
+        f"{result['ngram'][-1]:.1%}; of the test sequences whose marked symbol is inside the window, it "
+        "never saw the context of\n"
+        + ", ".join(f"{u:.0%} at k = {k}" for k, u in zip(ks, result["ngram_unseen"]) if k > 1)
+        + "."
     )
     print(
         f"A sequence longer than any in training (g = {LONGER}, 1000 of them): "
@@ -317,6 +328,7 @@ def readme_figures(r: dict) -> dict[str, str]:
     figures = {"gru": f"{r['recurrent']['GRU']:.1%}", "gru_longest": f"{r['gru_at_longest']:.1%}"}
     if "tanh RNN" in r["recurrent"]:
         figures["rnn"] = f"{r['recurrent']['tanh RNN']:.1%}"
+    figures |= {f"unseen k{k}": f"{u:.0%} at k = {k}" for k, u in zip(r["ks"], r["ngram_unseen"]) if k > 1}
     lo, hi = r["mlp_blind_range"]
     figures["blind"] = f"{lo:.1%} to {hi:.1%}"
     figures |= {

@@ -64,6 +64,8 @@ def test_a_window_has_a_ceiling_a_hidden_state_has_not(tmp_path: Path) -> None:
     # the MLP reaches its ceiling at small windows, and guesses where the marked symbol is out of sight
     assert r["mlp"][r["ks"].index(4)] > demo.ceiling(4) - 0.03, r["mlp"]
     assert all(abs(b - 0.25) < 0.04 for b in r["mlp_blind"] if b == b), r["mlp_blind"]
+    # the n-gram table misses visible symbols whose exact context it never saw, more of them as k grows
+    assert r["ngram_unseen"][-1] > 0.1 and r["ngram"][-1] < r["ceiling"][-1] - 0.03, r
     # the recurrent network reads the whole sequence: well above every window's ceiling, and at longer gaps
     assert r["recurrent"]["GRU"] > max(r["ceiling"]) + 0.2, r["recurrent"]
     assert r["longer"]["GRU"] > 0.8 > r["longer"][f"window MLP, k = {r['ks'][-1]}"] + 0.4, r["longer"]
