@@ -7,7 +7,8 @@ trains it with plain SGD on the sum of the per-character cross-entropies and pri
 what the network predicts after each character: "h->e e->l l->l l->o" once it has learned the word.
 Watch the order in which it learns. In "hello", "l" is followed once by "l" and once by "o": a network
 that looked only at the current character would have to give both "l"s the same answer, and this one
-does at first ("l->l l->l"); only later does it use its hidden state to answer "o" after the second
+does once it has learned which characters follow which ("l->l l->l"; the untrained network's answers
+are arbitrary); only later does it use its hidden state to answer "o" after the second
 "l". Then a fresh network learns "ybigta" (it reads "ybigt" and must answer "bigta"): every input
 character is different, so it needs no memory and it gets every prediction right sooner.
 
@@ -20,8 +21,9 @@ character (the most likely one) is fed back as the next input.
 Pictures:
     hello_unrolled.png  the trained "hello" network as in the lecture notes: at each step the one-hot
                       input, the hidden values tanh(W_ih x + W_hh h + b) and the softmax over
-                      {h, e, l, o}, the target outlined; then generation from "h", each prediction
-                      fed back as the next input
+                      {h, e, l, o} (softmax(W_hy h + b_y)), the target outlined; each arrow labelled
+                      with its weight matrix, the same three at every step; then generation from "h",
+                      each prediction fed back as the next input
     loss_curves.png   loss per character against epoch for both words, log scale, with the epoch at
                       which every prediction first came out right
     hello_graph.png   the trained "hello" network unrolled over its 4 steps, op by op. The input
@@ -85,7 +87,7 @@ def train(word: str, epochs: int, every: int, seed: int, hidden_size: int = 4,
     x, targets = encode(word, vocab)
     model = TinyCharRNN(len(vocab), hidden_size, np.random.default_rng(seed))
     opt = nn.optim.SGD(model.parameters(), lr=lr)
-    losses, solved_at = [], None
+    losses, solved_at, same_from, untrained = [], None, None, ""
     print(f'\nlearning "{word}": reads "{word[:-1]}", must answer "{word[1:]}" '
           f"(vocabulary {' '.join(vocab)}, {hidden_size} hidden units)")
     for epoch in range(epochs + 1):
@@ -94,10 +96,15 @@ def train(word: str, epochs: int, every: int, seed: int, hidden_size: int = 4,
         predicted = logits.numpy().argmax(axis=1)
         per_char = loss.item() / len(targets)
         losses.append(per_char)
+        if epoch == 0:
+            untrained = describe(word, vocab, predicted)
+        if same_from is None and solved_at is None and repeats_agree(word, predicted):
+            same_from = epoch  # one answer for both "l"s: the current character alone decides
         if solved_at is None and np.array_equal(predicted, targets):
             solved_at = epoch
-        if epoch % every == 0 or epoch in (epochs, solved_at):
-            note = "  <- all right for the first time" if solved_at == epoch else ""
+        if epoch % every == 0 or epoch in (epochs, solved_at, same_from):
+            note = ("  <- all right for the first time" if solved_at == epoch else
+                    "  <- one answer for each repeated character" if same_from == epoch else "")
             print(f"  epoch {epoch:4d}  loss {per_char:6.3f}  {describe(word, vocab, predicted)}{note}")
         if epoch == epochs:
             break
@@ -109,7 +116,17 @@ def train(word: str, epochs: int, every: int, seed: int, hidden_size: int = 4,
     accuracy = float(np.mean(predicted == targets))
     print(f'  after {epochs} epochs: answers "{"".join(vocab[p] for p in predicted)}" '
           f"({accuracy:.0%} of the next characters right), loss per character {losses[-1]:.4f}")
-    return model, {"losses": losses, "solved_at": solved_at, "accuracy": accuracy, "vocab": vocab}
+    return model, {"losses": losses, "solved_at": solved_at, "accuracy": accuracy, "vocab": vocab,
+                   "untrained": untrained, "same_from": same_from}
+
+
+def repeats_agree(word: str, predicted: np.ndarray) -> bool:
+    """Whether every input character that occurs twice gets one answer (both "l"s of "hell" -> the same)."""
+    answers: dict[str, set[int]] = {}
+    for c, p in zip(word[:-1], predicted):
+        answers.setdefault(c, set()).add(int(p))
+    repeated = [a for c, a in answers.items() if word[:-1].count(c) > 1]
+    return bool(repeated) and all(len(a) == 1 for a in repeated)
 
 
 def step_values(model: TinyCharRNN, ids: list[int], vocab_size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -178,11 +195,18 @@ def draw_steps(ax, vocab: list[str], inputs: list[int], hidden: np.ndarray, prob
             ax.text(x0 + 0.6, y + cell / 2, f"{p[v]:.2f}", ha="center", va="center", fontsize=7.5,
                     fontweight="bold" if best == v else "normal")
         label_rows(x0, rows["out"], V)
-        arrow(x0 + 0.25, rows["in"] + V * cell + 0.02, x0 + 0.25, rows["hid"] - 0.02, color="black")
-        arrow(x0 + 0.25, rows["hid"] + H * cell + 0.02, x0 + 0.25, rows["out"] - 0.02, color="black")
+        arrow(x0 + 0.25, rows["in"] + V * cell + 0.02, x0 + 0.25, rows["hid"] - 0.02, color="tab:brown")
+        arrow(x0 + 0.25, rows["hid"] + H * cell + 0.02, x0 + 0.25, rows["out"] - 0.02, color="tab:olive")
+        # the same three weight matrices at every step: W_ih (input), W_hh (recurrence), W_hy (readout)
+        ax.text(x0 + 0.33, (rows["in"] + V * cell + rows["hid"]) / 2, "W_ih", fontsize=7.5, va="center",
+                color="tab:brown")
+        ax.text(x0 + 0.33, (rows["hid"] + H * cell + rows["out"]) / 2, "W_hy", fontsize=7.5, va="center",
+                color="tab:olive")
         if t + 1 < len(inputs):
             arrow(x0 + 0.55, rows["hid"] + H * cell / 2, x0 + gap - 0.05, rows["hid"] + H * cell / 2,
                   color="tab:purple")
+            ax.text(x0 + 0.55 + (gap - 0.6) * 0.3, rows["hid"] + H * cell / 2 + 0.12, "W_hh", fontsize=7.5,
+                    color="tab:purple", ha="center")
             if targets is None:  # generation: the prediction becomes the next input
                 arrow(x0 + 1.25, rows["out"] + V * cell / 2, x0 + gap - 0.3, rows["in"] + V * cell / 2,
                       color="gray", ls="--")
@@ -194,8 +218,6 @@ def draw_steps(ax, vocab: list[str], inputs: list[int], hidden: np.ndarray, prob
     for name, y, n in (("input (one-hot)", rows["in"], V), ("hidden h_t", rows["hid"], H),
                        ("softmax", rows["out"], V)):
         ax.text(-0.75, y + n * cell / 2, name, ha="right", va="center", fontsize=9, rotation=90)
-    ax.text(gap * 0.5 + 0.6, rows["hid"] + H * cell / 2 + 0.12, "W_hh", fontsize=8, color="tab:purple",
-            ha="center")
     ax.set_xlim(-1.2, (len(inputs) - 1) * gap + 1.4)
     ax.set_ylim(-0.2, rows["out"] + V * cell + 0.5)
     ax.set_aspect("equal")
@@ -264,11 +286,14 @@ def main(argv: Sequence[str] | None = None) -> dict:
         "ybigta_loss": results["ybigta"]["losses"][-1],
         "hello_solved_at": results["hello"]["solved_at"],
         "ybigta_solved_at": results["ybigta"]["solved_at"],
+        "hello_untrained": results["hello"]["untrained"],
+        "hello_same_from": results["hello"]["same_from"],
     }
 
 
 def readme_figures(r: dict) -> dict[str, str]:
-    return {"hello_solved": f"epoch {r['hello_solved_at']}",
+    return {"hello_untrained": r["hello_untrained"], "hello_same_from": f"from epoch {r['hello_same_from']}",
+            "hello_solved": f"epoch {r['hello_solved_at']}",
             "ybigta_solved": f"epoch {r['ybigta_solved_at']}"}
 
 

@@ -40,6 +40,8 @@ def test_tiny_char_rnn_learns_both_words(tmp_path: Path) -> None:
     assert result["ybigta_loss"] < 0.2 * math.log(6)
     # "hello" needs memory (l -> l, then l -> o), "ybigta" does not: it is solved later
     assert result["hello_solved_at"] > result["ybigta_solved_at"]
+    # on the way it gives both "l"s one answer (the current character alone decides), before it is solved
+    assert result["hello_same_from"] is not None and result["hello_same_from"] < result["hello_solved_at"]
     # generation from "h", each prediction fed back, spells the word; every target is the most likely
     assert result["generated"] == "hello"
     assert min(result["target_probabilities"]) > 0.5
