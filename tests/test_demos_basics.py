@@ -80,6 +80,14 @@ def test_vanishing_and_exploding_gradients(tmp_path: Path) -> None:
     assert result["lstm_first"] > 1e3 * first[0.5]
     assert result["gru_first"] > 1e3 * first[0.5]
     assert result["lstm_forget_bias_1_first"] > result["lstm_first"]
+    # why: the default LSTM's forget gates start near sigmoid(0) = 0.5, bias 1's near sigmoid(1) = 0.73; the
+    # gradient shrinks by less than the mean gate per step (the most open units lead, and the path through
+    # h and W_hh adds to the cell path), and the default LSTM shrinks faster per step than the radius-1 RNN
+    default, bias_1 = result["forget"]["LSTM"], result["forget"]["LSTM, forget bias 1"]
+    assert abs(default["gate_mean"] - 0.5) < 0.05 and abs(bias_1["gate_mean"] - 0.73) < 0.05
+    for k in (default, bias_1):
+        assert k["gate_mean"] < k["cell_path"] < k["measured"] < 1
+    assert default["measured"] < result["per_step_factor"][1.0] < bias_1["measured"]
 
 
 def test_clipping_keeps_an_exploding_rnn_finite(tmp_path: Path) -> None:
