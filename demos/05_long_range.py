@@ -27,9 +27,12 @@ the range; the rest of the table is seed 0 (``--seed``).
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 from common import parse_args, save
 
+import tinygrad_seq as ts
 from tinygrad_seq import Tensor, nn, no_grad
 from tinygrad_seq.functional import cross_entropy
 
@@ -37,6 +40,7 @@ PICTURES = ("long_range.png",)
 SYMBOLS = "abcd"
 C = len(SYMBOLS)
 HIDDEN, BATCH, LR, CLIP = 32, 64, 0.02, 1.0
+EVALS, EVAL_EVERY = 5, 10  # the accuracy reported: the mean of the last 5 evaluations, 10 steps apart
 MODELS = {  # name -> (layer class, extra arguments)
     "RNN": (nn.RNN, {}),
     "LSTM (forget bias 1)": (nn.LSTM, {"forget_bias": 1.0}),
@@ -77,26 +81,39 @@ def accuracy(model: Recall, test: tuple[Tensor, np.ndarray]) -> float:
         return float((model(x).numpy().argmax(-1) == answer).mean())
 
 
-def gradient_reach(name: str, k: int, seed: int) -> float:
-    """||dL/dx_0|| / ||dL/dx_k|| at initialisation: the gradient at the marked symbol vs at the last one."""
-    layer, options = MODELS[name]
-    model = Recall(layer, np.random.default_rng(seed), **options).astype(np.float64)
+def reach(model: Recall, k: int) -> float:
+    """||dL/dx_0|| / ||dL/dx_k|| on 256 sequences of gap k, `model` in float64: the gradient at the marked
+    symbol against the last one's."""
     x, answer = make_batch(np.random.default_rng(2000 + k), k, 256)
     x = Tensor(x.numpy().astype(np.float64), requires_grad=True)
-    cross_entropy(model(x), answer).backward()
-    g = np.linalg.norm(x.grad.numpy(), axis=(1, 2))  # (T,): one norm per time step
+    (dx,) = ts.grad(cross_entropy(model(x), answer), [x])  # the parameters' .grad stay untouched
+    g = np.linalg.norm(dx.numpy(), axis=(1, 2))  # (T,): one norm per time step
     return float(g[0] / g[-1])
 
 
+def float64(model: Recall) -> Recall:
+    """A float64 copy of `model` (the reach can be 1e-12 of the last step's gradient: below float32's)."""
+    return copy.deepcopy(model).astype(np.float64)
+
+
+def gradient_reach(name: str, k: int, seed: int) -> float:
+    """The gradient reaching the marked symbol at initialisation."""
+    layer, options = MODELS[name]
+    return reach(float64(Recall(layer, np.random.default_rng(seed), **options)), k)
+
+
 def train(name: str, k: int, steps: int, seed: int, curve: bool = False) -> tuple[float, list]:
-    """Train on gaps 1..k, test on gap k; the test accuracy and (optionally) a training curve."""
+    """Train on gaps 1..k, test on gap k: the mean test accuracy of the last EVALS evaluations (every
+    EVAL_EVERY steps), and, with `curve`, the training curve: (step, accuracy on a quarter of the test set,
+    gradient reaching the marked symbol at gap k or None)."""
     rng = np.random.default_rng(seed)
     layer, options = MODELS[name]
     model = Recall(layer, rng, **options)
     opt = nn.optim.Adam(model.parameters(), lr=LR)
     test = make_batch(np.random.default_rng(1000 + k), k, 1000)
     small = (test[0][:, :250], test[1][:250])  # for the training curve: a quarter of the test set
-    points = []
+    points = [(0, accuracy(model, small), reach(float64(model), k))] if curve else []
+    last = []
     for step in range(1, steps + 1):
         x, answer = make_batch(rng, int(rng.integers(1, k + 1)), BATCH)
         loss = cross_entropy(model(x), answer)
@@ -104,21 +121,28 @@ def train(name: str, k: int, steps: int, seed: int, curve: bool = False) -> tupl
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), CLIP)
         opt.step()
-        if curve and (step % max(1, steps // 20) == 0 or step == steps):
-            points.append((step, accuracy(model, small)))
-    return accuracy(model, test), points
+        measure = step % max(1, steps // 5) == 0  # the gradient's reach, five times in the run
+        if curve and (step % max(1, steps // 20) == 0 or measure or step == steps):
+            points.append((step, accuracy(model, small), reach(float64(model), k) if measure else None))
+        if steps - step < EVALS * EVAL_EVERY and (steps - step) % EVAL_EVERY == 0:
+            last.append(accuracy(model, test))
+    return float(np.mean(last)), points
 
 
 def plot(ks: list[int], table: dict, curves: dict, reach: dict, at_k: dict, out: str) -> str:
     import matplotlib.pyplot as plt
 
-    fig, (ax_k, ax_curve, ax_reach) = plt.subplots(1, 3, figsize=(15, 4.5))
+    fig, ((ax_k, ax_curve), (ax_reach, ax_open)) = plt.subplots(2, 2, figsize=(13, 9))
     for name, accs in table.items():
         style = "--" if "bias 0" in name else "-"
         marker, size = MARKERS[name]  # different sizes: the gated models overlap at 100%
         ax_k.plot(ks, accs, style, marker=marker, ms=size, color=COLOURS[name], lw=2, label=name)
-        steps, accs_t = zip(*curves[name])
+        steps, accs_t, reach_t = zip(*curves[name])
         ax_curve.plot(steps, accs_t, style, color=COLOURS[name], lw=2, label=name)
+        measured = [(s, r) for s, r in zip(steps, reach_t) if r is not None]
+        measured = [(step, max(r, 1e-14)) for step, r in measured]
+        ax_open.semilogy(*zip(*measured), style, marker=marker, ms=size, color=COLOURS[name], lw=2,
+                         label=name)
         ax_reach.semilogy(ks, reach[name], style, marker=marker, ms=size, color=COLOURS[name], lw=2,
                           label=name)
     if len(next(iter(at_k.values()))) > 1:  # the range over seeds at the longest gap, side by side
@@ -138,9 +162,9 @@ def plot(ks: list[int], table: dict, curves: dict, reach: dict, at_k: dict, out:
         ax.set_xticks(ks, [str(k) for k in ks])
         ax.minorticks_off()
         ax.set_xlabel("gap k: symbols after the marked one (log scale)")
-    for ax in (ax_k, ax_curve, ax_reach):
+    for ax in (ax_k, ax_curve, ax_reach, ax_open):
         ax.grid(True, alpha=0.3)
-    ax_k.set_ylabel("test accuracy at gap k (1000 sequences)")
+    ax_k.set_ylabel(f"test accuracy at gap k (1000 sequences,\nmean of the last {EVALS} evaluations)")
     ax_k.set_title("Recall the marked first symbol after k more (seed 0)")
     ax_k.legend(loc="center left", fontsize=9)
     ax_curve.set_xlabel("training step (gaps drawn from 1..k)")
@@ -149,6 +173,16 @@ def plot(ks: list[int], table: dict, curves: dict, reach: dict, at_k: dict, out:
     ax_reach.set_ylabel("||dL/dx_0|| / ||dL/dx_k|| (log scale)")
     ax_reach.set_title("Gradient reaching the marked symbol, untrained")
     ax_reach.legend(loc="lower left", fontsize=9)
+    ax_open.set_xlabel("training step (gaps drawn from 1..k)")
+    ax_open.set_ylabel(f"||dL/dx_0|| / ||dL/dx_k|| at k = {ks[-1]} (log scale)")
+    ax_open.set_title(f"Gradient reaching the marked symbol during training, k = {ks[-1]}")
+    floor = 1e-14  # a saturated RNN's reach falls far below: marked at the floor rather than drawn
+    low = [(name, step, r) for name in curves for step, _, r in curves[name] if r is not None and r < floor]
+    for name, step, r in low:
+        ax_open.annotate(f"{r:.0e}", (step, floor), textcoords="offset points", xytext=(0, 6), fontsize=8,
+                         ha="center", color=COLOURS[name])
+    ax_open.set_ylim(bottom=floor / 3)
+    ax_open.legend(loc="lower right", fontsize=9)
     return save(fig, out, "long_range.png")
 
 
@@ -177,6 +211,11 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"{'k':>4}  " + "  ".join(f"{name:>20}" for name in names))
     for i, k in enumerate(ks):
         print(f"{k:>4}  " + "  ".join(f"{reach[name][i]:>20.1e}" for name in names))
+    during = {name: [(step, r) for step, _, r in curves[name] if r is not None] for name in names}
+    print(f"\nGradient reaching the marked symbol at k = {ks[-1]} during training (seed {args.seed}):")
+    print(f"{'step':>4}  " + "  ".join(f"{name:>20}" for name in names))
+    for i, (step, _) in enumerate(during[names[0]]):
+        print(f"{step:>4}  " + "  ".join(f"{during[name][i][1]:>20.1e}" for name in names))
     at_k = {name: [accs[-1]] + [train(name, ks[-1], steps, seed=s)[0] for s in seeds[1:]]
             for name, accs in table.items()}
     last = {name: float(np.median(a)) for name, a in at_k.items()}
@@ -196,9 +235,18 @@ def main(argv: list[str] | None = None) -> dict:
         against = f"{reach['LSTM (forget bias 0)'][-1]:.0e} with bias 0 and " + against
     print(f"at k = {k}, {lstm1:.0e} of the gradient reaches the marked symbol before training, against")
     print(f"{against}.")
+    if "LSTM (forget bias 0)" in during:
+        gru, lstm0 = dict(during["GRU"]), dict(during["LSTM (forget bias 0)"])
+        mid = during["GRU"][2][0]
+        print(f"The GRU and the bias-0 LSTM start alike ({gru[0]:.0e} and {lstm0[0]:.0e}), but training on "
+              f"the short gaps opens\nthe GRU's path: at step {mid} {gru[mid]:.0e} of the gradient reaches "
+              f"the marked symbol at k = {k},\nagainst {lstm0[mid]:.0e} for the bias-0 LSTM, whose path "
+              f"stays nearly shut until step {steps} ({lstm0[steps]:.0e}).")
     plot(ks, table, curves, reach, at_k, args.out)
     result = {"ks": ks, "chance": 1 / C, "accuracy": table, "gradient_reach": reach, "seeds": seeds,
-              "at_longest_gap": at_k, "steps": steps,
+              "at_longest_gap": at_k, "steps": steps, "reach_during_training": during,
+              "evaluations": f"mean of the last {EVALS} evaluations "
+                             f"(steps {steps - (EVALS - 1) * EVAL_EVERY}-{steps})",
               "rnn_accuracy": last["RNN"], "lstm_accuracy": last["LSTM (forget bias 1)"],
               "gru_accuracy": last["GRU"]}
     if "LSTM (forget bias 0)" in last:
@@ -214,6 +262,15 @@ def readme_figures(r: dict) -> dict[str, str]:
         figures[names[name]] = f"{mid:.0%} ({lo:.0%}-{hi:.0%})" if hi > lo else f"{mid:.0%} on every seed"
     reach = r["gradient_reach"]
     figures |= {f"reach_{names[n]}": f"{reach[n][-1]:.0e}" for n in reach}
+    during = {name: dict((int(step), value) for step, value in points)
+              for name, points in r.get("reach_during_training", {}).items()}
+    if "LSTM (forget bias 0)" in during:
+        gru, lstm0 = during["GRU"], during["LSTM (forget bias 0)"]
+        mid = sorted(gru)[2]
+        figures["opens"] = f"at step {mid} {gru[mid]:.0e}"
+        figures["shut"] = f"against {lstm0[mid]:.0e}"
+        figures["shut_end"] = f"step {r['steps']} ({lstm0[r['steps']]:.0e})"
+    figures["evaluations"] = r["evaluations"]
     figures["rnn_k20"] = f"{r['accuracy']['RNN'][r['ks'].index(20)]:.0%}" if 20 in r["ks"] else ""
     return {k: v for k, v in figures.items() if v}
 
