@@ -156,17 +156,26 @@ def plot(rows: list[dict], T: int, out: str) -> str:
 
 
 def render_cut(out: str) -> str:
-    """A 6-step LSTM whose state is detached after step 3, one box per time step."""
+    """A 6-step LSTM whose state is detached after step 3, one box per time step, labelled t=0..5.
+
+    The steps run one by one through an `nn.LSTMCell`, each in ``scope(f"t={t}")`` with t the position in
+    the whole sequence (a layer called on each chunk would number each chunk's steps from 0).
+    """
     rng = np.random.default_rng(1)
-    lstm = nn.LSTM(2, 3, forget_bias=FORGET_BIAS, rng=rng, dtype=np.float64)
-    x = rng.normal(size=(6, 1, 2))
-    with ts.scope("chunk 1"):
-        out1, (h, c) = lstm(Tensor(x[:3]))
-        loss1 = (out1 ** 2).sum()
-    with ts.scope("chunk 2"):
-        out2, _ = lstm(Tensor(x[3:]), (h.detach(), c.detach()))
-        loss2 = (out2 ** 2).sum()
-    path = graph.render(loss1, loss2, path=f"{out}/graph_truncated.png", params=lstm, collapse=["*.t=*"])
+    cell = nn.LSTMCell(2, 3, forget_bias=FORGET_BIAS, rng=rng, dtype=np.float64)
+    x = Tensor(rng.normal(size=(6, 1, 2)))
+    state, losses = None, []
+    for chunk, steps in (("chunk 1", range(0, 3)), ("chunk 2", range(3, 6))):
+        if state is not None:
+            state = (state[0].detach(), state[1].detach())  # the cut: values cross, gradients do not
+        with ts.scope(chunk):
+            total = None
+            for t in steps:
+                with ts.scope(f"t={t}"):
+                    state = cell(x[t], state)
+                total = state[0] ** 2 if total is None else total + state[0] ** 2
+            losses.append(total.sum())
+    path = graph.render(*losses, path=f"{out}/graph_truncated.png", params=cell, collapse=["*.t=*"])
     print(f"  wrote {path}")
     return path
 
