@@ -97,6 +97,7 @@ def count_targets(d: int) -> list[int]:
 
 class OneToMany:
     title = "one-to-many: count up from a digit, then stop"
+    use = "as image captioning: one input, a sequence out"
     shown = 4  # the example drawn: start at 4
     measure = "counts generated exactly (all 10 starts)"
     tested_on = "all 10 starts, each also trained on"  # there are only ten inputs: none is held out
@@ -139,6 +140,7 @@ class OneToMany:
 
 class ManyToOne:
     title = "many-to-one: is the sum positive or negative?"
+    use = "as sentiment classification: a sequence in, one label out"
     shown = 0
     measure = "signs right (held-out sequences)"
     tested_on = "held-out"
@@ -174,6 +176,7 @@ class ManyToOne:
 
 class Aligned:
     title = "many-to-many, aligned: tag each digit ^ if it beats the one before"
+    use = "as part-of-speech tagging: one label per input"
     shown = 0
     measure = "tags right (held-out sequences)"
     tested_on = "held-out"
@@ -209,6 +212,7 @@ class Aligned:
 
 class EncoderDecoder:
     title = "many-to-many, encoder-decoder: reverse the digits"
+    use = "as translation: read it all, then write"
     shown = 0
     measure = "strings reversed exactly (held out)"
     tested_on = "held-out"
@@ -230,12 +234,14 @@ class EncoderDecoder:
         src = self.test_set
         pred, tgt = self.model.greedy(src), src[::-1]
         n = self.length
+        wrong = np.flatnonzero(~(pred == tgt).all(axis=0))  # a wrong one is drawn, if there is any
+        shown = list(range(8)) + [int(b) for b in wrong[:1] if b >= 8]
         examples = [{"inputs": [digit(i) for i in src[:, b]] + [None] * n,
                      "pred": [None] * n + [digit(p) for p in pred[:, b]],
                      "truth": [None] * n + [digit(t) for t in tgt[:, b]],
                      "ok": bool((pred[:, b] == tgt[:, b]).all()), "split": n,
                      "fed": [None] * n + ["go"] + [digit(p) for p in pred[:-1, b]]}
-                    for b in range(8)]
+                    for b in shown]
         self.token_accuracy = float((pred == tgt).mean())
         return float((pred == tgt).all(axis=0).mean()), examples
 
@@ -325,11 +331,11 @@ def plot_overview(drawn: list[tuple[object, float, dict]], out: str) -> str:
     """The four shapes side by side, each as one unrolled test example."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(2, 2, figsize=(12, 5.6))
+    fig, axes = plt.subplots(2, 2, figsize=(12, 6.4))
     for ax, (task, accuracy, example) in zip(axes.flat, drawn):
         draw_unrolled(ax, example)
         ax.set_xlim(-1.6, 9.6)
-        ax.set_title(f"{task.title}\n(accuracy {accuracy:.1%}, {task.tested_on})", fontsize=10)
+        ax.set_title(f"{task.title}\n{task.use}\n(accuracy {accuracy:.1%}, {task.tested_on})", fontsize=9.5)
     fig.suptitle("Four shapes of a recurrent network "
                  "(orange: inputs; grey: fed back; green/red: right/wrong)")
     return save(fig, out, "0_all_shapes.png")
@@ -355,7 +361,7 @@ def plot(task, curve: list, accuracy: float, examples: list[dict], out: str, fil
     lines = [example_text(e) for e in examples if e is not shown][:4]
     ax_text.text(0, 1, f"more {task.tested_on.split(',')[0]} examples:\n" + "\n".join(lines), va="top",
                  family="monospace", fontsize=9)
-    fig.suptitle(task.title)
+    fig.suptitle(f"{task.title} ({task.use})")
     return save(fig, out, filename)
 
 
@@ -382,6 +388,7 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"   accuracy ({task.tested_on}): {accuracy:.1%}{extra}")
         plot(task, curve, accuracy, examples, args.out, f"{name}.png")
         results[name[2:] + "_accuracy"] = accuracy
+        results[name[2:] + "_shown"] = example_text(shown_example(task, examples))
         drawn.append((task, accuracy, shown_example(task, examples)))
     plot_overview(drawn, args.out)
     print("\nOne loop over time, four shapes: what changes is only where inputs enter and which hidden")
