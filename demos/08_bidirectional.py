@@ -166,7 +166,11 @@ def plot(runs: dict, next_runs: dict, out: str) -> str:
 
 
 def show_example(runs: dict) -> None:
-    """One held-out sequence with its true tags and each model's tags ('=' equal to a neighbour)."""
+    """One held-out sequence with its true tags and each model's tags.
+
+    '=' equal to a neighbour, '.' not; a wrong tag is 'x' where the model says '.' but the truth is '='
+    (a pair it missed) and 'X' where it says '=' but the truth is '.' (a pair that is not there).
+    """
     seq, tags = make_batch("neighbour", np.random.default_rng(7), 1)
     print(f"{'':>9} {'  '.join(ALPHABET[s] for s in seq[:, 0])}   (a held-out sequence)")
     print(f"{'truth':>9} {'  '.join('=' if t else '.' for t in tags[:, 0])}")
@@ -175,7 +179,9 @@ def show_example(runs: dict) -> None:
             pred = seeds[0]["model"](one_hot(seq, V)).numpy().argmax(-1)[:, 0]
         marks = "  ".join(("=" if p else ".") if p == t else ("X" if p else "x")
                           for p, t in zip(pred, tags[:, 0]))
-        print(f"{name:>9} {marks}   (x / X: a wrong tag)")
+        print(f"{name:>9} {marks}")
+    print(f"{'':>9} wrong tags: x = said '.', the truth is '=' (a missed pair); "
+          "X = said '=', the truth is '.'")
 
 
 def main(argv: list[str] | None = None) -> dict:
