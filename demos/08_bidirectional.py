@@ -165,23 +165,27 @@ def plot(runs: dict, next_runs: dict, out: str) -> str:
     return save(fig, out, "bidirectional.png")
 
 
-def show_example(runs: dict) -> None:
+def show_example(runs: dict) -> dict[str, str]:
     """One held-out sequence with its true tags and each model's tags.
 
     '=' equal to a neighbour, '.' not; a wrong tag is 'x' where the model says '.' but the truth is '='
     (a pair it missed) and 'X' where it says '=' but the truth is '.' (a pair that is not there).
     """
     seq, tags = make_batch("neighbour", np.random.default_rng(7), 1)
-    print(f"{'':>9} {'  '.join(ALPHABET[s] for s in seq[:, 0])}   (a held-out sequence)")
-    print(f"{'truth':>9} {'  '.join('=' if t else '.' for t in tags[:, 0])}")
+    lines = {"sequence": "  ".join(ALPHABET[s] for s in seq[:, 0]),
+             "truth": "  ".join("=" if t else "." for t in tags[:, 0])}
+    print(f"{'':>9} {lines['sequence']}   (a held-out sequence)")
+    print(f"{'truth':>9} {lines['truth']}")
     for name, seeds in runs.items():
         with no_grad():
             pred = seeds[0]["model"](one_hot(seq, V)).numpy().argmax(-1)[:, 0]
         marks = "  ".join(("=" if p else ".") if p == t else ("X" if p else "x")
                           for p, t in zip(pred, tags[:, 0]))
         print(f"{name:>9} {marks}")
+        lines[name] = marks
     print(f"{'':>9} wrong tags: x = said '.', the truth is '=' (a missed pair); "
           "X = said '=', the truth is '.'")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -193,7 +197,7 @@ def main(argv: list[str] | None = None) -> dict:
     test = make_batch("neighbour", np.random.default_rng(1234), 500)
     runs = {name: [train("neighbour", name == "bi-LSTM", steps, seed, test) for seed in seeds]
             for name in ("LSTM", "bi-LSTM")}
-    show_example(runs)
+    example = show_example(runs)
     best = best_left_to_right()
     medians = {}
     for name, rs in runs.items():
@@ -216,7 +220,7 @@ def main(argv: list[str] | None = None) -> dict:
     print("model; it is for tagging and classifying inputs that are there in full.")
     plot(runs, next_runs, args.out)
     bi, uni = runs["bi-LSTM"], runs["LSTM"]
-    return {"bilstm_accuracy": medians["bi-LSTM"], "lstm_accuracy": medians["LSTM"],
+    return {"example": example, "bilstm_accuracy": medians["bi-LSTM"], "lstm_accuracy": medians["LSTM"],
             "bilstm_range": [min(r["accuracy"] for r in bi), max(r["accuracy"] for r in bi)],
             "lstm_range": [min(r["accuracy"] for r in uni), max(r["accuracy"] for r in uni)],
             "lstm_per_position": lstm_pos.tolist(), "bilstm_per_position":
@@ -234,7 +238,8 @@ def readme_figures(r: dict) -> dict[str, str]:
             "lstm_last": f"{r['lstm_per_position'][-1]:.0%}",
             "next_bilstm": f"{r['next_bilstm_accuracy']:.0%}", "next_lstm": f"{r['next_lstm_accuracy']:.0%}",
             "params": f"{r['bilstm_params']} parameters against {r['lstm_params']}",
-            "bound": f"averages {r['best_left_to_right']:.1%}"}
+            "bound": f"averages {r['best_left_to_right']:.1%}",
+            **{f"example_{k}": v for k, v in r["example"].items()}}
 
 
 if __name__ == "__main__":
