@@ -239,7 +239,7 @@ def readme_figures(r: dict) -> dict[str, str]:
             "next_bilstm": f"{r['next_bilstm_accuracy']:.0%}", "next_lstm": f"{r['next_lstm_accuracy']:.0%}",
             "params": f"{r['bilstm_params']} parameters against {r['lstm_params']}",
             "bound": f"averages {r['best_left_to_right']:.1%}",
-            **{f"example_{k}": v for k, v in r["example"].items()}}
+            **{f"example_{k}": " ".join(v.split()) for k, v in r["example"].items()}}
 
 
 if __name__ == "__main__":
