@@ -42,11 +42,12 @@ from tinygrad_seq.nn.lm.text import load_corpus
 from tinygrad_seq.nn.lm.training import TrainConfig, Trainer, prepare_data
 from tinygrad_seq.nn.optim import Adam
 
-PICTURES = ("cross_attention.png", "causal_mask.png", "lm_comparison.png")
+PICTURES = ("retrieval.png", "cross_attention.png", "causal_mask.png", "lm_comparison.png")
+D = 64  # the vector length of part 1: the look-up drawn and the score spread printed use the same d
 # ------------------------------------------------------------------------------- 1. retrieval
 
 
-def retrieval(rng: np.random.Generator, n: int = 8, d: int = 32, noise: float = 0.5) -> dict:
+def retrieval(rng: np.random.Generator, n: int = 8, d: int = D, noise: float = 0.5) -> dict:
     """Queries that are noisy copies of shuffled keys, attended over the keys; weights (n, n)."""
     keys = rng.standard_normal((n, d))
     values = np.eye(n)  # value j is item j (one-hot), so the output is a distribution over the items
@@ -317,9 +318,10 @@ def main(argv=None) -> dict:
     print(f"   each query's weight on its own key: {' '.join(f'{v:.2f}' for v in on_match)}")
     print(f"   {np.mean(found == target):.0%} of the queries put the most weight on the right key, so the "
           f"output, the weighted\n   mix of the values, is mostly the value that key holds.")
-    raw, scaled = score_spread(rng, 64)
-    print(f"   Why divide by sqrt(d): for random vectors of length d = 64 the scores q.k spread with "
-          f"standard deviation\n   {raw:.1f}; divided by sqrt(64) = 8 they spread by {scaled:.2f}, so "
+    raw, scaled = score_spread(rng, D)
+    print(f"   Why divide by sqrt(d): for random vectors of length d = {D} the scores q.k spread with "
+          f"standard deviation\n   {raw:.1f}; divided by sqrt({D}) = {math.sqrt(D):g} they spread by "
+          f"{scaled:.2f}, so "
           f"the softmax starts neither flat nor saturated.")
     save(retrieval_picture(r), args.out, "retrieval.png")
 
@@ -357,7 +359,8 @@ def main(argv=None) -> dict:
     tokens = ["<s>"] + [str(t) for t in reversed_[0, :-1]]
     save(causal_picture(self_w[0, 0], tokens, change, k), args.out, "causal_mask.png")
     result = {"retrieval_accuracy": float(np.mean(found == target)),
-              "weight_on_match": float(on_match.mean()), "reverse_accuracy": accuracy,
+              "weight_on_match": float(on_match.mean()), "reverse_accuracy": accuracy, "d": D,
+              "score_spread": raw, "scaled_score_spread": scaled,
               "anti_diagonal": anti, "anti_diagonal_per_head": per_head.tolist(),
               "causal_change_before": before_causal, "unmasked_change_before": before_open}
     if not args.quick:
@@ -407,7 +410,8 @@ def main(argv=None) -> dict:
 
 
 def readme_figures(r: dict) -> dict[str, str]:
-    figures = {"weight_on_match": f"{r['weight_on_match']:.2f}", "anti": f"{r['anti_diagonal']:.2f}",
+    figures = {"weight_on_match": f"{r['weight_on_match']:.2f}",
+               "spread": f"{r['score_spread']:.1f} for d = {r['d']}", "anti": f"{r['anti_diagonal']:.2f}",
                "reverse": f"{r['reverse_accuracy']:.0%}", "lstm": f"{r['lstm_valid_loss']:.2f}",
                "transformer": f"{r['transformer_valid_loss']:.2f}", "trigram": f"{r['trigram_loss']:.2f}",
                # the ratio itself depends on the machine and its load (2.1-2.6 measured): only its side
