@@ -27,6 +27,7 @@ Pictures (in out/demos/11_language_model/): perplexity.png, temperature.png, sco
 from __future__ import annotations
 
 import io
+import math
 import re
 
 import numpy as np
@@ -251,7 +252,8 @@ def main(argv=None) -> dict:
     for (wa, va), (wb, vb) in zip(a.tokens, b.tokens):
         print(f"   {wa if wa == wb else wa + '/' + wb:>9} {va:>8.2f} {vb:>8.2f}")
     print(f"   log P(\"{a.text}\") = {a.total:.2f}, log P(\"{b.text}\") = {b.total:.2f}:\n   the pear "
-          f"salad is e^{a.total - b.total:.1f} = {np.exp(a.total - b.total):,.0f} times more likely.")
+          f"salad is e^({a.total:.2f} - ({b.total:.2f})) = e^{a.total - b.total:.2f} = "
+          f"{np.exp(a.total - b.total):.1e} times more likely.")
     save(scores_picture(a, b), args.out, "scores.png")
     return {"perplexity": ev.perplexity, "vocab_size": len(vocab),
             "unigram_perplexity": base["unigram"].perplexity,
@@ -260,13 +262,14 @@ def main(argv=None) -> dict:
 
 
 def readme_figures(r: dict) -> dict[str, str]:
-    t = r["temperature_stats"]
+    t, gap = r["temperature_stats"], r["logp_pear"] - r["logp_pair"]
     return {"perplexity": f"{r['perplexity']:.2f}", "faces": f"{r['perplexity']:.1f} faces",
             "vocab": f"{r['vocab_size']} faces", "unigram": f"{r['unigram_perplexity']:.1f}",
             "trigram": f"{r['trigram_perplexity']:.1f}",
             "valid": f"{t[0.5]['valid']:.0%}, {t[1.0]['valid']:.0%} and {t[1.5]['valid']:.0%}",
             "distinct": f"{t[0.5]['distinct']:.0%}, {t[1.0]['distinct']:.0%} and {t[1.5]['distinct']:.0%}",
-            "pear": f"{r['logp_pear']:.1f}", "pair": f"{r['logp_pair']:.1f}"}
+            "pear": f"{r['logp_pear']:.1f}", "pair": f"{r['logp_pair']:.1f}",
+            "ratio": f"e^{gap:.2f} = {math.exp(gap):.1e}"}
 
 
 if __name__ == "__main__":
