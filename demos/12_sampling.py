@@ -25,6 +25,7 @@ char LSTM's training and the two shares against training step.
 from __future__ import annotations
 
 import io
+import os
 
 import numpy as np
 from common import load_lesson, parse_args, plt, save
@@ -73,18 +74,21 @@ def train_word_lm(text: str, steps: int, out: str):
                          batch_size=16, lr=1e-2, warmup=20, eval_every=10**9, eval_tokens=None, seed=0)
     vocab, train_ids, valid_ids = prepare_data(text, config)
     model = build_model(LMConfig("lstm", vocab_size=len(vocab), hidden=48), rng=0)
-    Trainer(model, vocab, train_ids, valid_ids, config, out_dir=out, stream=io.StringIO()).run(
+    Trainer(model, vocab, train_ids, valid_ids, config, out_dir=os.path.join(out, "word_lm"),
+            stream=io.StringIO()).run(
         steps=steps, sample_length=0, progress=False)
     return model, vocab
 
 
-def char_progression(text: str, checkpoints: list[int], samples: int, out: str) -> list[dict]:
-    """Train a char LSTM, and at each checkpoint sample `samples` lines and measure them."""
+def char_progression(text: str, checkpoints: list[int], samples: int, out: str) -> tuple[list[dict], int]:
+    """Train a char LSTM, and at each checkpoint sample `samples` lines and measure them; also the number
+    of steps its loss curve (char_lm/loss_curve.png) draws."""
     config = TrainConfig(corpus="fruit and clothes", level="char", seq_len=48, batch_size=16, lr=1e-2,
                          warmup=0, schedule="constant", eval_every=10**9, eval_tokens=4000, seed=0)
     vocab, train_ids, valid_ids = prepare_data(text, config)
     model = build_model(LMConfig("lstm", vocab_size=len(vocab), hidden=64), rng=0)
-    trainer = Trainer(model, vocab, train_ids, valid_ids, config, out_dir=out, stream=io.StringIO())
+    trainer = Trainer(model, vocab, train_ids, valid_ids, config, out_dir=os.path.join(out, "char_lm"),
+                      stream=io.StringIO())
     regexes, words = corpus.pattern_regexes(), set(text.split())
     rows = []
     for step in checkpoints:
@@ -92,14 +96,20 @@ def char_progression(text: str, checkpoints: list[int], samples: int, out: str) 
             trainer.run(steps=step, sample_length=0, progress=False)
         while trainer.step < step:
             trainer.train_step()
-        bits = trainer.validate(config.eval_tokens).bits_per_token
+        evaluation = trainer.validate(config.eval_tokens)
+        bits = evaluation.bits_per_token
+        if step > 0:  # the held-out loss at each checkpoint, drawn on the loss curve
+            trainer.history["val_step"].append(step)
+            trainer.history["val_loss"].append(evaluation.loss)
         lines = [generate(model, vocab, "", 80, temperature=0.8, seed=i).split("\n")[0]
                  for i in range(samples)]
         drawn = [w for line in lines for w in line.split()]
         rows.append({"step": step, "bits_per_char": bits, "lines": lines,
                      "real_words": sum(w in words for w in drawn) / max(len(drawn), 1),
                      "patterns": sum(corpus.follows_a_pattern(line, regexes) for line in lines) / samples})
-    return rows
+    curve = trainer.plot()  # every step's loss (the first run() drew only its own steps)
+    print(f"   wrote {curve}")
+    return rows, len(trainer.history["step"])
 
 
 def steps_picture(line: dict):
@@ -186,8 +196,9 @@ def main(argv=None) -> dict:
     redraws = sum(s["redraws"] for s in steps)
     hit = sum(s["redraws"] > 0 for s in steps)  # draws whose first pick was <unk>
     expected = sum(s["p_unk"] for s in steps)  # ... expected: the sum of P(<unk>) over the draws
-    after_called = sum(s["redraws"] > 0 for d in drawn for prev, s in zip(d["steps"], d["steps"][1:])
-                       if prev["word"] == "called")
+    called = ["a", "visitor", "called"]  # the name's place: the draw right after these three words
+    after_called = sum(s["redraws"] > 0 for d in drawn for t, s in enumerate(d["steps"])
+                       if [w["word"] for w in d["steps"][max(t - 3, 0):t]] == called)
     print(f"\n   Over {drawn_lines} sampled lines ({len(steps)} draws), <unk> came up first at {hit} draws "
           f"(the model's\n   probabilities predict {expected:.1f}: the sum of P(<unk>) over the draws) and "
           f"was redrawn {redraws} times in all;\n   {after_called} of those {hit} draws were the made-up "
@@ -196,7 +207,7 @@ def main(argv=None) -> dict:
     save(steps_picture(shown), args.out, "sampling_steps.png")
 
     print(f"\n2. A char LSTM (64 units) on the same corpus, {samples} lines sampled at each checkpoint:")
-    rows = char_progression(text, checkpoints, samples, args.out)
+    rows, curve_steps = char_progression(text, checkpoints, samples, args.out)
     for r in rows:
         print(f"   step {r['step']:>4}: {r['bits_per_char']:.2f} bits/char, {r['real_words']:.0%} corpus "
               f"words, {r['patterns']:.0%} lines follow a pattern;  \"{r['lines'][0][:50]}\"")
@@ -204,13 +215,14 @@ def main(argv=None) -> dict:
     return {"redraws": redraws, "unk_draws": hit, "expected_unk_draws": expected, "draws": len(steps),
             "lines_drawn": drawn_lines, "after_called": after_called, "shown_line": shown["text"],
             "shown_steps": [(s["word"], s["p"]) for s in shown["steps"]],
-            "checkpoints": checkpoints, "real_words": [r["real_words"] for r in rows],
+            "checkpoints": checkpoints, "curve_steps": curve_steps,
+            "real_words": [r["real_words"] for r in rows],
             "patterns": [r["patterns"] for r in rows], "bits_per_char": [r["bits_per_char"] for r in rows]}
 
 
 def readme_figures(r: dict) -> dict[str, str]:
     return {"redraws": f"{r['redraws']} times", "unk_draws": f"{r['unk_draws']} draws",
-            "expected": f"{r['expected_unk_draws']:.1f}",
+            "expected": f"{r['expected_unk_draws']:.1f}", "after_called": f"{r['after_called']} of those",
             "draws": f"{r['draws']:,} draws", "lines": f"{r['lines_drawn']} sampled lines",
             "words_first": f"{r['real_words'][0]:.0%}", "words_last": f"{r['real_words'][-1]:.0%}",
             "patterns_last": f"{r['patterns'][-1]:.0%}",

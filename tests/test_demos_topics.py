@@ -42,6 +42,11 @@ def test_sampling_step_by_step_and_unk_redraws(tmp_path: Path) -> None:
     expected = result["expected_unk_draws"]
     assert result["unk_draws"] > 0 and abs(result["unk_draws"] - expected) < 4 * np.sqrt(expected) + 2, result
     assert result["redraws"] >= result["unk_draws"]
+    # most <unk> draws are the made-up name right after the three words "a visitor called"
+    assert result["unk_draws"] / 2 < result["after_called"] <= result["unk_draws"], result
+    # the char LSTM's loss curve covers every training step, not only the first run's
+    assert (tmp_path / "char_lm" / "loss_curve.png").is_file()
+    assert result["curve_steps"] == result["checkpoints"][-1]
     # the char LSTM's samples improve: from noise to mostly real corpus words
     words = result["real_words"]
     assert words[0] < 0.1 and words[-1] > 0.5 and words[-1] > words[0] + 0.4, words
