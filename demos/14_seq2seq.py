@@ -198,7 +198,7 @@ def named_digit_weight(model: Translator, numbers: np.ndarray) -> tuple[float, i
 
 
 def picture(curves: dict, model: Translator, shown: list[int]):
-    fig = plt.figure(figsize=(15, 4.8))
+    fig = plt.figure(figsize=(11 + 3 * len(shown) / 2, 4.8))
     grid = fig.add_gridspec(1, 1 + len(shown), width_ratios=[2.2] + [1] * len(shown))
     ax = fig.add_subplot(grid[0])
     for (name, curve), colour in zip(curves.items(), ("tab:gray", "tab:blue")):
@@ -213,14 +213,21 @@ def picture(curves: dict, model: Translator, shown: list[int]):
     for k, n in enumerate(shown):
         out, weights = model.translate(np.array(digits(n))[:, None])
         words = [WORDS[i] for i in out[0] if i >= 0] + ["<eos>"]
+        truth = in_words(n) + ["<eos>"]
+        right = words == truth
         a = fig.add_subplot(grid[k + 1])
         a.imshow(weights[0, : len(words)], cmap="Blues", vmin=0, vmax=1, aspect="auto")
         a.set_xticks(range(len(str(n))), list(str(n)))
         a.set_yticks(range(len(words)), words, fontsize=9)
+        for t, label in enumerate(a.get_yticklabels()):  # a wrong word in red
+            if t >= len(truth) or words[t] != truth[t]:
+                label.set_color("tab:red")
+                label.set_fontweight("bold")
         for (i, j), v in np.ndenumerate(weights[0, : len(words)]):
             a.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7,
                    color="white" if v > 0.6 else "black")
-        a.set_title(f"{n}: attention", fontsize=10)
+        title = f"{n}: attention" if right else f"{n}: wrong (in red)\nshould be: {' '.join(in_words(n))}"
+        a.set_title(title, fontsize=10 if right else 9, color="black" if right else "tab:red")
         a.set_xlabel("input digit")
     return fig
 
@@ -241,14 +248,15 @@ def main(argv=None) -> dict:
     model = models["with attention"]
     kinds = (lambda n: n >= 100 and n % 100 >= 20 and n % 10, lambda n: n >= 100 and 10 <= n % 100 < 20,
              lambda n: 20 < n < 100 and n % 10)  # three digits, a teen after hundreds, two digits
+    wrong = [int(n) for n in test_set if model.translate(np.array(digits(n))[:, None])[0][0] !=
+             [W[w] for w in in_words(n)]]
     shown = [int(next(n for n in test_set if kind(n))) for kind in kinds]
+    shown += [n for n in wrong[:1] if n not in shown]  # a wrong translation is drawn too, if there is one
     print("\n  held-out examples (greedy until <eos>):")
     for n in shown:
         outs = {name: m.translate(np.array(digits(n))[:, None])[0][0] for name, m in models.items()}
         said = {name: " ".join(WORDS[i] if i >= 0 else "..." for i in o) for name, o in outs.items()}
         print(f"    {n:>4} -> " + "   |   ".join(f"{name}: {text}" for name, text in said.items()))
-    wrong = [n for n in test_set if model.translate(np.array(digits(n))[:, None])[0][0] !=
-             [W[w] for w in in_words(n)]]
     teens = sum(10 <= n % 100 < 20 for n in wrong)
     print(f"\n  The attention model's {len(wrong)} wrong translations include {teens} teens:"
           f" a teen word needs two digits,\n  and its attention has settled on one of them.")
