@@ -101,3 +101,6 @@ def test_two_heads_learn_two_dependencies(tmp_path: Path) -> None:
     # one head must split its weight between the two positions
     prev, mirror = result["one_head_split"]
     assert prev > 0.15 and mirror > 0.15, result
+    # named by separate read-outs, the two tokens need two heads: one head's single mix loses one of them
+    two, one = (result["separate"][heads]["accuracy"][0] for heads in (2, 1))
+    assert two > 0.9 and one < two - 0.3, result["separate"]
