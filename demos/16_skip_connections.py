@@ -16,7 +16,8 @@ The script measures ||dL/dW_l||, the gradient of each layer's weight, at initial
 networks on the same batch, then trains both with the same SGD on the same data: regress the output of
 a small random "teacher" network (SGD, gradients clipped at norm 1: the residual stack's output starts
 large, its first gradients too). The plain stack's early layers barely move and its loss stalls near
-the variance of the target; the residual stack learns.
+the variance of the target (the loss of predicting its mean, measured on 4096 held-out targets): on
+held-out inputs it predicts almost a constant, the mean. The residual stack learns.
 
 Pictures: ``skip_connections.png``: gradient norm per layer (log scale) at initialisation, plain against
 residual; the ratio between the first and last layer's gradient against depth; the training loss of both.
@@ -126,7 +127,8 @@ def main(argv: list[str] | None = None) -> dict:
     depth, steps = (40, 100) if args.quick else (40, 300)
     depths = [5, 10, 20, 40]
     x, y = teacher_data(np.random.default_rng(1), 256)
-    target_var = float(np.var(y))
+    held_x, held_y = teacher_data(np.random.default_rng(3), 4096)  # held out: the same inputs for all
+    target_var = float(np.var(held_y))  # the loss of predicting the mean, on 4096 targets (256 are too few)
     print(f"A tanh MLP of {depth} layers of {WIDTH} units, plain (h = tanh(W h + b)) and residual")
     print("(h = h + tanh(W h + b)), same initial weights. ||dL/dW_l|| at initialisation, one batch:\n")
     grads = {name: layer_gradients(DeepMLP(depth, name == "residual", np.random.default_rng(0)), x, y)
@@ -146,14 +148,19 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"\nIn the plain stack each layer multiplies the gradient by about {per_layer:.2f}: the first")
     print(f"layer gets {grads['plain'][0] / grads['plain'][-1]:.0e} of the last one's."
           f" With the skips it gets {grads['residual'][0] / grads['residual'][-1]:.2f} of it.\n")
-    curves = {name: train(DeepMLP(depth, name == "residual", np.random.default_rng(0)), steps, seed=2)
-              for name in grads}
+    models = {name: DeepMLP(depth, name == "residual", np.random.default_rng(0)) for name in grads}
+    curves = {name: train(model, steps, seed=2) for name, model in models.items()}
     final = {name: float(np.mean(c[-20:])) for name, c in curves.items()}
     print(f"Trained {steps} SGD steps (lr {LR}, batch {BATCH}, clipped at {CLIP:g}) to regress a random "
           "teacher:")
     for name in grads:
         print(f"  {name:>8}: loss {curves[name][0]:.3f} -> {final[name]:.3f} (mean of the last 20 steps)")
-    print(f"  the target's variance (the loss of predicting its mean): {target_var:.3f}")
+    held = {name: float(np.mean((model(held_x).numpy() - held_y) ** 2)) for name, model in models.items()}
+    wobble = float(np.var(models["plain"](held_x).numpy()))
+    print(f"On 4096 held-out inputs: plain {held['plain']:.3f}, residual {held['residual']:.3f}; predicting "
+          f"the mean: {target_var:.3f} (the target's variance).\nThe plain stack predicts almost a "
+          f"constant (its predictions' variance {wobble:.4f}): it has learned the mean and nothing\nelse. "
+          "Its training loss is the mean of the last 20 batches' losses, on other targets.")
     plot(depth, grads, ratios, depths, curves, target_var, args.out)
     return {"depth": depth, "plain_grads": grads["plain"].tolist(),
             "residual_grads": grads["residual"].tolist(),
@@ -161,13 +168,17 @@ def main(argv: list[str] | None = None) -> dict:
             "residual_ratio": float(grads["residual"][0] / grads["residual"][-1]),
             "per_layer_factor": float(per_layer), "depths": depths, "ratios_by_depth": ratios,
             "plain_final_loss": final["plain"], "residual_final_loss": final["residual"],
-            "target_variance": target_var, "steps": steps}
+            "target_variance": target_var, "steps": steps, "held_out": held,
+            "plain_prediction_variance": wobble}
 
 
 def readme_figures(r: dict) -> dict[str, str]:
     return {"plain_ratio": f"{r['plain_ratio']:.0e}", "residual_ratio": f"{r['residual_ratio']:.2f}",
             "factor": f"{r['per_layer_factor']:.2f}", "plain_loss": f"{r['plain_final_loss']:.3f}",
-            "residual_loss": f"{r['residual_final_loss']:.3f}", "variance": f"{r['target_variance']:.3f}"}
+            "residual_loss": f"{r['residual_final_loss']:.3f}", "variance": f"{r['target_variance']:.3f}",
+            "held_plain": f"plain {r['held_out']['plain']:.3f}",
+            "held_residual": f"residual {r['held_out']['residual']:.3f}",
+            "wobble": f"{r['plain_prediction_variance']:.4f}"}
 
 
 if __name__ == "__main__":

@@ -63,6 +63,12 @@ def test_skip_connections_carry_the_gradient_in_depth(tmp_path: Path) -> None:
     # trained the same way, the residual stack learns and the plain one stays near predicting the mean
     assert result["residual_final_loss"] < 0.5 * result["target_variance"], result
     assert result["plain_final_loss"] > 0.8 * result["target_variance"], result
+    # on held-out inputs the plain stack is the mean predictor: its loss is the target's variance, and
+    # its predictions hardly vary
+    held = result["held_out"]
+    assert abs(held["plain"] - result["target_variance"]) < 0.05 * result["target_variance"], result
+    assert result["plain_prediction_variance"] < 0.01 * result["target_variance"], result
+    assert held["residual"] < 0.5 * result["target_variance"], result
 
 
 def test_char_and_word_level_against_the_exact_floor(tmp_path: Path) -> None:
