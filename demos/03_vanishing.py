@@ -249,14 +249,18 @@ def main(argv: Sequence[str] | None = None) -> dict:
     save(fig, args.out, "gradient_norms.png")
 
     # the first EXPLORED steps of the radius-0.5 RNN and the LSTM (forget bias 1) in the BPTT explorer
-    rnn_loss, _, w_hh, _ = tanh_rnn_loss(x[:EXPLORED], v, 0.5, INPUT_SCALE, np.random.default_rng(1))
-    lstm_loss, _, cell = gated_loss("lstm", x[:EXPLORED], v, np.random.default_rng(1), 1.0)
+    rnn_loss, rnn_hidden, w_hh, _ = tanh_rnn_loss(x[:EXPLORED], v, 0.5, INPUT_SCALE, np.random.default_rng(1))
+    lstm_loss, lstm_hidden, cell = gated_loss("lstm", x[:EXPLORED], v, np.random.default_rng(1), 1.0)
     explorer = graph.explore(rnn_loss, params={"W_hh": w_hh}, name="tanh RNN, radius 0.5",
                              compare={"LSTM, forget bias 1": (lstm_loss, cell)},
                              loss_text=f"L = v · h_{EXPLORED - 1}: a fixed random readout of the last state, "
                              "not a probability's log, so it can be negative; only its gradient matters here",
                              path=os.path.join(args.out, "explorer.html"))
     print(f"  wrote {explorer} (open it in a browser)")
+    shown = {"rnn": norms(rnn_loss, rnn_hidden), "lstm": norms(lstm_loss, lstm_hidden)}  # the page's numbers
+    print(f"  in the explorer ({EXPLORED} steps): ||dL/dh_6|| = {shown['rnn'][6]:.1e} (RNN), "
+          f"{shown['lstm'][6]:.1e} (LSTM); at t = 0: {shown['rnn'][0]:.1e}, {shown['lstm'][0]:.1e}")
+
 
     def orders(g: np.ndarray) -> float:  # decades between the last step and the first
         return float(np.log10(g[-1] / g[0]))
@@ -275,11 +279,21 @@ def main(argv: Sequence[str] | None = None) -> dict:
         "gru_first": float(gru[0]),
         "per_step_factor": {r: per_step(rnn[r]) for r in RADII},
         "forget": forget,
+        "explorer_rnn": shown["rnn"].tolist(), "explorer_lstm": shown["lstm"].tolist(),
     }
 
 
+def short(value: float) -> str:
+    """6.4e-06 -> '6.4e-6': the explorer's way of writing a gradient norm."""
+    mantissa, exponent = f"{value:.1e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
 def readme_figures(r: dict) -> dict[str, str]:
-    return {"lost_0.5": f"loses {r['rnn_0.5_decades_lost']:.0f} orders", "gained_2.0":
+    return {"explorer_rnn_t6": f"t=6 the RNN's gradient is {short(r['explorer_rnn'][6])}",
+            "explorer_rnn_t0": f"{short(r['explorer_rnn'][0])} at t=0",
+            "explorer_lstm_t6": f"the LSTM's {short(r['explorer_lstm'][6])}",
+            "lost_0.5": f"loses {r['rnn_0.5_decades_lost']:.0f} orders", "gained_2.0":
             f"2.0 gains {r['rnn_2.0_decades_gained']:.0f}", "rnn_1.0": f"{r['rnn_first'][1.0]:.0e}",
             "lstm": f"{r['lstm_first']:.0e}", "lstm1": f"{r['lstm_forget_bias_1_first']:.0e}",
             "gru": f"{r['gru_first']:.0e}", "rnn_0.5": f"{r['rnn_first'][0.5]:.0e}",
