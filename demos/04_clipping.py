@@ -265,7 +265,8 @@ def readme_figures(r: dict) -> dict[str, str]:
     s = r["seeds"]
     keys = ("diverged_at", "final_20", "final_5", "clipped_20", "clipped_5")
     return {key: s[key]["text"] for key in keys} | {"tight_wins": f"{s['tight_wins']} of {s['seeds']}",
-                                                    "diverged": f"{s['diverged']} runs"}
+                                                    "diverged": f"{s['diverged']} runs",
+                                                    "shown": f"(here seed {r['shown_seed']})"}
 
 
 if __name__ == "__main__":
