@@ -239,9 +239,9 @@ def main(argv: list[str] | None = None) -> dict:
         gru, lstm0 = dict(during["GRU"]), dict(during["LSTM (forget bias 0)"])
         mid = during["GRU"][2][0]
         print(f"The GRU and the bias-0 LSTM start alike ({gru[0]:.0e} and {lstm0[0]:.0e}), but training on "
-              f"the short gaps opens\nthe GRU's path: at step {mid} {gru[mid]:.0e} of the gradient reaches "
-              f"the marked symbol at k = {k},\nagainst {lstm0[mid]:.0e} for the bias-0 LSTM, whose path "
-              f"stays nearly shut until step {steps} ({lstm0[steps]:.0e}).")
+              f"the short gaps opens\nthe GRU's path: at step {mid} {number(gru[mid])} of the gradient "
+              f"reaches the marked symbol at k = {k},\nagainst {number(lstm0[mid])} for the bias-0 LSTM, "
+              f"whose path stays nearly shut until step {steps} ({number(lstm0[steps])}).")
     plot(ks, table, curves, reach, at_k, args.out)
     result = {"ks": ks, "chance": 1 / C, "accuracy": table, "gradient_reach": reach, "seeds": seeds,
               "at_longest_gap": at_k, "steps": steps, "reach_during_training": during,
@@ -252,6 +252,11 @@ def main(argv: list[str] | None = None) -> dict:
     if "LSTM (forget bias 0)" in last:
         result["lstm_bias0_accuracy"] = last["LSTM (forget bias 0)"]
     return result
+
+
+def number(x: float) -> str:
+    """A ratio as text: '1.2' from 0.1 up, '2e-05' below."""
+    return f"{x:.2g}" if x >= 0.1 else f"{x:.0e}"
 
 
 def readme_figures(r: dict) -> dict[str, str]:
@@ -267,9 +272,9 @@ def readme_figures(r: dict) -> dict[str, str]:
     if "LSTM (forget bias 0)" in during:
         gru, lstm0 = during["GRU"], during["LSTM (forget bias 0)"]
         mid = sorted(gru)[2]
-        figures["opens"] = f"at step {mid} {gru[mid]:.0e}"
-        figures["shut"] = f"against {lstm0[mid]:.0e}"
-        figures["shut_end"] = f"step {r['steps']} ({lstm0[r['steps']]:.0e})"
+        figures["opens"] = f"at step {mid} {number(gru[mid])}"
+        figures["shut"] = f"against {number(lstm0[mid])}"
+        figures["shut_end"] = f"step {r['steps']} ({number(lstm0[r['steps']])})"
     figures["evaluations"] = r["evaluations"]
     figures["rnn_k20"] = f"{r['accuracy']['RNN'][r['ks'].index(20)]:.0%}" if 20 in r["ks"] else ""
     return {k: v for k, v in figures.items() if v}
