@@ -182,7 +182,7 @@ def plot(ks: list[int], table: dict, curves: dict, reach: dict, at_k: dict, out:
         ax_open.annotate(f"{r:.0e}", (step, floor), textcoords="offset points", xytext=(0, 6), fontsize=8,
                          ha="center", color=COLOURS[name])
     ax_open.set_ylim(bottom=floor / 3)
-    ax_open.legend(loc="lower right", fontsize=9)
+    ax_open.legend(loc="upper left", fontsize=9)
     return save(fig, out, "long_range.png")
 
 
