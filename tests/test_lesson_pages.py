@@ -56,3 +56,13 @@ def test_the_check_fails_when_the_page_disagrees() -> None:
     altered = text.replace(value, "[changed]")
     assert altered != text
     assert any(m.startswith(f"{key} = ") for m in mismatches(name, altered))
+
+
+@pytest.mark.parametrize("path", ["README.md", "docs/pictures.md"])
+def test_the_explorer_text_quotes_lesson_3(path: str) -> None:
+    """The README and the pictures page describe lesson 3's explorer page with lesson 3's measured numbers."""
+    flat = " ".join((ROOT / path).read_text(encoding="utf-8").split())
+    figures = RESULTS["03_vanishing"]["figures"]
+    missing = [f"{key} = {value!r}" for key, value in figures.items()
+               if key.startswith("explorer_") and value not in flat]
+    assert not missing, f"{path} does not say: {missing} (lesson 3's explorer numbers in docs/lessons.json)"
