@@ -40,3 +40,13 @@ def test_attention_depth_is_flat_in_t_and_the_lstm_depth_grows_with_it(tmp_path:
     assert 0.8 < r["work_ratio_64"] < 1.3, r["work_ratio_64"]  # about the same multiply-adds at T = 64
     assert r["max_difference"] < 1e-4, r["max_difference"]  # the loop computes the layer's numbers
     assert r["speedup_64"] > 1.5, r["speedups"]  # and takes longer than all positions at once
+
+
+def test_each_part_of_the_transformer_block_costs_when_removed(tmp_path: Path) -> None:
+    v = run("21_transformer_block", tmp_path)["variants"]
+    full = v["full block"]["loss"]
+    assert full < 0.25 and v["full block"]["accuracy"] > 0.9, v["full block"]  # the task is learnt
+    assert v["no feed-forward"]["loss"] > 2 * full, v  # the mod-10 rule needs the per-position layer
+    assert v["tied head"]["loss"] > 2 * full, v  # one vector per digit for reading and writing costs
+    assert v["no residuals"]["loss"] > 1.0 and v["no residuals"]["accuracy"] < 0.5, v  # barely learns
+    assert v["no feed-forward"]["params"] < v["full block"]["params"] / 2  # the FFN holds most weights
