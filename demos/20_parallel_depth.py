@@ -17,9 +17,11 @@
    position at a time (a loop over t, each step projecting x[t] and attending over the keys and values
    of positions 0..t, kept as the loop goes, as a model does when it generates). The loop's results
    equal the layer's; it is the ordering an RNN is forced into. Even on one CPU thread the batched
-   version is many times faster: a few large products run at the speed of the processor's vector
-   units, where T small ones each pay the cost of an op. An RNN has no at-once form: its step t needs
-   the state of step t - 1, so it is always the loop.
+   version is faster, several times at T <= 64: a few large products run at the speed of the
+   processor's vector units, where T small ones each pay the cost of an op. (At long T the gain
+   shrinks: at once, each head scores all T x T pairs and then masks the future, twice the causal half
+   the loop computes.) An RNN has no at-once form: its step t needs the state of step t - 1, so it is
+   always the loop.
 
 So lesson 10's measurement (its Transformer used more CPU time than the LSTM for the same steps) is not
 the opposite of this lesson: one thread's time counts the total work, done one op after another, and the
