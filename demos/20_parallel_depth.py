@@ -50,7 +50,7 @@ from tinygrad_seq.ops import MatMul
 
 PICTURES = ("parallel_depth.png",)
 VOCAB = 100  # about the size of lesson 10's character vocabulary; depth does not depend on it
-D, HEADS, BATCH = 64, 4, 16  # the timed layer: lesson 10's Transformer width and heads
+D, HEADS, BATCH = 64, 4, 8  # the timed layer: lesson 10's Transformer width and heads
 
 
 def lesson10_models(context: int) -> dict[str, nn.Module]:

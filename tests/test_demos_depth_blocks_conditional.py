@@ -39,7 +39,7 @@ def test_attention_depth_is_flat_in_t_and_the_lstm_depth_grows_with_it(tmp_path:
     assert lstm[-1] > 3 * transformer[-1], (lstm, transformer)  # at T = 64
     assert 0.8 < r["work_ratio_64"] < 1.3, r["work_ratio_64"]  # about the same multiply-adds at T = 64
     assert r["max_difference"] < 1e-4, r["max_difference"]  # the loop computes the layer's numbers
-    assert r["speedup_64"] > 1.5, r["speedups"]  # and takes longer than all positions at once
+    assert r["speedup_64"] > 3, r["speedups"]  # and takes longer than all positions at once
 
 
 def test_each_part_of_the_transformer_block_costs_when_removed(tmp_path: Path) -> None:
