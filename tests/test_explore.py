@@ -516,6 +516,5 @@ def test_the_docs_quote_what_lesson_3s_explorer_page_shows():
     short = lambda s: re.sub(r"e([+-])0*(\d)", lambda g: "e" + g[1].replace("+", "") + g[2], s)  # noqa: E731
     pictures = " ".join(open(os.path.join(root, "docs", "pictures.md"), encoding="utf-8").read().split())
     readme = " ".join(open(os.path.join(root, "README.md"), encoding="utf-8").read().split())
-    quoted = f"down to {short(rnn[6])} there (and {short(rnn[0])} at t=0); the LSTM's is {short(lstm[6])}"
-    assert quoted in pictures
-    assert f"down to {short(rnn[6])}, the LSTM's {short(lstm[6])}" in readme
+    assert f"is {short(rnn[6])} already (and {short(rnn[0])} at t=0), the LSTM's {short(lstm[6])}" in pictures
+    assert f"is {short(rnn[6])} already ({short(rnn[0])} at t=0), the LSTM's {short(lstm[6])}" in readme
