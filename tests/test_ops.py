@@ -182,17 +182,33 @@ def test_where_keeps_dtypes_like_numpy() -> None:
 # ------------------------------------------------------------------------------------------- edge cases
 
 
-@given(indices=st.lists(st.integers(0, 3), min_size=1, max_size=8))
+@given(indices=st.lists(st.integers(-4, 3), min_size=1, max_size=8))
 @example(indices=[2, 2, 2])
 @example(indices=[0, 3, 0, 3, 0])
+@example(indices=[-1, 3, -4, 0])
 def test_repeated_indices_accumulate(indices: list[int]) -> None:
-    """Indexing with repeats: x[i] picked k times gets k times the gradient (np.add.at, not assignment)."""
+    """Indexing with repeats: x[i] picked k times gets k times the gradient (np.add.at, not assignment);
+    -1 and 3 are the same row."""
     x = Tensor(np.arange(8.0).reshape(4, 2), requires_grad=True)
     weights = np.arange(1.0, 2 * len(indices) + 1).reshape(len(indices), 2)
     (x[np.array(indices)] * weights).sum().backward()
     expected = np.zeros((4, 2))
     np.add.at(expected, np.array(indices), weights)
     np.testing.assert_array_equal(x.grad.numpy(), expected)
+
+
+@pytest.mark.parametrize("rows, ids_shape", [(5, (7, 3)), (100, (4, 2)), (3, (0,))])
+def test_row_scatter_matches_add_at(rows: int, ids_shape: tuple[int, ...]) -> None:
+    """The gradient of x[ids] for a table x (an embedding): the sorted-rows sum (many repeats) and
+    np.add.at (few) give np.add.at's values, for ids of any shape."""
+    rng = np.random.default_rng(0)
+    x = Tensor(rng.standard_normal((rows, 4)), requires_grad=True)
+    ids = rng.integers(-rows, rows, ids_shape)
+    upstream = rng.standard_normal((*ids_shape, 4))
+    x[ids].backward(Tensor(upstream))
+    expected = np.zeros((rows, 4))
+    np.add.at(expected, ids, upstream)
+    np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-12, atol=1e-12)
 
 
 @given(mask=st.lists(st.booleans(), min_size=6, max_size=6))

@@ -231,8 +231,8 @@ class FusedLayerNorm(Function):
 
     def forward(self, x, axes, eps):
         self.axes, self.eps = axes, eps
-        out = x - x.mean(axis=axes, keepdims=True)
-        rstd = 1.0 / np.sqrt((out * out).mean(axis=axes, keepdims=True) + eps)
+        out = x - _mean(x, axes)
+        rstd = 1.0 / np.sqrt(_mean(out * out, axes) + eps)
         out *= rstd
         self.save_for_backward(x, out, rstd)
         return out
@@ -244,10 +244,23 @@ class FusedLayerNorm(Function):
             rstd = 1 / (x.var(axes, keepdims=True, ddof=0) + self.eps).sqrt()
         # a fresh temporary: the augmented assignments below are in place on arrays and new nodes on
         # Tensors that require grad (see Tensor.__isub__), so the one formula serves both passes
-        dx = grad - grad.mean(axes, keepdims=True)
-        dx -= out * (grad * out).mean(axes, keepdims=True)
+        dx = grad - _mean(grad, axes)
+        dx -= out * _mean(grad * out, axes)
         dx *= rstd
         return dx
+
+
+def _mean(x: Any, axes: tuple[int, ...]) -> Any:
+    """x.mean(axes, keepdims=True) for an array or a Tensor.
+
+    NOTE: speed: over the last axis of a float array, one matrix-vector product x (..., C) @ (C, 1) / C,
+    several times faster than NumPy's mean at a layer's width.
+    """
+    if isinstance(x, np.ndarray) and x.ndim and x.dtype.kind == "f" \
+            and tuple(a % x.ndim for a in axes) == (x.ndim - 1,):
+        n = x.shape[-1]
+        return x @ np.full((n, 1), 1.0 / n, dtype=x.dtype)
+    return x.mean(axes, keepdims=True)
 
 
 _GELU_C = float(np.sqrt(2 / np.pi))  # a Python float: a NumPy float64 scalar would upcast float32 inputs

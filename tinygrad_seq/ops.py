@@ -152,7 +152,12 @@ class MatMul(Function):
     def backward(self, grad):
         x, y = self.saved_tensors
         need_x, need_y = self.needs_input_grad  # NOTE: speed: no GEMM for an input that needs no gradient
-        gx = grad @ _swap_last(y) if need_x else None
+        if not need_x:
+            gx = None
+        elif y.ndim == 2 and x.ndim > 2:  # NOTE: speed: (M, N) @ (N, K) as one GEMM, as in forward
+            gx = (grad.reshape(-1, grad.shape[-1]) @ _swap_last(y)).reshape(x.shape)
+        else:
+            gx = grad @ _swap_last(y)
         if not need_y:
             gy = None
         elif y.ndim == 2 and x.ndim > 2:  # NOTE: speed: fold the batch axes, (M, K)^T @ (M, N) -> (K, N)
@@ -425,8 +430,36 @@ def _scatter_add(out: np.ndarray, index: tuple, values: np.ndarray) -> None:
     """out[index] += values in place; repeated indices accumulate."""
     if _is_basic(index):
         out[index] += values
+    elif _is_row_gather(out, index, values):
+        _scatter_rows(out, index[0], values)
     else:
         np.add.at(out, index, values)
+
+
+def _is_row_gather(out: np.ndarray, index: tuple, values: np.ndarray) -> bool:
+    """True for out[ids] with one integer array `ids` picking whole rows, many of them repeated
+    (an embedding's backward), and `values` of the picked shape (no broadcasting)."""
+    if len(index) != 1 or not isinstance(index[0], np.ndarray) or index[0].dtype.kind not in "iu":
+        return False
+    ids = index[0]
+    return ids.size * 8 >= out.shape[0] and values.shape == ids.shape + out.shape[1:]
+
+
+def _scatter_rows(out: np.ndarray, ids: np.ndarray, values: np.ndarray) -> None:
+    """out[ids] += values with repeats: rows sorted by id, each run summed by one np.add.reduceat.
+
+    NOTE: speed: np.add.at adds one row at a time; this sums (N, ...) rows into their U distinct ids
+    with one stable sort and one reduction, 2-4x faster when ids repeat (a char vocabulary).
+    """
+    if ids.size == 0:
+        return
+    rows = ids.reshape(-1)
+    rows = np.where(rows < 0, rows + out.shape[0], rows)  # -1 and V-1 are the same row
+    order = np.argsort(rows, kind="stable")
+    ordered = rows[order]
+    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+    flat = values.reshape(rows.size, *out.shape[1:])[order]
+    out[ordered[starts]] += np.add.reduceat(flat, starts, axis=0)
 
 
 class GetItem(Function):
