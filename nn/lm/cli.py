@@ -57,7 +57,6 @@ from .threads import DEFAULT_THREADS, blas_threads
 from .training import (
     CHECKPOINT,
     CURVE,
-    LR,
     TrainConfig,
     Trainer,
     TrainingError,
@@ -140,7 +139,11 @@ def _train_claimed(args: argparse.Namespace) -> int:
     where = (f"where the trigram baseline scores {trigram:.3f} nats/token" if math.isfinite(trigram) else
              f"with no trigram baseline (a vocabulary of {len(trainer.vocab):,} is too large to count them)")
     say(f"validation every {cfg.eval_every} steps on {n:,} tokens, {where}\n")
-    result = trainer.run(steps=args.steps, minutes=args.minutes, sample_length=0, threads=args.threads)
+    if args.minutes is not None and args.cpu_minutes is not None:
+        raise UsageError("give --minutes (wall-clock time) or --cpu-minutes (CPU time), not both")
+    cpu = args.cpu_minutes is not None
+    result = trainer.run(steps=args.steps, minutes=args.cpu_minutes if cpu else args.minutes, sample_length=0,
+                         threads=args.threads, cpu_time=cpu)
     if result.interrupted:
         how = "interrupted" if result.signal in (0, signal.SIGINT) else \
             f"stopped by {signal.Signals(result.signal).name}"
@@ -148,7 +151,8 @@ def _train_claimed(args: argparse.Namespace) -> int:
               f"continue with: {PROG} train --out {args.out} --resume", file=sys.stderr, flush=True)
         return 128 + (result.signal or signal.SIGINT)
     if result.evaluation is not None:
-        say(f"\nafter {result.step} steps ({trainer.seconds / 60:.1f} minutes of training, "
+        unit = "CPU minutes" if cpu else "minutes"
+        say(f"\nafter {result.step} steps ({trainer.seconds / 60:.1f} {unit} of training, "
             f"{trainer.tokens / max(trainer.seconds, 1e-9):,.0f} tokens/s):")
         say(_table(result.evaluation, result.baselines, c.model))
         for line in unk_report(result.evaluation, trainer.vocab):
@@ -188,11 +192,12 @@ def _preparing(characters: int) -> Any:
 
 def _fresh(args: argparse.Namespace, given_model: dict, given_train: dict) -> Trainer:
     kind = given_model.get("model", LMConfig.model)
-    train_cfg = TrainConfig(**({"lr": LR[kind]} | given_train))
+    train_cfg = TrainConfig(**(TrainConfig.defaults(kind) | given_train))
     text = load_corpus(train_cfg.corpus)
     vocab, train_ids, valid_ids = prepare_data(text, train_cfg, progress=_preparing(len(text)))
     try:
-        config = LMConfig(vocab_size=len(vocab), context=train_cfg.seq_len, **given_model)
+        config = LMConfig(vocab_size=len(vocab), context=train_cfg.seq_len,
+                          **(LMConfig.defaults(kind) | given_model))
         check_fits(config, train_cfg.seq_len, train_cfg.batch_size, "one training step")
     except ValueError as error:  # including MemoryBudgetError: refused before anything is allocated
         raise UsageError(str(error)) from None
@@ -634,9 +639,7 @@ CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
     "dropout": dict(type=float, help="dropout probability"),
     "seq_len": dict(type=_positive_int, help="BPTT length T (transformer: context)"),
     "batch_size": dict(type=_positive_int, help="parallel streams B"),
-    "lr": dict(type=_positive_float, help="peak learning rate of Adam [" + "; ".join(
-        f"{rate:g} for " + ", ".join(k for k in LR if LR[k] == rate) for rate in dict.fromkeys(LR.values()))
-        + "]"),
+    "lr": dict(type=_positive_float, help="peak learning rate of Adam"),
     "clip": dict(type=_positive_float, help="max global gradient norm"),
     "warmup": dict(type=int, help="warm-up steps (at most a tenth of the run)"),
     "schedule": dict(choices=["cosine", "constant"], help="lr after warm-up"),
@@ -660,8 +663,19 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
     for name, spec in CONFIG_OPTIONS.items():
         spec, default = dict(spec), fields[name].default
         if default is not None and default is not False and "[" not in spec["help"]:  # 0 is a default
-            spec["help"] += f" [{default}]"
+            spec["help"] += f" [{default}{_per_kind(name)}]"
         parser.add_argument("--" + name.replace("_", "-"), default=None, **spec)
+
+
+def _per_kind(name: str) -> str:
+    """'; transformer: 128' for a field that some kinds of model default differently, else ''."""
+    table = LMConfig.PER_KIND if name in LMConfig.__dataclass_fields__ else TrainConfig.PER_KIND
+    values: dict[Any, list[str]] = {}
+    for kind, own in table.items():
+        if name in own:
+            values.setdefault(own[name], []).append(kind)
+    return "".join(f"; {', '.join(kinds)}: {value:g}" if isinstance(value, float) else
+                   f"; {', '.join(kinds)}: {value}" for value, kinds in values.items())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -691,6 +705,9 @@ def build_parser() -> argparse.ArgumentParser:
     stop = t.add_argument_group("when to stop [after 1000 steps]")
     stop.add_argument("--steps", type=_positive_int, help="train until this step (a total, also on resume)")
     stop.add_argument("--minutes", type=_positive_float, help="train for this long (this session)")
+    stop.add_argument("--cpu-minutes", type=_positive_float,
+                      help="train for this many minutes of this process's CPU time (this session): the same "
+                      "training on a busy machine as on an idle one")
     add("--out", required=True, metavar="DIR", help="where the checkpoint and loss curve go")
     add("--resume", action="store_true", help="continue the run saved in DIR exactly where it stopped")
 

@@ -24,7 +24,7 @@ import contextlib
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -58,6 +58,13 @@ class LMConfig:
     4 * hidden) and ``context`` (the longest input, for the learned positions) concern the Transformer.
     """
 
+    # Each kind's own defaults where they differ from the fields' (chosen by measurement: see
+    # benchmarks/lm_sweep.py and its table in the docs); `LMConfig.defaults(kind)` applies them.
+    PER_KIND: ClassVar[dict[str, dict[str, Any]]] = {
+        "rnn": {}, "lstm": {}, "gru": {},
+        "transformer": {"hidden": 128, "layers": 2},
+    }
+
     model: str = "lstm"
     vocab_size: int = 0
     hidden: int = 256
@@ -89,6 +96,13 @@ class LMConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def defaults(cls, kind: str) -> dict[str, Any]:
+        """The fields a model of `kind` gets when none is given (the kind's own, else the field's)."""
+        if kind not in MODELS:
+            raise ValueError(f"LMConfig.defaults: kind must be one of {', '.join(MODELS)}, got {kind!r}")
+        return dict(cls.PER_KIND[kind])
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> LMConfig:

@@ -25,7 +25,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, TextIO
+from typing import Any, ClassVar, TextIO
 
 import numpy as np
 
@@ -48,9 +48,6 @@ __all__ = ["TrainConfig", "TrainResult", "Trainer", "TrainingError", "prepare_da
 
 CHECKPOINT = "checkpoint.npz"
 CURVE = "loss_curve.png"
-# Peak learning rate by architecture. Measured: a 256-unit char LSTM on pydoc in 5 minutes learns fastest
-# with T=32, B=64 and 8e-3 (best of 2e-3..8e-3); the other architectures start from 2e-3 (not tuned).
-LR = {"lstm": 8e-3, "gru": 8e-3, "rnn": 2e-3, "transformer": 2e-3}
 
 
 class TrainingError(Exception):
@@ -61,11 +58,18 @@ class TrainingError(Exception):
 class TrainConfig:
     """How to train: data, optimisation, schedule, validation. Saved in the checkpoint's metadata."""
 
+    # Each kind of model's own defaults where they differ from the fields' (chosen by measurement: see
+    # benchmarks/lm_sweep.py and its table in the docs); `TrainConfig.defaults(kind)` applies them.
+    PER_KIND: ClassVar[dict[str, dict[str, Any]]] = {
+        "rnn": {"lr": 2e-3}, "lstm": {}, "gru": {},
+        "transformer": {"lr": 2e-3, "seq_len": 128, "batch_size": 32},
+    }
+
     corpus: str = "pydoc"
     level: str = "char"
     seq_len: int = 32
     batch_size: int = 64
-    lr: float = LR["lstm"]  # the `tinygrad-seq` command picks LR[model]
+    lr: float = 8e-3
     clip: float = 5.0
     warmup: int = 50
     schedule: str = "cosine"  # "cosine": warm-up, then down to min_lr_ratio * lr; "constant": warm-up only
@@ -106,6 +110,13 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise TrainingError(message)
+
+    @classmethod
+    def defaults(cls, kind: str) -> dict[str, Any]:
+        """The settings a model of `kind` trains with unless told (the kind's own, else the field's)."""
+        if kind not in cls.PER_KIND:
+            raise TrainingError(f"no training defaults for a model of kind {kind!r}")
+        return dict(cls.PER_KIND[kind])
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
@@ -209,6 +220,7 @@ class Trainer:
                                                 ("step", "loss", "grad_norm", "lr", "val_step", "val_loss")}
         self._trigram: float | None = None
         self.saved_step: int | None = None  # the step of the checkpoint on disk, once this run wrote one
+        self.clock = time.perf_counter  # what `run(minutes=)` counts: wall or CPU time (cpu_time=True)
         self.curve_skipped = ""  # why the loss-curve PNG is not drawn (said once), or "" while it is
 
     # ------------------------------------------------------------------------------------ saving
@@ -317,10 +329,10 @@ class Trainer:
         """Seconds for one forward and backward pass of a training chunk (weights left unchanged)."""
         x, y = self._chunk(self.position)
         self.model.eval()  # no dropout: the probe must not draw from the generators
-        t0 = time.perf_counter()
+        t0 = self.clock()
         loss, _ = chunk_loss(self.model, x, y, self.carry)
         loss.backward()
-        seconds = time.perf_counter() - t0
+        seconds = self.clock() - t0
         self.model.train()
         self.optimizer.zero_grad()
         return seconds
@@ -387,8 +399,15 @@ class Trainer:
     # ----------------------------------------------------------------------------------- running
 
     def run(self, steps: int | None = None, minutes: float | None = None, sample_length: int = 300,
-            progress: bool = True, threads: int | None = DEFAULT_THREADS) -> TrainResult:
+            progress: bool = True, threads: int | None = DEFAULT_THREADS,
+            cpu_time: bool = False) -> TrainResult:
         """Train until the step count reaches `steps` (a total), or `minutes` have passed, or a signal.
+
+        `minutes` are wall-clock minutes, or with ``cpu_time=True`` minutes of this process's CPU time
+        (`time.process_time`, all its threads): on a loaded machine a CPU-time budget buys the same
+        training as on an idle one (one BLAS thread: CPU seconds are the seconds of one core). The
+        learning rate warms up and then decays (cosine) to end with the budget, re-planned as the speed
+        is learned.
 
         Then measure the whole validation split next to the count baselines, draw a sample, and save
         the checkpoint and the loss curve. After Ctrl-C, SIGTERM or SIGHUP only the checkpoint and curve
@@ -396,6 +415,7 @@ class Trainer:
         nn/lm/threads.py; None: unchanged) and holds its output directory (`nn.lm.rundir.claim`; a
         caller that claimed it first, as the command does before reading the corpus, keeps it).
         """
+        self.clock = time.process_time if cpu_time else time.perf_counter
         with blas_threads(threads), claim(self.out_dir):
             steps, deadline = self._plan(steps, minutes)
             first = self.step
@@ -413,7 +433,8 @@ class Trainer:
         if steps is not None and steps <= self.step:
             raise TrainingError(
                 f"the checkpoint is already at step {self.step}; ask for more --steps than that")
-        deadline = time.perf_counter() + 60 * minutes if minutes is not None else math.inf
+        self.trigram()  # counted before the clock starts: the budget is the model's
+        deadline = self.clock() + 60 * minutes if minutes is not None else math.inf
         if self.schedule is None:  # a fresh run: plan the schedule
             if steps is not None:
                 planned = steps
@@ -425,14 +446,13 @@ class Trainer:
         elif steps is not None and steps > self.planned and self.config.schedule == "cosine":
             self._say(f"note: the schedule was planned for {self.planned} steps; beyond them the learning "
                       f"rate stays at {self.schedule.lr_at(self.planned + 1):.2g}")
-        self.trigram()
         return steps, deadline
 
     def _loop(self, steps: int | None, deadline: float, progress: bool) -> int:
         """Train steps until `steps` or `deadline`, validating and saving every ``eval_every`` steps (a
         timed run re-plans its schedule as it learns its speed); returns the signal that stopped it, or 0.
         """
-        began, session_steps, tok_s = time.perf_counter(), 0, 0.0
+        began, session_steps, tok_s = self.clock(), 0, 0.0
         # a timed run's bar measures this session's time against its budget (from now to the deadline)
         budget = deadline - began if steps is None and deadline < math.inf else None
         bar = Progress(self.stream, (steps or self.planned) if progress else None, self.step, seconds=budget)
@@ -440,10 +460,10 @@ class Trainer:
         tokens_per_step = self.data.shape[1] * self.config.seq_len
         try:
             with Interrupts(bar.write) as interrupts:
-                while (steps is None or self.step < steps) and time.perf_counter() < deadline:
-                    t0 = time.perf_counter()
+                while (steps is None or self.step < steps) and self.clock() < deadline:
+                    t0 = self.clock()
                     loss, norm = self.train_step(interrupts)
-                    speed = tokens_per_step / (time.perf_counter() - t0)
+                    speed = tokens_per_step / max(self.clock() - t0, 1e-9)
                     tok_s = 0.9 * tok_s + 0.1 * speed if tok_s else speed  # smoothed
                     session_steps += 1
                     validating = self.step % self.config.eval_every == 0
@@ -451,14 +471,14 @@ class Trainer:
                         val = self.validate(self.config.eval_tokens).loss
                         self.history["val_step"].append(self.step)
                         self.history["val_loss"].append(val)
-                    self.seconds += time.perf_counter() - t0
-                    per_step = (time.perf_counter() - began) / session_steps
+                    self.seconds += self.clock() - t0
+                    per_step = (self.clock() - began) / session_steps
                     if steps is None and (session_steps == 20 or validating):  # re-plan a timed run
-                        self._replan(self.step + int((deadline - time.perf_counter()) / per_step))
+                        self._replan(self.step + int((deadline - self.clock()) / per_step))
                         bar.set_total(self.planned)
                     stats = {"loss": loss, "val": val, "tok_s": tok_s, "lr": self.optimizer.lr, "norm": norm}
                     bar.update(self.step, steps or self.planned, stats, self._eta(steps, deadline, per_step),
-                               force=validating, elapsed=time.perf_counter() - began)
+                               force=validating, elapsed=self.clock() - began)
                     if validating and self.step != steps:  # the last step saves after the final evaluation
                         self.save()
                     if interrupts.count:
@@ -509,5 +529,5 @@ class Trainer:
 
     def _eta(self, steps: int | None, deadline: float, per_step: float) -> float | None:
         by_steps = (steps - self.step) * per_step if steps is not None else math.inf
-        left = min(by_steps, deadline - time.perf_counter())
+        left = min(by_steps, deadline - self.clock())
         return None if math.isinf(left) else left

@@ -1,0 +1,221 @@
+"""Which char-level language model learns most in a fixed CPU-time budget: a sweep, one row per run.
+
+    python benchmarks/lm_sweep.py screen --kind lstm --corpus pydoc --budget 1    # the kind's grid, 1 CPU-min
+    python benchmarks/lm_sweep.py run --kind gru --corpus austen --budget 5 --set hidden=384 lr=0.006
+    python benchmarks/lm_sweep.py table                                          # the results, best first
+
+Every run trains one model with `Trainer.run(minutes=budget, cpu_time=True)`: the budget is CPU time
+of the run's own process (one BLAS thread), so a machine loaded by other work measures the same thing;
+the learning rate warms up and decays (cosine) to the end of the budget; validation during training is
+inside the budget, the count baselines and the final evaluation are not. The score is the loss in
+nats/char on the corpus's held-out last 10% (`Trainer.validate`: what `eval` prints), read once.
+
+Runs go two at a time (``--jobs``, each in a fresh process) and each appends one JSON line to
+benchmarks/results/lm_sweep.jsonl (the settings, steps, tokens, CPU and wall seconds, the score, the
+trigram's score); a run already recorded with the same settings is skipped, so an interrupted sweep
+resumes. ``screen`` runs a kind's grid: its defaults (the config dataclasses' values for that kind) and
+one change of one setting at a time (a coarse grid over hidden size, layers, embedding size, sequence
+length, batch size, learning rate, warm-up, schedule, dropout and weight tying); the best few are
+confirmed with ``run`` at a longer budget.
+
+Corpora: ``pydoc`` (built in) and ``austen``: five of Jane Austen's novels (all but Persuasion, which
+benchmarks/austen_heldout.py keeps for its held-out test), from the Debian package r-cran-janeaustenr
+(see benchmarks/austen.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")  # before NumPy loads, here and in every worker
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+RESULTS = Path(__file__).resolve().parent / "results" / "lm_sweep.jsonl"
+HELD_OUT = "persuasion"
+
+# One change at a time from each kind's defaults: (field, values). LMConfig fields and TrainConfig fields.
+GRID: dict[str, list[tuple[str, list[Any]]]] = {
+    "lstm": [
+        ("hidden", [128, 384]), ("layers", [2]), ("embed", [64]), ("seq_len", [64, 128]),
+        ("batch_size", [32, 128]), ("lr", [0.5, 2.0]), ("dropout", [0.1]), ("tie_weights", [True]),
+        ("schedule", ["constant"]),
+    ],
+    "rnn": [("hidden", [384]), ("seq_len", [64]), ("lr", [0.5, 2.0, 4.0])],
+    "transformer": [
+        ("hidden", [192]), ("layers", [1, 3]), ("seq_len", [64, 256]), ("batch_size", [16, 64]),
+        ("lr", [0.5, 2.0]), ("dropout", [0.1]), ("tie_weights", [True]), ("schedule", ["constant"]),
+    ],
+}
+GRID["gru"] = GRID["lstm"]
+
+
+def corpus_text(name: str) -> str:
+    """The text of a sweep corpus: pydoc, or austen (five novels, Persuasion held out)."""
+    if name == "austen":
+        from austen import austen_novels
+
+        return "".join(text for title, text in austen_novels().items() if title != HELD_OUT)
+    from nn.lm.text import load_corpus
+
+    return load_corpus(name)
+
+
+def settings(kind: str, changes: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(LMConfig fields, TrainConfig fields) of a run: the kind's defaults with `changes` applied.
+
+    A learning rate in `changes` below 10 is a factor of the kind's default rate (0.5: half)."""
+    from nn.lm.models import LMConfig
+    from nn.lm.training import TrainConfig
+
+    model_fields, train_fields = set(LMConfig.__dataclass_fields__), set(TrainConfig.__dataclass_fields__)
+    model = LMConfig.defaults(kind)
+    train = TrainConfig.defaults(kind)
+    for key, value in changes.items():
+        if key == "lr":
+            value = train["lr"] * value
+        if key in model_fields:
+            model[key] = value
+        elif key in train_fields:
+            train[key] = value
+        else:
+            raise SystemExit(f"lm_sweep: unknown setting {key!r}")
+    if model.get("tie_weights") and kind != "transformer":
+        model["embed"] = model["hidden"]
+    return model, train
+
+
+def train_one(spec: dict[str, Any]) -> dict[str, Any]:
+    """Train one model as `spec` says and return its row (runs in a worker process)."""
+    import numpy as np
+
+    from nn.lm.models import LMConfig, build_model
+    from nn.lm.training import TrainConfig, Trainer, prepare_data
+
+    text = corpus_text(spec["corpus"])
+    train_cfg = TrainConfig(corpus=spec["corpus"], **spec["train"])
+    vocab, train_ids, valid_ids = prepare_data(text, train_cfg)
+    config = LMConfig(vocab_size=len(vocab), **{"context": train_cfg.seq_len} | spec["model"])
+    model = build_model(config, rng=np.random.default_rng(train_cfg.seed))
+    keep = spec.get("keep")
+    out = keep or tempfile.mkdtemp(prefix="lm_sweep_")
+    trainer = Trainer(model, vocab, train_ids, valid_ids, train_cfg, out, stream=io.StringIO())
+    wall = time.perf_counter()
+    result = trainer.run(minutes=spec["budget"], cpu_time=True, sample_length=0, progress=False, threads=1)
+    assert result.evaluation is not None
+    return spec | {
+        "model": config.to_dict(), "train": asdict(train_cfg), "parameters": model.num_parameters(),
+        "steps": trainer.step,
+        "tokens": trainer.tokens, "cpu_seconds": round(trainer.seconds, 1),
+        "wall_seconds": round(time.perf_counter() - wall, 1), "valid_loss": round(result.evaluation.loss, 4),
+        "valid_tokens": result.evaluation.tokens, "trigram": round(result.baselines["trigram"].loss, 4),
+        "checkpoint": out if keep else None, "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+
+
+def key_of(spec: dict[str, Any]) -> str:
+    """What makes two runs the same: corpus, budget and every setting given (defaults may move)."""
+    return json.dumps([spec["corpus"], spec["budget"], spec["given_model"], spec["given_train"]],
+                      sort_keys=True)
+
+
+def recorded() -> list[dict[str, Any]]:
+    if not RESULTS.exists():
+        return []
+    return [json.loads(line) for line in RESULTS.read_text().splitlines() if line.strip()]
+
+
+def run_all(specs: list[dict[str, Any]], jobs: int) -> None:
+    """Train every spec not yet recorded, `jobs` at a time, each in a fresh process; append each row."""
+    done = {key_of(row) for row in recorded()}
+    todo = [s for s in specs if key_of(s) not in done]
+    print(f"{len(specs) - len(todo)} of {len(specs)} runs already recorded; {len(todo)} to go", flush=True)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), max_tasks_per_child=1) as pool:
+        for row in pool.map(train_one, todo):
+            with RESULTS.open("a") as f:
+                f.write(json.dumps(row) + "\n")
+            print(f"{row['kind']:11s} {row['corpus']:7s} {row['budget']:g} min  {row['valid_loss']:.4f}  "
+                  f"{row['steps']:5d} steps  {row['changes']}", flush=True)
+
+
+def spec(kind: str, corpus: str, budget: float, changes: dict[str, Any], keep: str | None = None) -> dict:
+    model, train = settings(kind, changes)
+    return {"kind": kind, "corpus": corpus, "budget": budget, "changes": changes,
+            "model": {"model": kind} | model, "train": train, "keep": keep,
+            "given_model": {"model": kind} | model, "given_train": train}
+
+
+def parse_value(text: str) -> Any:
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False}.get(text.lower(), text)
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """A Markdown table of the rows, grouped by corpus, budget and kind, best first."""
+    lines = ["| corpus | CPU-min | kind | hidden x layers | embed | T | B | lr | schedule | dropout | tied | "
+             "nats/char | steps | tokens/CPU-s |", "|---" * 14 + "|"]
+    order = sorted(rows, key=lambda r: (r["corpus"], r["budget"], r["kind"], r["valid_loss"]))
+    for r in order:
+        m, t = r["model"], r["train"]
+        lines.append(
+            f"| {r['corpus']} | {r['budget']:g} | {r['kind']} | {m['hidden']} x {m['layers']} | "
+            f"{m['embed']} | "
+            f"{t['seq_len']} | {t['batch_size']} | {t['lr']:g} | {t['schedule']} | {m['dropout']:g} | "
+            f"{'yes' if m['tie_weights'] else 'no'} | {r['valid_loss']:.3f} | {r['steps']} | "
+            f"{r['tokens'] / max(r['cpu_seconds'], 1e-9):,.0f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("what", choices=["screen", "run", "table"])
+    parser.add_argument("--kind", action="append", choices=["rnn", "lstm", "gru", "transformer"])
+    parser.add_argument("--corpus", action="append", choices=["pydoc", "austen"])
+    parser.add_argument("--budget", type=float, default=1.0, help="CPU minutes per run")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="run: the changes")
+    parser.add_argument("--keep", metavar="DIR", help="run: keep the checkpoints under DIR")
+    parser.add_argument("--jobs", type=int, default=2, help="runs at once")
+    args = parser.parse_args()
+    if args.what == "table":
+        print(table(recorded()))
+        return
+    kinds, corpora = args.kind or ["lstm"], args.corpus or ["pydoc"]
+    specs = []
+    for corpus in corpora:
+        for kind in kinds:
+            if args.what == "run":
+                changes = dict((k, parse_value(v)) for k, v in (item.split("=", 1) for item in args.set))
+                keep = None
+                if args.keep:
+                    parts = [corpus, kind, f"{args.budget:g}", *(f"{k}{v}" for k, v in changes.items())]
+                    name = "-".join(parts)
+                    keep = os.path.join(args.keep, name)
+                specs.append(spec(kind, corpus, args.budget, changes, keep))
+                continue
+            specs.append(spec(kind, corpus, args.budget, {}))
+            for field, values in GRID[kind]:
+                for value in values:
+                    specs.append(spec(kind, corpus, args.budget, {field: value}))
+    run_all(specs, args.jobs)
+
+
+if __name__ == "__main__":
+    main()
