@@ -86,7 +86,7 @@ def settings(kind: str, changes: dict[str, Any]) -> tuple[dict[str, Any], dict[s
     train = TrainConfig.defaults(kind)
     for key, value in changes.items():
         if key == "lr":
-            value = train["lr"] * value
+            value = train.get("lr", TrainConfig.lr) * value
         if key in model_fields:
             model[key] = value
         elif key in train_fields:
@@ -94,7 +94,7 @@ def settings(kind: str, changes: dict[str, Any]) -> tuple[dict[str, Any], dict[s
         else:
             raise SystemExit(f"lm_sweep: unknown setting {key!r}")
     if model.get("tie_weights") and kind != "transformer":
-        model["embed"] = model["hidden"]
+        model["embed"] = model.get("hidden", LMConfig.hidden)
     return model, train
 
 
