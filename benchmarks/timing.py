@@ -58,21 +58,26 @@ def compare(label: str, engine: Callable[[], object], numpy: Callable[[], object
     The two run in turns (engine, numpy, engine, ...), so that a change in the machine's load while
     they run moves both medians alike rather than the ratio.
     """
-    engine()
-    numpy()
-    times: tuple[list[float], list[float]] = ([], [])
-    for _ in range(repeats):
-        for step, bucket in zip((engine, numpy), times):
-            start = _clock()
-            step()
-            bucket.append(_clock() - start)
-    t_engine, t_numpy = (statistics.median(b) for b in times)
+    t_engine, t_numpy = medians([engine, numpy], repeats)
     ratio = t_engine / t_numpy
     print(label)
     goal = "" if target is None else f"   target <= {target:.2f}x: {'met' if ratio <= target else 'NOT met'}"
     times = f"tinygrad_seq {t_engine * 1e3:8.2f} ms   numpy {t_numpy * 1e3:8.2f} ms"
     print(f"  {times}   ratio {ratio:5.2f}x{goal}")
     return ratio
+
+
+def medians(steps: list[Callable[[], object]], repeats: int) -> list[float]:
+    """Median CPU seconds of each step, the steps run in turns (one warm-up call each first)."""
+    for step in steps:
+        step()
+    times: list[list[float]] = [[] for _ in steps]
+    for _ in range(repeats):
+        for step, bucket in zip(steps, times, strict=True):
+            start = _clock()
+            step()
+            bucket.append(_clock() - start)
+    return [statistics.median(b) for b in times]
 
 
 def profile(step: Callable[[], object], repeats: int, top: int = 25) -> None:
