@@ -76,7 +76,7 @@ class TrainConfig:
     min_lr_ratio: float = 0.1
     valid_fraction: float = 0.1
     eval_every: int = 100
-    eval_tokens: int | None = 20_000  # validate on this many tokens during training (all at the end)
+    eval_tokens: int | None = 10_000  # validate on this many tokens during training (all at the end)
     eval_batch: int = 64
     seed: int = 0
     min_freq: int = 1
