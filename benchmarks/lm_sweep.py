@@ -44,31 +44,31 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from austen import TITLES, austen_novels  # noqa: E402
+
 RESULTS = Path(__file__).resolve().parent / "results" / "lm_sweep.jsonl"
 HELD_OUT = "persuasion"
 
 # One change at a time from each kind's defaults: (field, values). LMConfig fields and TrainConfig fields.
 GRID: dict[str, list[tuple[str, list[Any]]]] = {
     "lstm": [
-        ("hidden", [128, 384]), ("layers", [2]), ("embed", [64]), ("seq_len", [64, 128]),
-        ("batch_size", [32, 128]), ("lr", [0.5, 2.0]), ("dropout", [0.1]), ("tie_weights", [True]),
-        ("schedule", ["constant"]),
+        ("hidden", [128, 384]), ("seq_len", [64]), ("batch_size", [32]), ("lr_factor", [2.0]),
+        ("dropout", [0.1]), ("tie_weights", [True]),
     ],
-    "rnn": [("hidden", [384]), ("seq_len", [64]), ("lr", [0.5, 2.0, 4.0])],
+    "rnn": [("lr_factor", [2.0, 4.0])],
     "transformer": [
-        ("hidden", [192]), ("layers", [1, 3]), ("seq_len", [64, 256]), ("batch_size", [16, 64]),
-        ("lr", [0.5, 2.0]), ("dropout", [0.1]), ("tie_weights", [True]), ("schedule", ["constant"]),
+        ("hidden", [192]), ("layers", [3]), ("seq_len", [64, 256]), ("batch_size", [64]),
+        ("lr_factor", [0.5, 2.0]), ("tie_weights", [True]),
     ],
 }
 GRID["gru"] = GRID["lstm"]
 
 
 def corpus_text(name: str) -> str:
-    """The text of a sweep corpus: pydoc, or austen (five novels, Persuasion held out)."""
-    if name == "austen":
-        from austen import austen_novels
-
-        return "".join(text for title, text in austen_novels().items() if title != HELD_OUT)
+    """The text of a corpus: pydoc, austen (five novels, Persuasion held out) or one novel by title."""
+    if name == "austen" or name in TITLES:
+        novels = austen_novels()
+        return novels[name] if name in novels else "".join(t for k, t in novels.items() if k != HELD_OUT)
     from nn.lm.text import load_corpus
 
     return load_corpus(name)
@@ -77,7 +77,7 @@ def corpus_text(name: str) -> str:
 def settings(kind: str, changes: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(LMConfig fields, TrainConfig fields) of a run: the kind's defaults with `changes` applied.
 
-    A learning rate in `changes` below 10 is a factor of the kind's default rate (0.5: half)."""
+    ``lr_factor`` multiplies the kind's default learning rate (0.5: half); ``lr`` replaces it."""
     from nn.lm.models import LMConfig
     from nn.lm.training import TrainConfig
 
@@ -85,8 +85,8 @@ def settings(kind: str, changes: dict[str, Any]) -> tuple[dict[str, Any], dict[s
     model = LMConfig.defaults(kind)
     train = TrainConfig.defaults(kind)
     for key, value in changes.items():
-        if key == "lr":
-            value = train.get("lr", TrainConfig.lr) * value
+        if key == "lr_factor":
+            key, value = "lr", train.get("lr", TrainConfig.lr) * value
         if key in model_fields:
             model[key] = value
         elif key in train_fields:
@@ -102,7 +102,7 @@ def train_one(spec: dict[str, Any]) -> dict[str, Any]:
     """Train one model as `spec` says and return its row (runs in a worker process)."""
     import numpy as np
 
-    from nn.lm.models import LMConfig, build_model
+    from nn.lm.models import LMConfig, build_model, evaluate
     from nn.lm.training import TrainConfig, Trainer, prepare_data
 
     text = corpus_text(spec["corpus"])
@@ -116,7 +116,11 @@ def train_one(spec: dict[str, Any]) -> dict[str, Any]:
     wall = time.perf_counter()
     result = trainer.run(minutes=spec["budget"], cpu_time=True, sample_length=0, progress=False, threads=1)
     assert result.evaluation is not None
-    return spec | {
+    tested = {}
+    if spec.get("test"):  # another text, never trained on: every token predicted once, in order
+        test = evaluate(model, vocab.encode(corpus_text(spec["test"])))
+        tested = {"test_loss": round(test.loss, 4), "test_tokens": test.tokens}
+    return spec | tested | {
         "model": config.to_dict(), "train": asdict(train_cfg), "parameters": model.num_parameters(),
         "steps": trainer.step,
         "tokens": trainer.tokens, "cpu_seconds": round(trainer.seconds, 1),
@@ -127,34 +131,40 @@ def train_one(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def key_of(spec: dict[str, Any]) -> str:
-    """What makes two runs the same: corpus, budget and every setting given (defaults may move)."""
-    return json.dumps([spec["corpus"], spec["budget"], spec["given_model"], spec["given_train"]],
-                      sort_keys=True)
+    """What makes two runs the same: corpus, test text, budget and every setting (defaults may move)."""
+    return json.dumps([spec["corpus"], spec.get("test"), spec["budget"], spec["given_model"],
+                       spec["given_train"]], sort_keys=True)
 
 
-def recorded() -> list[dict[str, Any]]:
-    if not RESULTS.exists():
+def recorded(results: Path = RESULTS) -> list[dict[str, Any]]:
+    if not results.exists():
         return []
-    return [json.loads(line) for line in RESULTS.read_text().splitlines() if line.strip()]
+    return [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
 
 
-def run_all(specs: list[dict[str, Any]], jobs: int) -> None:
-    """Train every spec not yet recorded, `jobs` at a time, each in a fresh process; append each row."""
-    done = {key_of(row) for row in recorded()}
+def run_all(specs: list[dict[str, Any]], jobs: int, results: Path = RESULTS) -> list[dict[str, Any]]:
+    """Train every spec not yet recorded in `results`, `jobs` at a time, each in a fresh process; append
+    each row; return the rows of all the specs."""
+    done = {key_of(row) for row in recorded(results)}
     todo = [s for s in specs if key_of(s) not in done]
     print(f"{len(specs) - len(todo)} of {len(specs)} runs already recorded; {len(todo)} to go", flush=True)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    results.parent.mkdir(parents=True, exist_ok=True)
     with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), max_tasks_per_child=1) as pool:
         for row in pool.map(train_one, todo):
-            with RESULTS.open("a") as f:
+            with results.open("a") as f:
                 f.write(json.dumps(row) + "\n")
             print(f"{row['kind']:11s} {row['corpus']:7s} {row['budget']:g} min  {row['valid_loss']:.4f}  "
                   f"{row['steps']:5d} steps  {row['changes']}", flush=True)
+    wanted = {key_of(s) for s in specs}
+    return [row for row in recorded(results) if key_of(row) in wanted]
 
 
-def spec(kind: str, corpus: str, budget: float, changes: dict[str, Any], keep: str | None = None) -> dict:
+def spec(kind: str, corpus: str, budget: float, changes: dict[str, Any], keep: str | None = None,
+         test: str | None = None) -> dict:
+    """A run: the model `kind` with `changes` to its defaults, trained on `corpus` for `budget` CPU
+    minutes, scored on the corpus's held-out split (and on the text `test`, if given)."""
     model, train = settings(kind, changes)
-    return {"kind": kind, "corpus": corpus, "budget": budget, "changes": changes,
+    return {"kind": kind, "corpus": corpus, "test": test, "budget": budget, "changes": changes,
             "model": {"model": kind} | model, "train": train, "keep": keep,
             "given_model": {"model": kind} | model, "given_train": train}
 

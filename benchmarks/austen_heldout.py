@@ -1,0 +1,77 @@
+"""Train on five of Jane Austen's novels, score on the sixth (Persuasion): the defaults next to count models.
+
+    python benchmarks/austen_heldout.py                   # 5 CPU-minutes per model, two at a time
+    python benchmarks/austen_heldout.py --cpu-minutes 1   # a quick look
+
+The texts come from the Debian package r-cran-janeaustenr (public domain; see benchmarks/austen.py): the
+models train on Emma, Mansfield Park, Northanger Abbey, Pride and Prejudice and Sense and Sensibility (their
+last 10% kept for validation during training) and never see Persuasion, on which each is scored: every
+character predicted once, in order, with the context it would have reading the book (`evaluate`).
+
+The systems: `tinygrad-seq train` with each kind's defaults (the config dataclasses' per-kind values),
+given the same budget of CPU time on one thread; a Transformer with the sizes and optimizer settings of a
+well-known CPU recipe for a character-level Transformer (4 layers, 4 heads, width 128, block 64, batch
+12, learning rate 1e-3 with 100 warm-up steps decaying to a tenth, gradient clip 1, tied embeddings; its
+AdamW weight decay and beta2 are not modelled); and interpolated Kneser-Ney count models of orders 3 to
+5 fit on the same training characters. Each run is a row of benchmarks/results/austen_heldout.jsonl
+(re-running skips the rows already there); the table is printed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from lm_sweep import HELD_OUT, corpus_text, run_all, spec  # sets BLAS's thread count first
+
+# isort: split
+from nn.lm.ngram import NGramLM
+from nn.lm.text import Vocab
+from nn.lm.training import TrainConfig, prepare_data
+
+RESULTS_NAME = "austen_heldout.jsonl"
+RECIPE = {"hidden": 128, "layers": 4, "heads": 4, "seq_len": 64, "batch_size": 12, "lr": 1e-3, "warmup": 100,
+          "clip": 1.0, "tie_weights": True, "dropout": 0.0}
+
+
+def count_baselines(orders: tuple[int, ...] = (3, 4, 5)) -> dict[int, float]:
+    """Nats/char on Persuasion of Kneser-Ney models of each order, fit on the models' training split."""
+    text, test = corpus_text("austen"), corpus_text(HELD_OUT)
+    vocab, train_ids, _ = prepare_data(text, TrainConfig(corpus="austen"), vocab=Vocab.chars(text))
+    test_ids = vocab.encode(test)
+    out = {}
+    for order in orders:
+        total, count = NGramLM(order, len(vocab)).fit(train_ids).nll(test_ids)
+        out[order] = total / count
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cpu-minutes", type=float, default=5.0, help="training budget of each model")
+    parser.add_argument("--kind", action="append", choices=["rnn", "lstm", "gru", "transformer"],
+                        help="kinds trained with their defaults [lstm, gru, transformer]")
+    parser.add_argument("--no-recipe", action="store_true", help="skip the Transformer with the CPU recipe")
+    parser.add_argument("--jobs", type=int, default=2, help="models trained at once")
+    args = parser.parse_args()
+    from lm_sweep import RESULTS
+
+    results = RESULTS.with_name(RESULTS_NAME)
+    kinds = args.kind or ["lstm", "gru", "transformer"]
+    specs = [spec(kind, "austen", args.cpu_minutes, {}, test=HELD_OUT) for kind in kinds]
+    if not args.no_recipe:
+        specs.append(spec("transformer", "austen", args.cpu_minutes, RECIPE, test=HELD_OUT))
+    rows = run_all(specs, args.jobs, results)
+    print(f"\nPersuasion ({rows[0]['test_tokens']:,} predictions), trained on the other five novels for "
+          f"{args.cpu_minutes:g} CPU-minutes each, one thread:\n")
+    print("| system | nats/char on Persuasion | on the training novels' held-out 10% | steps |")
+    print("|---|---|---|---|")
+    for row in sorted(rows, key=lambda r: r["test_loss"]):
+        name = f"`train --model {row['kind']}` (defaults)" if not row["changes"] else \
+            f"{row['kind']}, the CPU recipe's sizes"
+        print(f"| {name} | {row['test_loss']:.3f} | {row['valid_loss']:.3f} | {row['steps']:,} |")
+    for order, loss in count_baselines().items():
+        print(f"| {order}-gram (Kneser-Ney) | {loss:.3f} | | |")
+
+
+if __name__ == "__main__":
+    main()
