@@ -15,6 +15,7 @@ import pytest
 from tinygrad_seq.nn import LSTM
 from tinygrad_seq.nn.lm.checkpoint import load_checkpoint
 from tinygrad_seq.nn.lm.cli import main
+from tinygrad_seq.nn.lm.training import TrainConfig
 
 TEXT = "".join(
     f"the {a} {b} sat on the {c} .\n"
@@ -75,6 +76,24 @@ def test_word_level_transformer_trains(tmp_path, capsys):
     assert code == 0, err
     code, out, _ = run(capsys, "sample", tmp_path / "run", "--prompt", "the big", "--seed", "1")
     assert code == 0 and out.startswith("the big") and "<unk>" not in out
+
+
+def test_cpu_minutes_budget_and_a_kinds_own_defaults(tmp_path, capsys):
+    """--cpu-minutes trains for CPU time; a Transformer gets its kind's defaults (TrainConfig.PER_KIND)
+    unless an option says otherwise; --minutes and --cpu-minutes together are refused."""
+    corpus = tmp_path / "c.txt"
+    corpus.write_text(TEXT)
+    code, out, err = run(capsys, "train", "--corpus", corpus, "--model", "transformer", "--hidden", "8",
+                         "--heads", "2", "--layers", "1", "--batch-size", "2", "--cpu-minutes", "0.005",
+                         "--out", tmp_path / "run")
+    assert code == 0, err
+    assert "CPU minutes of training" in out
+    saved = load_checkpoint(tmp_path / "run" / "checkpoint.npz")
+    own = TrainConfig.defaults("transformer")
+    assert saved.meta["train"]["seq_len"] == own.get("seq_len", TrainConfig.seq_len)
+    assert saved.meta["train"]["lr"] == own.get("lr", TrainConfig.lr) and saved.config.hidden == 8
+    assert "not both" in bad(capsys, "train", "--corpus", corpus, "--minutes", "1", "--cpu-minutes", "1",
+                             "--out", tmp_path / "other")
 
 
 def test_eval_json_is_one_object_with_the_promised_keys(trained, capsys):

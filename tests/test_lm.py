@@ -304,6 +304,31 @@ def test_loss_curve_png_and_plain_progress_lines(tmp_path):
     assert result.history["val_step"] == [3] and len(result.history["grad_norm"]) == 3
 
 
+def test_a_cpu_time_budget_counts_the_process_time_not_the_wall_clock(tmp_path, monkeypatch):
+    """run(minutes=, cpu_time=True) stops when the process's CPU time reaches the budget: a fake CPU
+    clock that runs 10 s per reading ends a 1-minute run after a few steps, in no time on the wall."""
+    fake = iter(range(0, 10**6, 10))
+    monkeypatch.setattr(training.time, "process_time", lambda: float(next(fake)))
+    trainer, _, _ = make_run(tmp_path, "run")
+    result = trainer.run(minutes=1, sample_length=0, cpu_time=True)
+    assert not result.interrupted and 1 <= result.step <= 3
+    assert trainer.schedule is not None and trainer.planned >= result.step
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru", "transformer"])
+def test_each_kind_has_its_own_defaults_that_build_and_train(kind):
+    """LMConfig.defaults / TrainConfig.defaults: valid settings for every kind (the measured winners)."""
+    model_cfg = LMConfig(kind, vocab_size=20, **LMConfig.defaults(kind))
+    train_cfg = TrainConfig(**TrainConfig.defaults(kind))
+    assert model_cfg.model == kind and train_cfg.lr > 0
+    if kind == "transformer":
+        assert train_cfg.seq_len >= 128 and model_cfg.tie_weights is not None
+    with pytest.raises(ValueError, match="kind must be one of"):
+        LMConfig.defaults("mamba")
+    with pytest.raises(TrainingError, match="no training defaults"):
+        TrainConfig.defaults("mamba")
+
+
 class Terminal(io.StringIO):
     def isatty(self) -> bool:
         return True
