@@ -51,11 +51,11 @@ def attention_weights(
     `blocked` (True = not allowed) and `bias` broadcast to (..., L, S); a row with every key blocked
     is all zeros (its softmax is undefined).
     """
-    w = q @ _swap(k)  # (..., L, E) @ (..., E, S) -> (..., L, S)
+    # NOTE: speed: the scale multiplies q (L x E numbers), not the scores (L x S)
+    w = (q * scale) @ _swap(k)  # (..., L, E) @ (..., E, S) -> (..., L, S)
     shape = weights_shape(q.shape, k.shape, blocked, bias)
     if w.shape != shape:  # a mask with more leading axes than q and k: one row of weights per mask
         w = np.broadcast_to(w, shape).copy()
-    w *= scale
     if bias is not None:
         w += bias.astype(w.dtype, copy=False)
     if blocked is not None:
@@ -82,9 +82,12 @@ def _scores_backward(
 ) -> tuple[np.ndarray, np.ndarray]:
     """dq, dk from the gradient `dw` of the softmax weights `w` (dw is overwritten)."""
     dw -= (dw * w).sum(axis=-1, keepdims=True)
-    dw *= w
-    dw *= scale  # now ds, the gradient of the scores before scaling
-    return dw @ k, _swap(dw) @ q  # (..., L, S) @ (..., S, E); (..., S, L) @ (..., L, E)
+    dw *= w  # now the gradient of the scaled scores; the scale goes on the (smaller) products
+    dq = dw @ k  # (..., L, S) @ (..., S, E)
+    dk = _swap(dw) @ q  # (..., S, L) @ (..., L, E)
+    dq *= scale
+    dk *= scale
+    return dq, dk
 
 
 class ScaledDotProductAttention(Function):
