@@ -55,13 +55,13 @@ GRID: dict[str, list[tuple[str, list[Any]]]] = {
         ("hidden", [128, 384]), ("seq_len", [64]), ("batch_size", [32]), ("lr_factor", [2.0]),
         ("dropout", [0.1]), ("tie_weights", [True]),
     ],
-    "rnn": [("lr_factor", [2.0, 4.0])],
+    "gru": [("hidden", [128, 384]), ("lr_factor", [2.0])],
+    "rnn": [],
     "transformer": [
-        ("hidden", [192]), ("layers", [3]), ("seq_len", [64, 256]), ("batch_size", [64]),
-        ("lr_factor", [0.5, 2.0]), ("tie_weights", [True]),
+        ("hidden", [192]), ("layers", [3]), ("seq_len", [256]), ("lr_factor", [0.5, 2.0]),
+        ("tie_weights", [True]),
     ],
 }
-GRID["gru"] = GRID["lstm"]
 
 
 def corpus_text(name: str) -> str:
