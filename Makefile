@@ -2,7 +2,7 @@
 # make demo   the main demo (pass options with DEMO_ARGS, e.g. make demo DEMO_ARGS=--quick)
 # make lessons every lesson in full, one at a time: pictures to docs/img/, numbers to docs/lessons.json
 #              (LESSONS="05 08" runs only those)
-# make bench  every script in benchmarks/
+# make bench  every script in benchmarks/ but the minutes-long trainings (BENCH_BY_HAND)
 # make docs   the documentation site into site/ (offline, strict: a broken link or unreadable docstring fails)
 # make clean  remove .venv, out/ and build artefacts
 # The first target that needs it creates .venv and installs the package (editable) with its dev extra;
@@ -53,10 +53,14 @@ demo: $(VENV)/.installed
 lessons: $(VENV)/.installed
 	$(BIN)/python demos/lessons.py $(LESSONS)
 
+# trainings of minutes each (and the module they read texts with): run by hand, see their docstrings
+BENCH_BY_HAND := austen.py austen_heldout.py lm_sweep.py
+
 bench: $(VENV)/.installed
 	@set -e; found=0; \
 	for script in benchmarks/*.py; do \
 		[ -e "$$script" ] || continue; \
+		case " $(BENCH_BY_HAND) " in *" $$(basename $$script) "*) continue;; esac; \
 		found=1; echo "== $$script"; $(BIN)/python "$$script"; \
 	done; \
 	[ $$found = 1 ] || echo "no benchmarks yet (benchmarks/*.py)"
