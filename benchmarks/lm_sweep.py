@@ -179,19 +179,23 @@ def parse_value(text: str) -> Any:
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    """A Markdown table of the rows, grouped by corpus, budget and kind, best first."""
-    lines = ["| corpus | CPU-min | kind | hidden x layers | embed | T | B | lr | schedule | dropout | tied | "
-             "nats/char | steps | tokens/CPU-s |", "|---" * 14 + "|"]
-    order = sorted(rows, key=lambda r: (r["corpus"], r["budget"], r["kind"], r["valid_loss"]))
-    for r in order:
-        m, t = r["model"], r["train"]
-        lines.append(
-            f"| {r['corpus']} | {r['budget']:g} | {r['kind']} | {m['hidden']} x {m['layers']} | "
-            f"{m['embed']} | "
-            f"{t['seq_len']} | {t['batch_size']} | {t['lr']:g} | {t['schedule']} | {m['dropout']:g} | "
-            f"{'yes' if m['tie_weights'] else 'no'} | {r['valid_loss']:.3f} | {r['steps']} | "
-            f"{r['tokens'] / max(r['cpu_seconds'], 1e-9):,.0f} |")
-    return "\n".join(lines)
+    """Markdown tables of the rows, one per corpus and budget, best first (as in docs/lm-defaults.md)."""
+    out = []
+    head = ("| kind | hidden x layers | T | B | peak lr | dropout | tied | nats/char | steps | "
+            "tokens/CPU-s | "
+            "parameters |")
+    for corpus, budget in sorted({(r["corpus"], r["budget"]) for r in rows}):
+        out += [f"{corpus}, {budget:g} CPU-minute{'s' if budget != 1 else ''}:", "", head, "|---" * 11 + "|"]
+        for r in sorted((r for r in rows if (r["corpus"], r["budget"]) == (corpus, budget)),
+                        key=lambda r: r["valid_loss"]):
+            m, t = r["model"], r["train"]
+            speed = r["tokens"] / max(r["cpu_seconds"], 1e-9)
+            tied = "yes" if m["tie_weights"] else "no"
+            out.append(f"| {r['kind']} | {m['hidden']} x {m['layers']} | {t['seq_len']} | {t['batch_size']} "
+                       f"| {t['lr']:g} | {m['dropout']:g} | {tied} | {r['valid_loss']:.3f} | {r['steps']:,} "
+                       f"| {speed:,.0f} | {r['parameters']:,} |")
+        out.append("")
+    return "\n".join(out)
 
 
 def main() -> None:
