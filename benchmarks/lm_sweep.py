@@ -179,7 +179,7 @@ def parse_value(text: str) -> Any:
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    """Markdown tables of the rows, one per corpus and budget, best first (as in docs/lm-defaults.md)."""
+    """Markdown tables of the rows, one per corpus and budget, best first (as in docs/performance.md)."""
     out = []
     head = ("| kind | hidden x layers | T | B | peak lr | dropout | tied | nats/char | steps | "
             "tokens/CPU-s | "
