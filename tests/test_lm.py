@@ -322,7 +322,7 @@ def test_each_kind_has_its_own_defaults_that_build_and_train(kind):
     train_cfg = TrainConfig(**TrainConfig.defaults(kind))
     assert model_cfg.model == kind and train_cfg.lr > 0
     if kind == "transformer":
-        assert train_cfg.seq_len >= 128 and model_cfg.tie_weights is not None
+        assert train_cfg.seq_len >= 64 and model_cfg.tie_weights and model_cfg.layers >= 2
     with pytest.raises(ValueError, match="kind must be one of"):
         LMConfig.defaults("mamba")
     with pytest.raises(TrainingError, match="no training defaults"):

@@ -634,7 +634,7 @@ CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
     "hidden": dict(type=_positive_int, help="hidden size (d_model of the transformer)"),
     "layers": dict(type=_positive_int, help="stacked layers"),
     "embed": dict(type=_positive_int, help="embedding size [= hidden]"),
-    "tie_weights": dict(action="store_true", help="share embedding and output weights"),
+    "tie_weights": dict(action=argparse.BooleanOptionalAction, help="share embedding and output weights"),
     "heads": dict(type=_positive_int, help="attention heads (transformer)"),
     "dropout": dict(type=float, help="dropout probability"),
     "seq_len": dict(type=_positive_int, help="BPTT length T (transformer: context)"),
@@ -662,7 +662,8 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
     fields = _option_fields(LMConfig) | _option_fields(TrainConfig)
     for name, spec in CONFIG_OPTIONS.items():
         spec, default = dict(spec), fields[name].default
-        if default is not None and default is not False and "[" not in spec["help"]:  # 0 is a default
+        shown = (default is not None and default is not False) or _per_kind(name)  # 0 is a default
+        if shown and "[" not in spec["help"]:
             spec["help"] += f" [{default}{_per_kind(name)}]"
         parser.add_argument("--" + name.replace("_", "-"), default=None, **spec)
 

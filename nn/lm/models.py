@@ -62,7 +62,7 @@ class LMConfig:
     # benchmarks/lm_sweep.py and its table in the docs); `LMConfig.defaults(kind)` applies them.
     PER_KIND: ClassVar[dict[str, dict[str, Any]]] = {
         "rnn": {}, "lstm": {}, "gru": {},
-        "transformer": {"hidden": 128, "layers": 2},
+        "transformer": {"hidden": 128, "layers": 4, "tie_weights": True},
     }
 
     model: str = "lstm"

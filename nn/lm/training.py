@@ -62,7 +62,7 @@ class TrainConfig:
     # benchmarks/lm_sweep.py and its table in the docs); `TrainConfig.defaults(kind)` applies them.
     PER_KIND: ClassVar[dict[str, dict[str, Any]]] = {
         "rnn": {"lr": 2e-3}, "lstm": {}, "gru": {},
-        "transformer": {"lr": 2e-3, "seq_len": 128, "batch_size": 32},
+        "transformer": {"lr": 1e-3, "seq_len": 64, "batch_size": 12, "warmup": 100, "clip": 1.0},
     }
 
     corpus: str = "pydoc"
