@@ -131,9 +131,17 @@ def train_one(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def key_of(spec: dict[str, Any]) -> str:
-    """What makes two runs the same: corpus, test text, budget and every setting (defaults may move)."""
-    return json.dumps([spec["corpus"], spec.get("test"), spec["budget"], spec["given_model"],
-                       spec["given_train"]], sort_keys=True)
+    """What makes two runs the same: corpus, test text, budget and every setting that differs from its
+    field's default (the per-kind defaults may move; a setting given at the field's default is no change)."""
+    from nn.lm.models import LMConfig
+    from nn.lm.training import TrainConfig
+
+    def changed(given: dict[str, Any], cls: type) -> dict[str, Any]:
+        fields = cls.__dataclass_fields__  # type: ignore[attr-defined]
+        return {k: v for k, v in given.items() if k not in fields or k == "model" or fields[k].default != v}
+
+    model, train = changed(spec["given_model"], LMConfig), changed(spec["given_train"], TrainConfig)
+    return json.dumps([spec["corpus"], spec.get("test"), spec["budget"], model, train], sort_keys=True)
 
 
 def recorded(results: Path = RESULTS) -> list[dict[str, Any]]:
