@@ -23,6 +23,8 @@ __all__ = ["AUSTEN_RDB", "austen_novels", "find_rdb"]
 AUSTEN_RDB = "/usr/lib/R/site-library/janeaustenr/data/Rdata.rdb"
 # the order of the objects in Rdata.rdb (its index, Rdata.rdx, lists them by name in this order)
 TITLES = ("emma", "mansfieldpark", "northangerabbey", "persuasion", "prideprejudice", "sensesensibility")
+HEADINGS = ("EMMA", "MANSFIELD PARK", "NORTHANGER ABBEY", "Persuasion", "PRIDE AND PREJUDICE",
+            "SENSE AND SENSIBILITY")  # how each novel's text begins: the order is checked, not assumed
 _STRSXP, _CHARSXP = 16, 9
 
 
@@ -79,6 +81,9 @@ def austen_novels(path: str | os.PathLike | None = None) -> dict[str, str]:
         texts.append("\n".join(_strings(blob)) + "\n")
     if len(texts) != len(TITLES):
         raise ValueError(f"expected {len(TITLES)} novels in the database, found {len(texts)}")
+    for title, heading, text in zip(TITLES, HEADINGS, texts, strict=True):
+        if not text.startswith(heading):
+            raise ValueError(f"the novel stored as {title!r} begins {text[:40]!r}, not {heading!r}")
     return dict(zip(TITLES, texts, strict=True))
 
 
