@@ -2,7 +2,7 @@
 
     python benchmarks/min_char_rnn.py
 
-The model of Karpathy's min-char-rnn: one-hot characters (vocab 65), a tanh RNN (hidden 100), a linear
+The classic minimal character RNN: one-hot characters (vocab 65), a tanh RNN (hidden 100), a linear
 decoder, softmax cross-entropy averaged over T=25 steps of a batch of 1; forward and backward (no
 optimizer). With batch 1 every array is tiny, so the time is the cost of each op, not arithmetic. The
 engine runs it through `nn.RNN` composed (``fused=False``, every step a scope of small ops) and fused

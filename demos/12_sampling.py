@@ -14,7 +14,7 @@ renormalising (what ``nn.lm.sampling.generate`` does). The script samples many l
 ``<unk>`` was drawn and redrawn, and compares the count with what the model's probabilities predict.
 
 Then a character-level LSTM learns the same corpus, and lines sampled at several points of its
-training go from noise to corpus-like text (as in Karpathy's Shakespeare progression): the share of
+training go from noise to corpus-like text: the share of
 sampled words that are real corpus words and of lines that follow a corpus sentence pattern rise.
 
 Pictures: ``sampling_steps.png``: one sampled line, each step's most likely words as bars, the drawn one
