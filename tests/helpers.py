@@ -20,7 +20,7 @@ import pytest
 from hypothesis import strategies as st
 
 import tinygrad_seq as ts
-from tinygrad_seq import Tensor, nn
+from tinygrad_seq import Function, Tensor, nn
 from tinygrad_seq.autograd import toposort
 from tinygrad_seq.nn.attention import MultiheadAttention
 from tinygrad_seq.nn.lm.checkpoint import load_model
@@ -286,6 +286,29 @@ def rnn(T: int, H: int = 3, B: int = 2, scale: float = 0.5, seed: int = 0, detac
                 states.append(h)
     loss = sum((s * s).sum() for s in states) if every_step else (h * h).sum()
     return loss, {"w_ih": w_ih, "w_hh": w_hh, "b": b}
+
+
+# ------------------------------------------------------------------------------------ a user's op
+
+
+class Cube(Function):
+    """A user's op, the README's: out = x^3, dx = factor x^2 grad with factor 3."""
+
+    factor = 3
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return x**3
+
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        return grad * self.factor * x**2
+
+
+class CubeWrong(Cube):
+    """The README's planted bug: dx = 2 x^2 grad where 3 x^2 grad is right (backward / differences = 2/3)."""
+
+    factor = 2
 
 
 # ------------------------------------------------------------------------------------ language models

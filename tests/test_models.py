@@ -10,16 +10,8 @@ import pytest
 from helpers import FOX, WORDS
 
 from tinygrad_seq.autograd import toposort
-from tinygrad_seq.nn.lm.models import (
-    LMConfig,
-    RecurrentLM,
-    TransformerLM,
-    baselines,
-    build_model,
-    chunk_loss,
-    detach_state,
-    evaluate,
-)
+from tinygrad_seq.nn.lm import models
+from tinygrad_seq.nn.lm.models import LMConfig, baselines, build_model, chunk_loss, detach_state, evaluate
 from tinygrad_seq.nn.lm.text import Vocab, batchify, bptt_chunks
 
 # ----------------------------------------------------------------------------------------------- models
@@ -32,13 +24,13 @@ def test_models_map_ids_to_logits_and_state(kind):
     logits, state = model(ids)
     assert logits.shape == (5, 3, 11)
     if kind == "transformer":
-        assert state is None and isinstance(model, TransformerLM) and model.context == 6
+        assert state is None and isinstance(model, models.TransformerLM) and model.context == 6
         with pytest.raises(ValueError, match="7 positions exceed its context of 6"):
             model(np.zeros((7, 1), dtype=np.int64))
     elif kind == "lstm":
         assert [s.shape for s in state] == [(2, 3, 8), (2, 3, 8)]
     else:
-        assert state.shape == (2, 3, 8) and isinstance(model, RecurrentLM)
+        assert state.shape == (2, 3, 8) and isinstance(model, models.RecurrentLM)
     if kind != "transformer":
         assert model.context is None  # reads any length: its state carries the past
         assert model(np.zeros((40, 1), dtype=np.int64))[0].shape == (40, 1, 11)
