@@ -1,4 +1,5 @@
-"""Shared test configuration: hypothesis profiles and hygiene checks that run around every test.
+"""Shared test configuration: hypothesis profiles, hygiene checks that run around every test, and the
+fixtures several test files share (`fox`, a language model trained once per session).
 
 Profiles: ``dev`` (few examples, the default) and ``ci`` (more examples), chosen with the
 ``HYPOTHESIS_PROFILE`` environment variable, e.g. ``make test HYPOTHESIS_PROFILE=ci``.
