@@ -334,7 +334,7 @@ class _RecurrentBase(Module):
 
     ``fused=True`` (for speed) runs each layer and direction as one graph node written in NumPy
     (nn/kernels/recurrent.py) instead of a scope of small ops per time step: the same results (held
-    equal in float64 by tests/test_fused_recurrent.py), several times faster to train, but drawn as one
+    equal in float64 by tests/test_kernels_recurrent.py), several times faster to train, but drawn as one
     box and first-order only (no ``create_graph=True``). The default, False, is the reference; the
     attribute can be switched on a built layer (``layer.fused = False`` to draw its steps).
     """

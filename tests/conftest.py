@@ -1,4 +1,5 @@
-"""Shared test configuration: hypothesis profiles and hygiene checks that run around every test.
+"""Shared test configuration: hypothesis profiles, hygiene checks that run around every test, and the
+fixtures several test files share (`fox`, a language model trained once per session).
 
 Profiles: ``dev`` (few examples, the default) and ``ci`` (more examples), chosen with the
 ``HYPOTHESIS_PROFILE`` environment variable, e.g. ``make test HYPOTHESIS_PROFILE=ci``.
@@ -69,3 +70,21 @@ def _scope_stack_is_empty() -> Iterator[None]:
             "use `with scope(name):` so that the scope is closed on exit",
             pytrace=False,
         )
+
+
+@pytest.fixture(scope="session")
+def fox(tmp_path_factory):
+    """An LSTM that has learned helpers.FOX by heart (trained once for the whole session): (model, vocab,
+    the training result)."""
+    from helpers import FOX, quiet_trainer
+
+    from tinygrad_seq.nn.lm.models import LMConfig, build_model
+    from tinygrad_seq.nn.lm.text import Vocab
+
+    vocab = Vocab.chars(FOX)
+    ids = vocab.encode(FOX * 4)
+    model = build_model(LMConfig("lstm", len(vocab), hidden=32), rng=0)
+    trainer = quiet_trainer(model, vocab, ids, ids[:46], tmp_path_factory.mktemp("fox"), seq_len=22,
+                            schedule="constant")
+    result = trainer.run(steps=120, sample_length=0)
+    return model, vocab, result

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
+from tinygrad_seq.nn.lm.checkpoint import load_checkpoint
 from tinygrad_seq.nn.lm.cli import main
 
 TEXT = (
@@ -82,3 +85,29 @@ def wait_for_line(proc: subprocess.Popen, prefix: str) -> str:
         if line.startswith(prefix):
             return line
     raise AssertionError(f"no line starting {prefix!r}; stderr: {proc.stderr.read()}")
+
+
+def stopped_by(tmp_path: Path, signum: int, while_running: Callable[[subprocess.Popen, Path, Path], None]
+               | None = None) -> int:
+    """Train in a child process, send it `signum` once it prints its first step (after
+    `while_running(proc, corpus, out)`, if given), and check that it stops as promised: exit code
+    128 + signum, no traceback, "stopped by NAME at step N" on stderr and a checkpoint at step N >= 1.
+    Returns N."""
+    corpus = tmp_path / "c.txt"
+    corpus.write_text(TEXT)
+    out = tmp_path / "run"
+    proc = start_training(out, corpus)
+    try:
+        wait_for_line(proc, "step ")
+        if while_running is not None:
+            while_running(proc, corpus, out)
+        proc.send_signal(signum)
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    name = signal.Signals(signum).name
+    assert proc.returncode == 128 + signum, stderr
+    assert "Traceback" not in stderr and f"stopped by {name} at step" in stderr, stderr
+    step = int(stderr.split(f"stopped by {name} at step ")[1].split(":")[0])
+    assert load_checkpoint(out / "checkpoint.npz").step == step >= 1
+    return step

@@ -7,10 +7,12 @@ test file imports from another. The op catalogue (`op_catalogue.py`) and the bro
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import re
 import shutil
+import sys
 from collections.abc import Callable
 
 import numpy as np
@@ -18,9 +20,13 @@ import pytest
 from hypothesis import strategies as st
 
 import tinygrad_seq as ts
-from tinygrad_seq import Tensor, nn
+from tinygrad_seq import Function, Tensor, nn
 from tinygrad_seq.autograd import toposort
 from tinygrad_seq.nn.attention import MultiheadAttention
+from tinygrad_seq.nn.lm.checkpoint import load_model
+from tinygrad_seq.nn.lm.models import LMConfig, build_model
+from tinygrad_seq.nn.lm.text import Vocab
+from tinygrad_seq.nn.lm.training import TrainConfig, Trainer
 
 F64 = np.float64
 
@@ -280,3 +286,70 @@ def rnn(T: int, H: int = 3, B: int = 2, scale: float = 0.5, seed: int = 0, detac
                 states.append(h)
     loss = sum((s * s).sum() for s in states) if every_step else (h * h).sum()
     return loss, {"w_ih": w_ih, "w_hh": w_hh, "b": b}
+
+
+# ------------------------------------------------------------------------------------ a user's op
+
+
+class Cube(Function):
+    """A user's op, the README's: out = x^3, dx = factor x^2 grad with factor 3."""
+
+    factor = 3
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return x**3
+
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        return grad * self.factor * x**2
+
+
+class CubeWrong(Cube):
+    """The README's planted bug: dx = 2 x^2 grad where 3 x^2 grad is right (backward / differences = 2/3)."""
+
+    factor = 2
+
+
+# ------------------------------------------------------------------------------------ language models
+
+FOX = "the quick brown fox jumps over the lazy dog\n"
+WORDS = "the cat sat on the mat .\nthe dog sat on the log .\na cat and a dog .\n"
+
+
+def quiet_trainer(model, vocab, train_ids, valid_ids, out_dir, **cfg) -> Trainer:
+    """A Trainer with tiny settings that prints into a string, not the terminal."""
+    settings = dict(seq_len=8, batch_size=2, lr=1e-2, warmup=0, eval_every=1000, eval_tokens=None,
+                    eval_batch=2)
+    return Trainer(model, vocab, train_ids, valid_ids, TrainConfig(**(settings | cfg)), out_dir,
+                   stream=io.StringIO())
+
+
+def make_run(tmp_path, name, steps=None, **cfg):
+    """A quiet two-layer LSTM run on FOX in tmp_path/name: (trainer, vocab, ids)."""
+    vocab = Vocab.chars(FOX)
+    ids = vocab.encode(FOX * 3)
+    model = build_model(LMConfig("lstm", len(vocab), hidden=8, layers=2, dropout=0.3), rng=3)
+    trainer = quiet_trainer(model, vocab, ids, ids[:20], tmp_path / name, eval_every=3, **cfg)
+    return trainer, vocab, ids
+
+
+def resume_from(tmp_path, name, vocab, ids):
+    """A Trainer resumed from the checkpoint of the run tmp_path/name (made by `make_run`)."""
+    model, _, ckpt = load_model(tmp_path / name / "checkpoint.npz")
+    model.train()
+    return Trainer.resume(ckpt, model, ids, ids[:20], tmp_path / name, stream=io.StringIO())
+
+
+class Terminal(io.StringIO):
+    """A text stream that says it is a terminal (progress bars draw with carriage returns)."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def hide(monkeypatch, *packages: str) -> None:
+    """Make `import package` (and its submodules, even those already imported) fail as if not installed."""
+    for package in packages:
+        for name in [m for m in sys.modules if m == package or m.startswith(package + ".")] + [package]:
+            monkeypatch.setitem(sys.modules, name, None)

@@ -1,9 +1,10 @@
-"""docs/architecture.md matches the tree; imports point one way (exercises, nn.lm -> nn -> core), no loop in
-the core."""
+"""docs/architecture.md matches the tree, its modules and its test files; imports point one way (exercises,
+nn.lm -> nn -> core), no loop in the core."""
 
 from __future__ import annotations
 
 import ast
+import fnmatch
 import re
 from pathlib import Path
 
@@ -36,6 +37,60 @@ def test_the_map_names_every_module_of_each_package_and_nothing_else(package):
     named = _named_files(_section(SECTIONS[package]))
     assert named == on_disk, f"docs/architecture.md is out of date for {package}/: " \
         f"missing {sorted(on_disk - named)}, gone {sorted(named - on_disk)}"
+
+
+TESTS = ROOT / "tests"
+NAMED_AFTER = {"tinygrad_seq": "", "nn": "", "nn/lm": "", "nn/kernels": "kernels_", "exercises": "exercises_"}
+
+
+def _test_names(text: str) -> list[str]:
+    """The test files (or `test_x_*.py` patterns) a piece of the map names."""
+    return re.findall(r"`(test_[\w*]+\.py)`", text)
+
+
+def _test_map_problems(text: str, modules: set[str], test_files: set[str]) -> list[str]:
+    """What is wrong with the test map `text` (the section "Where the tests are") for the modules on disk
+    ("nn/lm/text.py", ...) and the test files there ("test_text.py", ...)."""
+    rows = dict(re.findall(r"^\| `([\w/]+/\w+\.py)` \| (.*) \|$", text, flags=re.M))
+    problems = [f"no row for {m}" for m in sorted(modules - set(rows))]
+    problems += [f"a row for {m}, which is no module" for m in sorted(set(rows) - modules)]
+    for module, cell in sorted(rows.items()):
+        named = _test_names(cell)
+        if not named and not cell.startswith("none"):
+            problems.append(f"{module}: name its test file, or say `none: why`")
+        package, stem = module.rsplit("/", 1)[0], Path(module).stem
+        own = f"test_{NAMED_AFTER.get(package, '')}{stem}.py"
+        if own in test_files and own not in named:
+            problems.append(f"tests/{own} is named after {module}: list it in its row")
+    named = _test_names(text)
+    problems += [f"names tests/{n}: no such file" for n in named if not fnmatch.filter(test_files, n)]
+    listed = {f for n in named for f in fnmatch.filter(test_files, n)}
+    problems += [f"tests/{f} is in no row" for f in sorted(test_files - listed)]
+    return problems
+
+
+def test_the_test_map_has_a_row_for_every_module_and_names_every_test_file():
+    modules = {f"{package}/{p.name}" for package, folder in PACKAGES.items() for p in folder.glob("*.py")}
+    test_files = {p.name for p in TESTS.glob("test_*.py")}
+    problems = _test_map_problems(_section("Where the tests are"), modules, test_files)
+    assert not problems, "docs/architecture.md's test map (\"Where the tests are\") is out of date:\n" + \
+        "\n".join(problems)
+
+
+def test_the_test_map_check_finds_missing_rows_missing_files_and_unlisted_ones():
+    text = ("| `nn/a.py` | `test_a.py`, `test_gone.py` |\n| `nn/b.py` | tested somewhere |\n"
+            "| `nn/c.py` | none: re-exports |\n| `nn/d.py` | `test_x.py` |\n"
+            "| `test_demos_*.py` | lessons |\n")
+    modules = {"nn/a.py", "nn/b.py", "nn/c.py", "nn/d.py", "nn/new.py"}
+    files = {"test_a.py", "test_d.py", "test_x.py", "test_demos_one.py", "test_extra.py"}
+    assert _test_map_problems(text, modules, files) == [
+        "no row for nn/new.py", "nn/b.py: name its test file, or say `none: why`",
+        "tests/test_d.py is named after nn/d.py: list it in its row",
+        "names tests/test_gone.py: no such file",
+        "tests/test_d.py is in no row", "tests/test_extra.py is in no row"]
+    assert _test_map_problems(text, modules - {"nn/new.py"} | {"nn/e.py"}, files)[0] == "no row for nn/e.py"
+    assert "a row for nn/new.py, which is no module" in _test_map_problems(
+        text + "| `nn/new.py` | none: x |\n", modules - {"nn/new.py"}, files)
 
 
 def _imports(path: Path, package: str) -> set[str]:

@@ -7,10 +7,10 @@ import importlib
 import io
 import os
 import re
-import subprocess
 import sys
 
 import pytest
+from helpers import Terminal, hide
 
 from tinygrad_seq import Tensor, graph
 from tinygrad_seq.extras import MissingExtra, require
@@ -21,18 +21,6 @@ from tinygrad_seq.nn.lm.progress import Progress
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TEXT = "the cat sat on the mat .\nthe dog sat on the log .\n" * 20
 TINY = ["--hidden", "8", "--seq-len", "8", "--batch-size", "2", "--eval-every", "2", "--warmup", "0"]
-
-
-def hide(monkeypatch, *packages: str) -> None:
-    """Make `import package` (and its submodules, even those already imported) fail as if not installed."""
-    for package in packages:
-        for name in [m for m in sys.modules if m == package or m.startswith(package + ".")] + [package]:
-            monkeypatch.setitem(sys.modules, name, None)
-
-
-class Terminal(io.StringIO):
-    def isatty(self) -> bool:
-        return True
 
 
 def test_require_names_the_extra_and_passes_other_import_errors_through(monkeypatch):
@@ -136,22 +124,6 @@ def test_testing_without_hypothesis_names_the_test_extra(monkeypatch):
         importlib.import_module("tinygrad_seq.testing")
 
 
-def test_the_loss_curve_leaves_the_plotting_backend_and_pyplot_alone(tmp_path):
-    pytest.importorskip("matplotlib")
-    code = (
-        "import sys, matplotlib\n"
-        "matplotlib.use('svg')\n"
-        "from tinygrad_seq.nn.lm.curves import plot_history\n"
-        "h = {'step': [1, 2, 3], 'loss': [3.0, 2.0, 1.5], 'grad_norm': [1.0, 0.5, 0.2],"
-        " 'val_step': [3], 'val_loss': [1.7]}\n"
-        f"plot_history(h, {str(tmp_path / 'c.png')!r}, clip=1.0, baseline=('trigram', 1.6))\n"
-        "print(matplotlib.get_backend(), 'matplotlib.pyplot' in sys.modules)\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.split() == ["svg", "False"]
-    assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-
 def test_the_package_never_uses_pyplot_or_sets_a_backend():
     offenders = []
     for folder in ("tinygrad_seq", "nn"):
@@ -169,40 +141,3 @@ def test_plot_history_without_matplotlib_names_the_lm_extra(tmp_path, monkeypatc
     with pytest.raises(MissingExtra, match=r"tinygrad-seq\[lm\]"):
         plot_history({"step": [1], "loss": [1.0], "grad_norm": [1.0]}, tmp_path / "c.png")
     assert not os.listdir(tmp_path)
-
-
-def test_a_timed_run_shows_elapsed_time_against_its_budget_a_total_that_never_moves(monkeypatch):
-    stats = {"loss": 1.5, "val": None, "tok_s": 100.0, "lr": 1e-3, "norm": 0.5}
-    stream = Terminal()
-    bar = Progress(stream, total=348, initial=0, seconds=30)
-    shown = []
-    for step, elapsed, planned in [(1, 0.4, 231), (100, 9.2, 348), (179, 19.8, 266), (266, 30.1, 266)]:
-        bar.set_total(planned)  # a timed run re-plans its step count: the bar's total stays the budget
-        bar.update(step, planned, stats, eta=None, elapsed=elapsed)
-        assert bar.bar.total == 30 and bar.bar.n == min(int(elapsed), 30)
-        shown.append(str(bar.bar).split("| ", 1)[1])
-    bar.close()
-    assert shown[2] == "19s of 30s, step 179, loss 1.500, 100 tok/s"
-    assert shown[3].startswith("30s of 30s, step 266") and not any("/2" in s or "/3" in s for s in shown)
-
-    hide(monkeypatch, "tqdm")  # plain lines: the elapsed time and the budget, no estimated step total
-    stream = Terminal()
-    bar = Progress(stream, total=348, initial=0, seconds=90)
-    bar.update(179, 348, stats, eta=None, force=True, elapsed=65.0)
-    assert stream.getvalue().splitlines()[1].startswith("step 179 | 1m05s of 1m30s | loss 1.500")
-
-
-def test_long_work_gets_a_bar_on_a_terminal_and_short_work_or_a_pipe_none(monkeypatch):
-    from tinygrad_seq.nn.lm.progress import WORK_BAR_TOKENS, work_bar
-
-    stream = Terminal()
-    with work_bar(stream, WORK_BAR_TOKENS, "score") as advance:
-        advance(WORK_BAR_TOKENS // 2)
-        bar = advance.__self__  # the tqdm bar itself
-        assert bar.n == WORK_BAR_TOKENS // 2 and bar.total == WORK_BAR_TOKENS
-        assert str(bar).startswith("score:  50%")
-    assert "score:   0%" in stream.getvalue()
-    for quiet, total in [(Terminal(), WORK_BAR_TOKENS - 1), (io.StringIO(), 10 * WORK_BAR_TOKENS)]:
-        with work_bar(quiet, total, "eval") as advance:
-            advance(total)
-        assert quiet.getvalue() == ""

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from faults_common import COMMAND, ENV, TEXT, TINY, one_line, run, sha, start_training, train, wait_for_line
+from faults_common import COMMAND, ENV, TEXT, TINY, one_line, run, sha, start_training, stopped_by, train
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -167,22 +167,11 @@ def test_a_memory_cap_around_score_of_a_million_characters(tmp_path):
 
 
 def test_sigterm_saves_like_ctrl_c_and_a_second_run_is_locked_out(tmp_path, capsys):
-    corpus = tmp_path / "c.txt"
-    corpus.write_text(TEXT)
-    out = tmp_path / "run"
-    proc = start_training(out, corpus)
-    try:
-        wait_for_line(proc, "step ")
+    def second_run(proc, corpus, out):
         err = one_line(capsys, "train", "--corpus", corpus, "--steps", "5", "--out", out)
         assert f"in use by another training run (PID {proc.pid})" in err
-        proc.send_signal(signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=120)
-    finally:
-        proc.kill()
-    assert proc.returncode == 143, stderr
-    assert "Traceback" not in stderr and "stopped by SIGTERM at step" in stderr
-    step = int(stderr.split("stopped by SIGTERM at step ")[1].split(":")[0])
-    assert load_checkpoint(out / "checkpoint.npz").step == step >= 1
+
+    assert stopped_by(tmp_path, signal.SIGTERM, while_running=second_run) >= 1
 
 
 def test_signals_at_random_moments_never_lose_the_checkpoint():

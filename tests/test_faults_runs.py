@@ -10,7 +10,7 @@ import signal
 import subprocess
 
 import pytest
-from faults_common import COMMAND, ENV, TEXT, TINY, one_line, run, start_training, train, wait_for_line
+from faults_common import COMMAND, ENV, TEXT, TINY, one_line, run, stopped_by, train
 
 from tinygrad_seq.nn.lm.checkpoint import load_checkpoint
 
@@ -23,20 +23,7 @@ KOREAN = "나는 오늘 학교에 갔다 .\n비가 와서 우산을 썼다 .\n" 
 
 
 def test_sighup_saves_like_sigterm(tmp_path):
-    corpus = tmp_path / "c.txt"
-    corpus.write_text(TEXT)
-    out = tmp_path / "run"
-    proc = start_training(out, corpus)
-    try:
-        wait_for_line(proc, "step ")
-        proc.send_signal(signal.SIGHUP)
-        _, stderr = proc.communicate(timeout=120)
-    finally:
-        proc.kill()
-    assert proc.returncode == 128 + signal.SIGHUP, stderr
-    assert "Traceback" not in stderr and "stopped by SIGHUP at step" in stderr
-    step = int(stderr.split("stopped by SIGHUP at step ")[1].split(":")[0])
-    assert load_checkpoint(out / "checkpoint.npz").step == step >= 1
+    assert stopped_by(tmp_path, signal.SIGHUP) >= 1
 
 
 def test_a_closed_stdout_pipe_stops_the_printing_not_the_training(tmp_path):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import CubeWrong
 
 from tinygrad_seq import Function, Tensor, gradcheck, graph
 from tinygrad_seq import functional as F
@@ -18,21 +19,9 @@ from tinygrad_seq.localization import localize
 from tinygrad_seq.nn import LSTM, Module, ModuleList, Parameter, TransformerEncoderLayer, functional_call
 from tinygrad_seq.nn.recurrent import project, scan
 
-# Three wrong backwards, each with its correct composed counterpart: a constant factor (2 instead of 3),
-# a missing transpose (right only for a symmetric matrix) and a broadcast gradient summed over the wrong
-# axis (shape-valid because the test's matrices are square).
-
-
-class Cube(Function):
-    """out = x^3; dx should be 3 x^2 grad, is 2 x^2 grad."""
-
-    def forward(self, x):
-        self.save_for_backward(x)
-        return x**3
-
-    def backward(self, grad):
-        (x,) = self.saved_tensors
-        return grad * 2 * x * x
+# Three wrong backwards, each with its correct composed counterpart: a constant factor (2 instead of 3:
+# helpers.CubeWrong), a missing transpose (right only for a symmetric matrix) and a broadcast gradient
+# summed over the wrong axis (shape-valid because the test's matrices are square).
 
 
 class MatMulSquare(Function):
@@ -60,7 +49,7 @@ class ColumnScale(Function):
 
 
 PLANTED = {  # bug -> (op, the input whose gradient is wrong, the correct composed op)
-    "factor": (Cube, 0, lambda x, p: x**3),
+    "factor": (CubeWrong, 0, lambda x, p: x**3),
     "transpose": (MatMulSquare, 0, lambda x, p: x @ p),
     "broadcast": (ColumnScale, 1, lambda x, p: x * p),
 }

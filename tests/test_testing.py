@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import Cube, CubeWrong
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinygrad_seq import Function, Tensor
+from tinygrad_seq import Tensor
 from tinygrad_seq.testing import (
     SequenceBatch,
     arrays,
@@ -17,24 +18,6 @@ from tinygrad_seq.testing import (
     shapes,
     tensors,
 )
-
-
-class Cube(Function):
-    """A user-defined op: out = x^3, dx = 3 x^2."""
-
-    def forward(self, x):
-        self.save_for_backward(x)
-        return x**3
-
-    def backward(self, grad):
-        (x,) = self.saved_tensors
-        return grad * 3 * x**2
-
-
-class CubeWrong(Cube):
-    def backward(self, grad):
-        (x,) = self.saved_tensors
-        return grad * 3 * x
 
 
 @given(tensors(shape=shapes(max_dims=2)))

@@ -3,7 +3,7 @@ values as ONE graph node, forward and first-order backward in NumPy.
 
 It replaces the composed ``scaled_dot_product_attention(..., fused=False)`` of nn/attention.py (about a
 dozen nodes: scale, matmul, masked_fill, log-softmax, exp, dropout, matmul) and is held equal to it in
-float64 (1e-10) and by gradcheck in tests/test_fused_attention.py. Select it with ``fused=True`` on
+float64 (1e-10) and by gradcheck in tests/test_kernels_attention.py. Select it with ``fused=True`` on
 ``scaled_dot_product_attention``, ``MultiheadAttention`` or the Transformer layers.
 
     w   = softmax(scale * q k^T + bias, blocked -> weight 0)     (..., L, S); a row with every key blocked: 0

@@ -17,7 +17,7 @@ maths here instead, as one `Function` per layer and direction:
 - float32 stays float32 and float64 stays float64; ``lengths=`` (state carried, output zero past each
   sequence's end) and ``reverse`` (positions T-1, ..., 0) behave as in `scan`.
 
-tests/test_fused_recurrent.py holds the two equal: outputs, final states and every gradient (input,
+tests/test_kernels_recurrent.py holds the two equal: outputs, final states and every gradient (input,
 initial state, every parameter) agree in float64 to 1e-10 (relative) on hypothesis-drawn configurations,
 and the fused node passes gradcheck on its own.
 

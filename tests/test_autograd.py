@@ -252,7 +252,7 @@ def test_detect_anomaly_names_op_scope_and_line_for_a_nan_in_forward() -> None:
     message = str(info.value)
     assert "Log" in message and "forward" in message and "NaN" in message
     assert "t=3" in message
-    assert "test_engine.py" in message and "x.log()  # the line the message must quote" in message
+    assert "test_autograd.py" in message and "x.log()  # the line the message must quote" in message
 
 
 def test_detect_anomaly_names_op_scope_and_line_for_an_inf_in_backward() -> None:

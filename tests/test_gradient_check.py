@@ -6,6 +6,7 @@ import re
 
 import numpy as np
 import pytest
+from helpers import CubeWrong
 
 import tinygrad_seq as tg
 from tinygrad_seq import Function, Tensor, gradcheck, gradgradcheck, is_grad_enabled, no_grad
@@ -59,18 +60,6 @@ class XExpDropsTerm(Function):
     def backward(self, grad):
         (out,) = self.saved_tensors
         return grad * out
-
-
-class CubeWrong(Function):
-    """out = x^3 with dx = 2 x^2 (should be 3 x^2)."""
-
-    def forward(self, x):
-        self.save_for_backward(x)
-        return x**3
-
-    def backward(self, grad):
-        (x,) = self.saved_tensors
-        return grad * 2 * x**2
 
 
 class TwiceXLeaksIntoY(Function):

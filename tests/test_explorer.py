@@ -157,17 +157,6 @@ def test_a_fused_layer_is_named_in_the_error_by_its_tags():
     assert out.tags == ((("LSTM", "l0"), "h"),) and out.shape == (T, B, H)  # every step's h, time-major
 
 
-def test_tag_records_the_scope_once_and_returns_the_tensor():
-    x = Tensor(np.ones(2))
-    with ts.scope("loop"):
-        assert ts.tag(x, "input") is x
-        ts.tag(x, "input")  # a loop reading the same tensor again adds nothing
-    with ts.scope("loop"), ts.scope("t=0"):
-        ts.tag(x, "input")
-    assert x.tags == ((("loop",), "input"), (("loop", "t=0"), "input"))
-    assert Tensor(np.ones(2)).tags == ()  # untagged tensors share the class's empty tuple
-
-
 def test_gradient_norms_are_the_gradient_reaching_each_step_of_a_hand_written_loop():
     rng = np.random.default_rng(3)
     x = Tensor(rng.normal(size=(8, 1, 2)))
