@@ -353,3 +353,36 @@ def hide(monkeypatch, *packages: str) -> None:
     for package in packages:
         for name in [m for m in sys.modules if m == package or m.startswith(package + ".")] + [package]:
             monkeypatch.setitem(sys.modules, name, None)
+
+
+# ---------------------------------------------------------------------------------------------
+# lessons (demos/NN_name.py) run in --quick mode by the test_demos_*.py files
+# ---------------------------------------------------------------------------------------------
+
+DEMOS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "demos")
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def load_lesson(name: str):
+    """The lesson module demos/NAME.py (its folder goes on sys.path once, as the lessons import common)."""
+    import sys
+
+    if DEMOS not in sys.path:
+        sys.path.insert(0, DEMOS)
+    from common import load_lesson as load
+
+    return load(name)
+
+
+def run_lesson(name: str, out) -> tuple:
+    """Run a lesson with --quick into `out`; check that each picture it promises is a real PNG and that
+    every figure its page quotes is text. Returns (the lesson's module, its result)."""
+    demo = load_lesson(name)
+    result = demo.main(["--quick", "--out", str(out)])
+    for picture in demo.PICTURES:
+        path = os.path.join(str(out), picture)
+        with open(path, "rb") as f:
+            head = f.read(8)
+        assert os.path.getsize(path) > 5000 and head == PNG_MAGIC, picture
+    assert all(isinstance(v, str) and v for v in demo.readme_figures(result).values())
+    return demo, result

@@ -3,35 +3,17 @@ RNNs next to tanh) run in --quick mode, write their pictures, and their claims h
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-DEMOS = Path(__file__).resolve().parent.parent / "demos"
-PNG = b"\x89PNG\r\n\x1a\n"
+from helpers import load_lesson, run_lesson
 
 pytest.importorskip("matplotlib")
 pytestmark = pytest.mark.slow
 
-
-def load(name: str):
-    if str(DEMOS) not in sys.path:
-        sys.path.insert(0, str(DEMOS))
-    from common import load_lesson
-
-    return load_lesson(name)
-
-
-def run(name: str, out: Path) -> tuple[object, dict]:
-    demo = load(name)
-    result = demo.main(["--quick", "--out", str(out)])
-    for picture in demo.PICTURES:
-        path = out / picture
-        assert path.is_file() and path.stat().st_size > 5000 and path.read_bytes()[:8] == PNG, picture
-    assert all(isinstance(v, str) and v for v in demo.readme_figures(result).values())
-    return demo, result
+load = load_lesson
+run = run_lesson
 
 
 def test_each_gate_does_what_its_equation_says(tmp_path: Path) -> None:

@@ -3,31 +3,18 @@ language model) run in --quick mode, write their pictures, and their claims hold
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-DEMOS = Path(__file__).resolve().parent.parent / "demos"
-PNG = b"\x89PNG\r\n\x1a\n"
+from helpers import run_lesson
 
 pytest.importorskip("matplotlib")
 pytestmark = pytest.mark.slow
 
 
 def run(name: str, out: Path) -> dict:
-    if str(DEMOS) not in sys.path:
-        sys.path.insert(0, str(DEMOS))
-    from common import load_lesson
-
-    demo = load_lesson(name)
-    result = demo.main(["--quick", "--out", str(out)])
-    for picture in demo.PICTURES:
-        path = out / picture
-        assert path.is_file() and path.stat().st_size > 5000 and path.read_bytes()[:8] == PNG, picture
-    assert all(isinstance(v, str) and v for v in demo.readme_figures(result).values())
-    return result
+    return run_lesson(name, out)[1]
 
 
 def test_attention_depth_is_flat_in_t_and_the_lstm_depth_grows_with_it(tmp_path: Path) -> None:
