@@ -201,7 +201,8 @@ class NotebookLine:
 
 
 class Progress:
-    """A tqdm bar (steps, loss, tokens/s, ETA) in a terminal or a notebook; plain periodic lines elsewhere.
+    """A tqdm bar (steps, loss, tokens/s, ETA) in a terminal or a notebook (there one output updated in
+    place, `NotebookLine`); plain periodic lines elsewhere.
 
     Without tqdm (the ``lm`` extra) the plain lines are used everywhere, and a terminal or notebook is
     told once how to get the bar. A timed run (`seconds`, the budget) measures elapsed time against the
