@@ -4,6 +4,7 @@
 #              (LESSONS="05 08" runs only those)
 # make bench  every script in benchmarks/ but the minutes-long trainings (BENCH_BY_HAND)
 # make docs   the documentation site into site/ (offline, strict: a broken link or unreadable docstring fails)
+# make notebook  run docs/tutorial.ipynb in a fresh kernel and store it with its outputs (after editing it)
 # make clean  remove .venv, out/ and build artefacts
 # The first target that needs it creates .venv and installs the package (editable) with its dev extra;
 # afterwards `source .venv/bin/activate` puts `tinygrad-seq`, pytest and mypy on the PATH.
@@ -17,7 +18,7 @@ DEMO_ARGS ?=
 
 export HYPOTHESIS_PROFILE
 
-.PHONY: test demo lessons bench docs clean venv FORCE
+.PHONY: test demo lessons bench docs notebook clean venv FORCE
 
 venv: $(VENV)/.installed
 
@@ -68,6 +69,11 @@ bench: $(VENV)/.installed
 # mkdocs.yml sets strict mode too; NO_MKDOCS_2_WARNING silences the theme's banner about a future MkDocs
 docs: $(VENV)/.installed
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
+# the notebook is stored with its outputs (a code host and the site show them without running it);
+# tests/test_notebook.py fails when they are not what it produces now
+notebook: $(VENV)/.installed
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python docs/notebook.py
 
 clean:
 	rm -rf $(VENV) out site build dist *.egg-info .pytest_cache .ruff_cache .mypy_cache

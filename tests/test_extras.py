@@ -72,6 +72,30 @@ def test_progress_is_a_tqdm_bar_on_a_terminal_and_plain_lines_without_tqdm(monke
     assert piped.getvalue().startswith("step 1/10")  # no hint where no bar was wanted
 
 
+def test_in_a_notebook_the_bar_is_one_output_that_each_frame_replaces(monkeypatch):
+    display = pytest.importorskip("IPython.display")
+    from tinygrad_seq.nn.lm import progress
+
+    shown: list[str] = []
+
+    class Handle:
+        def update(self, bundle, raw):
+            shown.append(bundle["text/plain"])
+
+    monkeypatch.setattr(display, "display", lambda bundle, raw, display_id: Handle())
+    monkeypatch.setattr(progress, "in_notebook", lambda: True)
+    stats = {"loss": 1.5, "val": None, "tok_s": 100.0, "lr": 1e-3, "norm": 0.5}
+    monkeypatch.setattr(sys, "stdout", io.StringIO())  # the kernel's output: not a terminal
+    bar = Progress(sys.stdout, total=10, initial=0)
+    for step in range(1, 11):
+        bar.update(step, 10, stats, eta=None, force=True)
+    bar.close()
+    assert shown and all("\r" not in s and "\n" not in s and s == s.rstrip() for s in shown)
+    assert shown[-1].startswith("100%|") and "10/10" in shown[-1] and "loss 1.500" in shown[-1]
+    assert sys.stdout.getvalue() == ""  # nothing printed beside the one output
+    assert Progress(io.StringIO(), total=10, initial=0).bar is None  # a file of its own: plain lines
+
+
 def test_render_names_the_missing_part_of_graphviz(tmp_path, monkeypatch):
     loss = (Tensor([1.0, 2.0], requires_grad=True) * 3).sum()
     hide(monkeypatch, "graphviz")

@@ -649,6 +649,9 @@ def _picture_type(graphviz: Any) -> type:
     """graphviz.Source, shown in a notebook as the install hint (not a traceback) when dot is missing."""
 
     class Picture(graphviz.Source):
+        def __repr__(self) -> str:  # the text beside the picture in a notebook: no memory address
+            return "<graph.draw picture: SVG in a notebook, its DOT text in .source>"
+
         def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **kwargs: Any) -> dict:
             try:
                 bundle = super()._repr_mimebundle_(include, exclude, **kwargs)

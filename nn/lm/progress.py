@@ -17,15 +17,14 @@ import signal
 import sys
 import threading
 import time
-import warnings
 from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
 from tinygrad_seq.extras import MissingExtra, install_hint, require
 
 __all__ = [
-    "STOP_SIGNALS", "Interrupts", "Output", "Progress", "Terminated", "in_notebook", "raise_terminated",
-    "stop_signal", "work_bar",
+    "STOP_SIGNALS", "Interrupts", "NotebookLine", "Output", "Progress", "Terminated", "in_notebook",
+    "raise_terminated", "stop_signal", "work_bar",
 ]
 
 # Ctrl-C; what `timeout`, schedulers and `docker stop` send; a closed terminal or SSH session
@@ -152,17 +151,58 @@ def in_notebook() -> bool:
 
 
 def _tqdm() -> Any:
-    """tqdm.auto's bar class (a widget in a notebook, text in a terminal), or None without tqdm."""
+    """tqdm's text bar class, or None without tqdm (in a notebook too: see `NotebookLine`)."""
     try:
-        with warnings.catch_warnings():  # no ipywidgets in the kernel: tqdm.auto says so and uses text
-            warnings.simplefilter("ignore")
-            return require("tqdm.auto", "the progress bar").tqdm
+        return require("tqdm.std", "the progress bar").tqdm
     except MissingExtra:
         return None
 
 
+def _wants_bar(stream: TextIO) -> bool:
+    """A bar is drawn on a terminal, and in a Jupyter kernel on its own output (stdout or stderr); a pipe
+    or a file gets plain lines."""
+    if getattr(stream, "isatty", lambda: False)():
+        return True
+    return in_notebook() and getattr(stream, "stream", stream) in (sys.stdout, sys.stderr)
+
+
+def _bar_place(stream: TextIO) -> dict[str, Any]:
+    """tqdm's file and width for the bar that `_wants_bar(stream)` asked for: the terminal at its width,
+    or a `NotebookLine` at tqdm's fixed width (the same line on every machine)."""
+    if getattr(stream, "isatty", lambda: False)():
+        return {"file": stream, "dynamic_ncols": True}
+    return {"file": NotebookLine(), "dynamic_ncols": False}
+
+
+class NotebookLine:
+    """A bar's file in a Jupyter kernel: one text output that each frame replaces (an IPython display
+    updated in place by its id), so the bar moves in a live notebook and a saved notebook holds its last
+    frame only, one line with no carriage returns, as a code host or the docs site shows it."""
+
+    encoding = "utf-8"  # tqdm draws its bar with block characters
+
+    def __init__(self) -> None:
+        from IPython.display import display
+
+        self.shown = ""
+        self.handle = display({"text/plain": ""}, raw=True, display_id=True)
+
+    def write(self, text: str) -> int:
+        """tqdm writes each frame as ``"\\r" + frame + padding``; a bare newline (when closed) keeps it."""
+        if "\r" in text or text.strip():
+            frame = text.rpartition("\r")[2].rstrip()
+            if frame != self.shown:
+                self.shown = frame
+                self.handle.update({"text/plain": frame}, raw=True)
+        return len(text)
+
+    def flush(self) -> None:
+        """Nothing to flush: each write is sent to the notebook as it comes."""
+
+
 class Progress:
-    """A tqdm bar (steps, loss, tokens/s, ETA) in a terminal or a notebook; plain periodic lines elsewhere.
+    """A tqdm bar (steps, loss, tokens/s, ETA) in a terminal or a notebook (there one output updated in
+    place, `NotebookLine`); plain periodic lines elsewhere.
 
     Without tqdm (the ``lm`` extra) the plain lines are used everywhere, and a terminal or notebook is
     told once how to get the bar. A timed run (`seconds`, the budget) measures elapsed time against the
@@ -174,17 +214,18 @@ class Progress:
                  seconds: float | None = None) -> None:
         self.stream, self.every, self.last_line, self.seconds = stream, every_seconds, -math.inf, seconds
         self.bar = None
-        if getattr(stream, "isatty", lambda: False)() or in_notebook():
+        if _wants_bar(stream):
             tqdm = _tqdm()
             if tqdm is None:
                 print(f"(progress as plain lines: tqdm is not installed; for a progress bar: "
                       f"{install_hint('tqdm')})", file=stream, flush=True)
                 return
+            place = _bar_place(stream)
             if seconds is not None:  # elapsed of the budget: whole seconds, the total fixed
-                self.bar = tqdm(total=max(1, round(seconds)), initial=0, file=stream, unit="s",
-                                dynamic_ncols=True, bar_format="{l_bar}{bar}| {n}s of {total}s{postfix}")
+                self.bar = tqdm(total=max(1, round(seconds)), initial=0, unit="s", **place,
+                                bar_format="{l_bar}{bar}| {n}s of {total}s{postfix}")
                 return
-            self.bar = tqdm(total=total, initial=initial, file=stream, unit="step", dynamic_ncols=True,
+            self.bar = tqdm(total=total, initial=initial, unit="step", **place,
                             smoothing=0.05,
                             bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]")
 
@@ -240,12 +281,11 @@ def work_bar(stream: TextIO, total: int, desc: str) -> Iterator[Callable[[int], 
     """A bar over `total` tokens for long work that is not training (`eval`, `score --file`): yields the
     function that advances it by n tokens. Shown on a terminal or in a notebook, with tqdm, for at least
     WORK_BAR_TOKENS tokens; otherwise the function does nothing. The bar is removed when done."""
-    tty = getattr(stream, "isatty", lambda: False)() or in_notebook()
-    tqdm = _tqdm() if tty and total >= WORK_BAR_TOKENS else None
+    tqdm = _tqdm() if total >= WORK_BAR_TOKENS and _wants_bar(stream) else None
     if tqdm is None:
         yield lambda n: None
         return
-    bar = tqdm(total=total, desc=desc, unit="tok", unit_scale=True, file=stream, dynamic_ncols=True,
+    bar = tqdm(total=total, desc=desc, unit="tok", unit_scale=True, **_bar_place(stream),
                leave=False)
     try:
         yield bar.update
