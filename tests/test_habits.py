@@ -199,7 +199,7 @@ def test_in_place_on_a_fresh_tensor_in_a_graph_is_recorded_as_in_pytorch():
     assert c.requires_grad and c.grad_fn is not None
 
     class Holder:
-        pass
+        """Any object whose attribute holds the tensor."""
 
     holder = Holder()
     holder.h = p * 2  # an attribute is one name, as a local variable is
