@@ -276,7 +276,8 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path):
 def test_train_options_default_to_the_config_fields_and_say_so(capsys):
     from dataclasses import fields
 
-    from tinygrad_seq.nn.lm.cli import CONFIG_OPTIONS, build_parser
+    from tinygrad_seq.nn.lm.cli import build_parser
+    from tinygrad_seq.nn.lm.cli_options import CONFIG_OPTIONS
     from tinygrad_seq.nn.lm.models import LMConfig
     from tinygrad_seq.nn.lm.training import TrainConfig
 

@@ -446,10 +446,10 @@ def test_eval_json_is_json_and_huge_perplexities_print_short(trained, tmp_path, 
     result = json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} is not JSON"))
     assert code == 0 and result["loss"] is None and result["perplexity"] is None
     assert Evaluation(800.0, 10).perplexity == math.inf
-    from tinygrad_seq.nn.lm.cli import _table
+    from tinygrad_seq.nn.lm.cli_eval import table
 
-    table = _table(Evaluation(700.0, 10), {}, "lstm")
-    assert "1.01e+304" in table and max(len(line) for line in table.splitlines()) < 80
+    shown = table(Evaluation(700.0, 10), {}, "lstm")
+    assert "1.01e+304" in shown and max(len(line) for line in shown.splitlines()) < 80
 
 
 def test_word_level_score_names_the_words_read_as_unk(tmp_path, capsys):

@@ -265,10 +265,10 @@ def test_encoding_goes_in_pieces_and_equals_the_token_by_token_ids(monkeypatch):
 def test_a_large_corpus_prints_its_preparation_and_fits_the_baselines_on_a_bounded_part(
     tmp_path, capsys, monkeypatch
 ):
-    import tinygrad_seq.nn.lm.cli as cli
+    import tinygrad_seq.nn.lm.cli_train as cli_train
     from tinygrad_seq.nn.lm import models
 
-    monkeypatch.setattr(cli, "LARGE_CORPUS", 1000)
+    monkeypatch.setattr(cli_train, "LARGE_CORPUS", 1000)
     monkeypatch.setattr(models, "BASELINE_TOKENS", 500)
     _, out = train(tmp_path, steps=2)
     code, text, _ = run(capsys, "train", "--out", out, "--resume", "--steps", "3")

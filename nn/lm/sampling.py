@@ -20,7 +20,7 @@ from ..module import Module, evaluating
 from .models import State, token_logp
 from .text import Vocab
 
-__all__ = ["SCORE_TOKENS", "Score", "generate", "score", "start_id"]
+__all__ = ["SCORE_TOKENS", "Score", "generate", "prompted_samples", "score", "start_id"]
 
 
 def _context(model: Module, ids: np.ndarray) -> np.ndarray:
@@ -86,6 +86,15 @@ def generate(model: Module, vocab: Vocab, prompt: str = "", length: int = 200, t
             else:
                 logits, _ = _next_logits(model, _context(model, history), None)
     return vocab.decode(np.array(out, dtype=np.int64))
+
+
+def prompted_samples(model: Module, vocab: Vocab, n: int, length: int, temperature: float, top_k: int | None,
+                     seed: int, prompt: str) -> list[str]:
+    """`n` samples (seeds seed, seed + 1, ...), each the prompt followed by what `generate` wrote after it
+    (a space between them at word level, unless the prompt ends in one)."""
+    texts = [generate(model, vocab, prompt, length, temperature, top_k, seed + i) for i in range(n)]
+    space = " " if vocab.level == "word" and prompt and not prompt.endswith((" ", "\n")) else ""
+    return [prompt + (space if text else "") + text for text in texts]
 
 
 def _pick(logits: np.ndarray, vocab: Vocab, temperature: float, top_k: int | None,
