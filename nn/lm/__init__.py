@@ -6,7 +6,7 @@ Built on the layers of `tinygrad_seq.nn`; no layer imports it. Its modules, each
     ngram       count-based n-gram baselines
     models      RecurrentLM and TransformerLM, evaluate, baselines, unfused (fused layers as small ops)
     memory      what a model and a step need, what there is: impossible sizes refused up front
-    sampling    generate (temperature, top-k, stop at <eos>) and score a sentence
+    sampling    generate (temperature, top-k, stop at <eos>), prompted samples, and score a sentence
     training    Trainer: truncated BPTT, clipping, Adam, validation, checkpoints, resume
     checkpoint  one .npz with everything needed to evaluate, sample and score a run
     metadata    the schema of a checkpoint's metadata, checked on load
@@ -17,6 +17,8 @@ Built on the layers of `tinygrad_seq.nn`; no layer imports it. Its modules, each
     export      a model's weights under torch.nn's names, as a safetensors file
     threads     how many threads BLAS may use (one by default)
     cli         the `tinygrad-seq` command: parses the options and prints what the modules above return
+                (its parser and main; cli_options, cli_train, cli_eval, cli_graph: the arguments and the
+                commands' bodies; cli_help: help and completion)
 
     >>> from tinygrad_seq.nn import lm
     >>> model = lm.build_model(lm.LMConfig(model="lstm", vocab_size=65, hidden=128))
