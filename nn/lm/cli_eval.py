@@ -17,16 +17,8 @@ from .models import Evaluation, baselines, evaluate
 from .progress import work_bar
 from .rundir import LOCK
 from .sampling import prompted_samples, score
-from .text import CorpusError, Vocab, load_corpus
-from .training import (
-    CHECKPOINT,
-    CURVE,
-    TrainConfig,
-    TrainingError,
-    fingerprint,
-    prepare_data,
-    split_text,
-)
+from .text import Vocab, load_corpus
+from .training import CHECKPOINT, CURVE, TrainConfig, trained_split
 
 
 def table(model_eval: Evaluation, base: dict[str, Evaluation], name: str) -> str:
@@ -56,26 +48,6 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def _training_split(ckpt: Any, vocab: Vocab, train_cfg: TrainConfig) -> tuple[Any, Any, str, str]:
-    """(train ids, valid ids, validation text, "") of the corpus the model was trained on, read with the
-    checkpoint's own vocabulary; (None, None, "", why) if that corpus cannot be loaded or is no longer the
-    text trained on."""
-    try:
-        text = load_corpus(train_cfg.corpus)
-    except CorpusError as error:
-        return None, None, "", f"the training corpus could not be loaded ({error})"
-    saved = ckpt.meta.get("corpus_fingerprint")
-    now = fingerprint(text)
-    try:
-        if saved and now != saved or not saved and prepare_data(text, train_cfg)[0] != vocab:
-            return None, None, "", (f"the corpus {train_cfg.corpus!r} changed since this model was trained "
-                                    f"(fingerprint {now}, the checkpoint's {saved or 'not recorded'})")
-        _, train_ids, valid_ids = prepare_data(text, train_cfg, vocab=vocab)
-    except TrainingError as error:
-        return None, None, "", str(error)
-    return train_ids, valid_ids, split_text(text, train_cfg.valid_fraction)[1], ""
-
-
 UNK_WARNING = 0.05  # above this share of <unk> among the predicted tokens, a loss says little: warn
 
 
@@ -101,7 +73,7 @@ def unk_report(result: Evaluation, vocab: Vocab, text: str | None = None) -> lis
 def run_eval(args: argparse.Namespace) -> int:
     model, vocab, ckpt = load_model(checkpoint_path(args.dir))
     train_cfg = TrainConfig.from_dict(ckpt.meta.get("train", {}))
-    train_ids, valid_ids, text, why = _training_split(ckpt, vocab, train_cfg)
+    train_ids, valid_ids, text, why = trained_split(ckpt, vocab, train_cfg)
     if args.corpus is not None:
         text = load_corpus(args.corpus)
         valid_ids, split = vocab.encode(text), args.corpus

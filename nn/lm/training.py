@@ -41,10 +41,10 @@ from .models import Evaluation, baselines, chunk_loss, detach_state, evaluate
 from .progress import Interrupts, Progress, stop_signal
 from .rundir import claim
 from .sampling import generate
-from .text import Vocab, batchify, text_pieces
+from .text import CorpusError, Vocab, batchify, load_corpus, text_pieces
 from .threads import DEFAULT_THREADS, blas_threads
 
-__all__ = ["TrainConfig", "TrainResult", "Trainer", "TrainingError", "prepare_data"]
+__all__ = ["TrainConfig", "TrainResult", "Trainer", "TrainingError", "prepare_data", "trained_split"]
 
 CHECKPOINT = "checkpoint.npz"
 CURVE = "loss_curve.png"
@@ -173,6 +173,26 @@ def fingerprint(text: str) -> str:
     for piece in text_pieces(text):  # the same digest as of the whole text, without a copy of it
         digest.update(piece.encode("utf-8", "surrogatepass"))
     return digest.hexdigest()[:16]
+
+
+def trained_split(ckpt: Checkpoint, vocab: Vocab, train_cfg: TrainConfig) -> tuple[Any, Any, str, str]:
+    """(train ids, valid ids, validation text, "") of the corpus the model was trained on, read with the
+    checkpoint's own vocabulary; (None, None, "", why) if that corpus cannot be loaded or is no longer the
+    text trained on."""
+    try:
+        text = load_corpus(train_cfg.corpus)
+    except CorpusError as error:
+        return None, None, "", f"the training corpus could not be loaded ({error})"
+    saved = ckpt.meta.get("corpus_fingerprint")
+    now = fingerprint(text)
+    try:
+        if saved and now != saved or not saved and prepare_data(text, train_cfg)[0] != vocab:
+            return None, None, "", (f"the corpus {train_cfg.corpus!r} changed since this model was trained "
+                                    f"(fingerprint {now}, the checkpoint's {saved or 'not recorded'})")
+        _, train_ids, valid_ids = prepare_data(text, train_cfg, vocab=vocab)
+    except TrainingError as error:
+        return None, None, "", str(error)
+    return train_ids, valid_ids, split_text(text, train_cfg.valid_fraction)[1], ""
 
 
 @dataclass
