@@ -8,7 +8,7 @@ import pytest
 from helpers import FOX, WORDS
 
 from tinygrad_seq.nn.lm.models import LMConfig, RecurrentLM, build_model, evaluate
-from tinygrad_seq.nn.lm.sampling import generate, score
+from tinygrad_seq.nn.lm.sampling import generate, prompted_samples, score
 from tinygrad_seq.nn.lm.text import Vocab
 
 
@@ -29,6 +29,17 @@ def test_generate_never_emits_unk_and_stops_at_eos():
     loves_eos = biased_word_model(vocab, eos=50.0)
     assert generate(loves_eos, vocab, "the cat", length=30, temperature=1.0, seed=0) == ""
 
+
+
+def test_prompted_samples_put_each_sample_after_its_prompt_with_consecutive_seeds():
+    vocab = Vocab.words(WORDS)
+    model = biased_word_model(vocab, eos=-50.0)
+    texts = prompted_samples(model, vocab, 3, 5, temperature=1.0, top_k=None, seed=4, prompt="the cat")
+    assert texts == [f"the cat {generate(model, vocab, 'the cat', 5, 1.0, None, 4 + i)}" for i in range(3)]
+    spaced = prompted_samples(model, vocab, 1, 5, 1.0, None, 4, "the cat ")[0]  # ends in a space already
+    assert spaced.startswith("the cat ") and not spaced.startswith("the cat  ")
+    loves_eos = biased_word_model(vocab, eos=50.0)  # nothing generated: the prompt alone, no space after it
+    assert prompted_samples(loves_eos, vocab, 2, 5, 1.0, None, 0, "the cat") == ["the cat", "the cat"]
 
 def test_generate_top_k_temperature_and_seed(fox):
     model, vocab, _ = fox
