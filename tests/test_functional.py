@@ -107,6 +107,28 @@ def test_fused_cross_entropy_is_stable_for_huge_logits():
     np.testing.assert_allclose(dz.numpy(), [[1, -1, 0], [1 / 3, 1 / 3, -2 / 3]], atol=1e-6)
 
 
+def test_fused_cross_entropy_backward_with_retain_graph_leaves_its_softmax_for_the_next_one():
+    """Freed after the pass, the node's softmax buffer is the gradient; with retain_graph it is not, so a
+    second backward (and node_backward, which keeps the saved values) gets the same gradient again."""
+    from tinygrad_seq.autograd import node_backward
+
+    rng = np.random.default_rng(3)
+    logits, targets = rng.standard_normal((6, 5)), rng.integers(0, 5, 6)
+    once = Tensor(logits, requires_grad=True)
+    F.cross_entropy(once, targets, fused=True).backward()
+    z = Tensor(logits, requires_grad=True)
+    loss = F.cross_entropy(z, targets, fused=True)
+    node = next(fn for fn in toposort([loss]) if type(fn).__name__ == "FusedCrossEntropy")
+    (by_node,) = node_backward(node, [np.full(6, 1 / 6)])[:1]
+    loss.backward(retain_graph=True)
+    first = z.grad.numpy().copy()
+    loss.backward()  # frees the node: its softmax becomes this gradient
+    np.testing.assert_allclose(first, once.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(by_node, once.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(z.grad.numpy(), 2 * once.grad.numpy(), rtol=1e-12)
+    assert node.released
+
+
 # ----------------------------------------------------------------------------------- composites
 
 

@@ -220,7 +220,9 @@ class Function:
         s, c = SinCos.apply(x)
 
     The saved values are released after backward unless ``retain_graph=True``; a second backward through
-    a released node raises an error that says so.
+    a released node raises an error that says so. ``self.frees_saved`` (set by the engine, False outside
+    its passes) is True in a first-order backward after which they will be: a rule may then reuse a
+    buffer it made and saved itself as its gradient, in place (see functional.FusedCrossEntropy).
 
     The one other speed hook: an indexing op may define ``scatter_into(out, grad)``, its first-order
     backward done in place (``out[index] += grad``), and the engine then adds its gradient straight into
@@ -245,6 +247,9 @@ class Function:
     created_at: str | None = None  # the line of user code that made the node (see record_sites)
     released: bool = False  # True once backward has freed the saved values
     create_graph: bool = False  # set by the engine: True while it runs backward with create_graph
+    # set by the engine: True while a first-order backward runs whose saved values are released right
+    # after it (no retain_graph), so the rule may write into a buffer it saved and owns (never an input's)
+    frees_saved: bool = False
 
     def forward(self, *arrays: Any, **params: Any) -> np.ndarray | tuple[np.ndarray, ...]:
         raise NotImplementedError(f"{type(self).__name__}.forward is not written")
@@ -626,6 +631,7 @@ class _BackwardPass:
                 if not self.retain_graph:
                     _release(fn)
                 return
+            fn.frees_saved = not self.retain_graph
             grads = _backward_with_graph(fn, out_grads, True, None) if anomaly else fn.backward(*out_grads)
         else:
             if fn.first_order_only:
@@ -726,6 +732,7 @@ def node_backward(fn: Function, out_grads: Sequence[Any]) -> tuple[np.ndarray | 
     input's shape (None for an input that gets none). For pictures that split a gradient by reader."""
     if fn.released:
         _raise_released(fn)
+    fn.frees_saved = False  # the node keeps its saved values
     with _GradMode(False):
         grads = fn.backward(*[g._data if isinstance(g, _tensor_type) else np.asarray(g) for g in out_grads])
     if type(grads) is not tuple:
