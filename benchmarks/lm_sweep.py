@@ -52,11 +52,11 @@ HELD_OUT = "persuasion"
 # One change at a time from each kind's defaults: (field, values). LMConfig fields and TrainConfig fields.
 GRID: dict[str, list[tuple[str, list[Any]]]] = {
     "lstm": [
-        ("hidden", [128, 384]), ("seq_len", [64]), ("batch_size", [32]), ("lr_factor", [2.0]),
-        ("dropout", [0.1]), ("tie_weights", [True]),
+        ("hidden", [128, 384]), ("seq_len", [64]), ("dropout", [0.1]), ("tie_weights", [True]),
+        ("batch_size", [32]), ("lr_factor", [2.0]),
     ],
-    "gru": [("hidden", [128, 384]), ("lr_factor", [2.0])],
-    "rnn": [],
+    "gru": [("hidden", [128]), ("lr_factor", [0.5, 2.0])],
+    "rnn": [("hidden", [128]), ("lr_factor", [2.0])],
     "transformer": [
         ("hidden", [192]), ("layers", [3]), ("seq_len", [256]), ("lr_factor", [0.5, 2.0]),
         ("tie_weights", [True]),
