@@ -18,9 +18,10 @@ one change of one setting at a time (a coarse grid over hidden size, layers, emb
 length, batch size, learning rate, warm-up, schedule, dropout and weight tying); the best few are
 confirmed with ``run`` at a longer budget.
 
-Corpora: ``pydoc`` (built in) and ``austen``: five of Jane Austen's novels (all but Persuasion, which
+Corpora: ``pydoc`` (built in), ``austen``: five of Jane Austen's novels (all but Persuasion, which
 benchmarks/austen_heldout.py keeps for its held-out test), from the Debian package r-cran-janeaustenr
-(see benchmarks/austen.py).
+(see benchmarks/austen.py), and ``austen-short``: the two shortest of those five (Northanger Abbey, Sense
+and Sensibility; 1.1 MB), where a 5-minute budget makes many passes over the text.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ from austen import TITLES, austen_novels  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "lm_sweep.jsonl"
 HELD_OUT = "persuasion"
+# many passes in a budget, as with a small corpus of several works: the two shortest novels (1.1 MB)
+SHORT = ("northangerabbey", "sensesensibility")
 
 # One change at a time from each kind's defaults: (field, values). LMConfig fields and TrainConfig fields.
 GRID: dict[str, list[tuple[str, list[Any]]]] = {
@@ -65,10 +68,14 @@ GRID: dict[str, list[tuple[str, list[Any]]]] = {
 
 
 def corpus_text(name: str) -> str:
-    """The text of a corpus: pydoc, austen (five novels, Persuasion held out) or one novel by title."""
-    if name == "austen" or name in TITLES:
+    """The text of a corpus: pydoc, austen (five novels, Persuasion held out), austen-short (the two
+    shortest of those) or one novel by title."""
+    if name in ("austen", "austen-short") or name in TITLES:
         novels = austen_novels()
-        return novels[name] if name in novels else "".join(t for k, t in novels.items() if k != HELD_OUT)
+        if name in novels:
+            return novels[name]
+        chosen = SHORT if name == "austen-short" else [k for k in novels if k != HELD_OUT]
+        return "".join(novels[k] for k in chosen)
     from nn.lm.text import load_corpus
 
     return load_corpus(name)
@@ -189,18 +196,20 @@ def parse_value(text: str) -> Any:
 def table(rows: list[dict[str, Any]]) -> str:
     """Markdown tables of the rows, one per corpus and budget, best first (as in docs/performance.md)."""
     out = []
-    head = ("| kind | hidden x layers | T | B | peak lr | dropout | tied | nats/char | steps | "
-            "tokens/CPU-s | "
-            "parameters |")
-    for corpus, budget in sorted({(r["corpus"], r["budget"]) for r in rows}):
-        out += [f"{corpus}, {budget:g} CPU-minute{'s' if budget != 1 else ''}:", "", head, "|---" * 11 + "|"]
-        for r in sorted((r for r in rows if (r["corpus"], r["budget"]) == (corpus, budget)),
-                        key=lambda r: r["valid_loss"]):
+    for corpus, budget, test in sorted({(r["corpus"], r["budget"], r.get("test") or "") for r in rows}):
+        head = ("| kind | hidden x layers | T | B | peak lr | dropout | tied | nats/char | "
+                + (f"on {test} | " if test else "") + "steps | tokens/CPU-s | parameters |")
+        title = f"{corpus}, {budget:g} CPU-minute{'s' if budget != 1 else ''}"
+        title += f", tested on {test}" if test else ""
+        out += [f"{title}:", "", head, "|---" * (12 if test else 11) + "|"]
+        same = [r for r in rows if (r["corpus"], r["budget"], r.get("test") or "") == (corpus, budget, test)]
+        for r in sorted(same, key=lambda r: r["test_loss"] if test else r["valid_loss"]):
             m, t = r["model"], r["train"]
             speed = r["tokens"] / max(r["cpu_seconds"], 1e-9)
             tied = "yes" if m["tie_weights"] else "no"
             out.append(f"| {r['kind']} | {m['hidden']} x {m['layers']} | {t['seq_len']} | {t['batch_size']} "
-                       f"| {t['lr']:g} | {m['dropout']:g} | {tied} | {r['valid_loss']:.3f} | {r['steps']:,} "
+                       f"| {t['lr']:g} | {m['dropout']:g} | {tied} | {r['valid_loss']:.3f} | "
+                       + (f"{r['test_loss']:.3f} | " if test else "") + f"{r['steps']:,} "
                        f"| {speed:,.0f} | {r['parameters']:,} |")
         out.append("")
     return "\n".join(out)
@@ -210,10 +219,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("what", choices=["screen", "run", "table"])
     parser.add_argument("--kind", action="append", choices=["rnn", "lstm", "gru", "transformer"])
-    parser.add_argument("--corpus", action="append", choices=["pydoc", "austen"])
+    parser.add_argument("--corpus", action="append", choices=["pydoc", "austen", "austen-short"])
     parser.add_argument("--budget", type=float, default=1.0, help="CPU minutes per run")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="run: the changes")
     parser.add_argument("--keep", metavar="DIR", help="run: keep the checkpoints under DIR")
+    parser.add_argument("--test", choices=TITLES, help="run: also score each model on this novel")
     parser.add_argument("--jobs", type=int, default=2, help="runs at once")
     args = parser.parse_args()
     if args.what == "table":
@@ -230,7 +240,7 @@ def main() -> None:
                     parts = [corpus, kind, f"{args.budget:g}", *(f"{k}{v}" for k, v in changes.items())]
                     name = "-".join(parts)
                     keep = os.path.join(args.keep, name)
-                specs.append(spec(kind, corpus, args.budget, changes, keep))
+                specs.append(spec(kind, corpus, args.budget, changes, keep, test=args.test))
                 continue
             specs.append(spec(kind, corpus, args.budget, {}))
             for field, values in GRID[kind]:
