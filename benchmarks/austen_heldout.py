@@ -2,6 +2,7 @@
 
     python benchmarks/austen_heldout.py                   # 5 CPU-minutes per model, two at a time
     python benchmarks/austen_heldout.py --cpu-minutes 1   # a quick look
+    python benchmarks/austen_heldout.py --corpus austen-short   # two novels only: many passes in 5 minutes
 
 The texts come from the Debian package r-cran-janeaustenr (public domain; see benchmarks/austen.py): the
 models train on Emma, Mansfield Park, Northanger Abbey, Pride and Prejudice and Sense and Sensibility (their
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import argparse
 
-from lm_sweep import HELD_OUT, corpus_text, recorded, run_all, spec  # sets BLAS's thread count first
+from lm_sweep import HELD_OUT, corpus_text, recorded, run_all, spec, test_ids  # sets BLAS's threads first
 
 # isort: split
 from nn.lm.ngram import NGramLM
@@ -31,14 +32,14 @@ from nn.lm.training import TrainConfig, prepare_data
 RESULTS_NAME = "austen_heldout.jsonl"
 
 
-def count_baselines(orders: tuple[int, ...] = (3, 5, 7)) -> dict[int, float]:
+def count_baselines(corpus: str, orders: tuple[int, ...] = (3, 5, 7)) -> dict[int, float]:
     """Nats/char on Persuasion of Kneser-Ney models of each order, fit on the models' training split."""
-    text, test = corpus_text("austen"), corpus_text(HELD_OUT)
-    vocab, train_ids, _ = prepare_data(text, TrainConfig(corpus="austen"), vocab=Vocab.chars(text))
-    test_ids = vocab.encode(test)
+    text = corpus_text(corpus)
+    vocab, train_ids, _ = prepare_data(text, TrainConfig(corpus=corpus), vocab=Vocab.chars(text))
+    ids, _ = test_ids(vocab, corpus_text(HELD_OUT))
     out = {}
     for order in orders:
-        total, count = NGramLM(order, len(vocab)).fit(train_ids).nll(test_ids)
+        total, count = NGramLM(order, len(vocab)).fit(train_ids).nll(ids)
         out[order] = total / count
     return out
 
@@ -48,16 +49,19 @@ def main() -> None:
     parser.add_argument("--cpu-minutes", type=float, default=5.0, help="training budget of each model")
     parser.add_argument("--kind", action="append", choices=["rnn", "lstm", "gru", "transformer"],
                         help="kinds trained with their defaults [lstm, gru, transformer]")
+    parser.add_argument("--corpus", choices=["austen", "austen-short"], default="austen",
+                        help="the five novels, or the two shortest of them [austen]")
     parser.add_argument("--jobs", type=int, default=2, help="models trained at once")
     args = parser.parse_args()
     from lm_sweep import RESULTS
 
     results = RESULTS.with_name(RESULTS_NAME)
     kinds = args.kind or ["lstm", "gru", "transformer"]
-    specs = [spec(kind, "austen", args.cpu_minutes, {}, test=HELD_OUT) for kind in kinds]
+    specs = [spec(kind, args.corpus, args.cpu_minutes, {}, test=HELD_OUT) for kind in kinds]
     run_all(specs, args.jobs, results)
-    rows = [r for r in recorded(results) if r["budget"] == args.cpu_minutes]
-    print(f"\nPersuasion ({rows[0]['test_tokens']:,} predictions), trained on the other five novels for "
+    rows = [r for r in recorded(results) if (r["budget"], r["corpus"]) == (args.cpu_minutes, args.corpus)]
+    novels = "the other five novels" if args.corpus == "austen" else "two of the others"
+    print(f"\nPersuasion ({rows[0]['test_tokens']:,} predictions), trained on {novels} for "
           f"{args.cpu_minutes:g} CPU-minutes each, one thread:\n")
     print("| system | nats/char on Persuasion | on the training novels' held-out 10% | steps |")
     print("|---|---|---|---|")
@@ -66,7 +70,7 @@ def main() -> None:
         name = (f"{row['kind']} {m['hidden']} x {m['layers']}, T {t['seq_len']}, B {t['batch_size']}, "
                 f"lr {t['lr']:g}{', tied' if m['tie_weights'] else ''}")
         print(f"| {name} | {row['test_loss']:.3f} | {row['valid_loss']:.3f} | {row['steps']:,} |")
-    for order, loss in count_baselines().items():
+    for order, loss in count_baselines(args.corpus).items():
         print(f"| {order}-gram (Kneser-Ney) | {loss:.3f} | | |")
 
 

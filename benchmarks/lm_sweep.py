@@ -105,6 +105,13 @@ def settings(kind: str, changes: dict[str, Any]) -> tuple[dict[str, Any], dict[s
     return model, train
 
 
+def test_ids(vocab: Any, text: str) -> tuple[Any, int]:
+    """(ids of `text`, how many of its characters were left out): a character the training text never
+    had cannot be scored by a vocabulary without ``<unk>``, so it is dropped (and counted)."""
+    kept = "".join(c for c in text if c in vocab.stoi)
+    return vocab.encode(kept), len(text) - len(kept)
+
+
 def train_one(spec: dict[str, Any]) -> dict[str, Any]:
     """Train one model as `spec` says and return its row (runs in a worker process)."""
     import numpy as np
@@ -125,8 +132,9 @@ def train_one(spec: dict[str, Any]) -> dict[str, Any]:
     assert result.evaluation is not None
     tested = {}
     if spec.get("test"):  # another text, never trained on: every token predicted once, in order
-        test = evaluate(model, vocab.encode(corpus_text(spec["test"])))
-        tested = {"test_loss": round(test.loss, 4), "test_tokens": test.tokens}
+        ids, left_out = test_ids(vocab, corpus_text(spec["test"]))
+        test = evaluate(model, ids)
+        tested = {"test_loss": round(test.loss, 4), "test_tokens": test.tokens, "test_left_out": left_out}
     return spec | tested | {
         "model": config.to_dict(), "train": asdict(train_cfg), "parameters": model.num_parameters(),
         "steps": trainer.step,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import re
 
 import numpy as np
@@ -176,6 +177,8 @@ def test_raise_exception_carries_the_report():
     assert isinstance(info.value, AssertionError)
     assert isinstance(info.value.report, GradcheckReport) and not info.value.report
     assert str(info.value) == str(info.value.report)
+    copy = pickle.loads(pickle.dumps(info.value))  # crosses a process pool with its report
+    assert str(copy) == str(info.value) and str(copy.report) == str(info.value.report)
     quiet = gradcheck(lambda x: CubeWrong.apply(x), [np.array([2.0])], raise_exception=False)
     assert not quiet and quiet.passed is False
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import http.server
 import json
+import pickle
 import socket
 import threading
 from collections.abc import Iterator
@@ -46,6 +47,8 @@ def test_unseen_character_error_names_it():
     with pytest.raises(UnknownCharacterError, match=r"'é' \(U\+00E9\) at position 2") as info:
         vocab.encode("abé")
     assert info.value.char == "é" and "unk=True" in str(info.value)
+    copy = pickle.loads(pickle.dumps(info.value))  # crosses a process pool intact
+    assert str(copy) == str(info.value) and (copy.char, copy.position) == ("é", 2)
 
 
 def test_char_vocab_with_unk_maps_unseen_characters():

@@ -134,3 +134,6 @@ class GradcheckError(AssertionError):
     def __init__(self, report: GradcheckReport) -> None:
         super().__init__(str(report))
         self.report = report
+
+    def __reduce__(self) -> tuple[type, tuple[GradcheckReport]]:  # picklable with its report
+        return type(self), (self.report,)

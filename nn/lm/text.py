@@ -43,11 +43,15 @@ class UnknownCharacterError(ValueError):
     def __init__(self, char: str, position: int, vocab_size: int):
         self.char = char
         self.position = position
+        self.vocab_size = vocab_size
         super().__init__(
             f"character {char!r} (U+{ord(char):04X}) at position {position} is not in the vocabulary "
             f"({vocab_size} characters seen in the training text); remove it, or build the vocabulary "
             f"with Vocab.chars(text, unk=True) to map unseen characters to {UNK}"
         )
+
+    def __reduce__(self) -> tuple[type, tuple[str, int, int]]:  # picklable: crosses process pools intact
+        return type(self), (self.char, self.position, self.vocab_size)
 
 
 class CorpusError(Exception):
