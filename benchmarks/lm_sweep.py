@@ -136,7 +136,7 @@ def train_one(spec: dict[str, Any]) -> dict[str, Any]:
         test = evaluate(model, ids)
         tested = {"test_loss": round(test.loss, 4), "test_tokens": test.tokens, "test_left_out": left_out}
     return spec | tested | {
-        "model": config.to_dict(), "train": asdict(train_cfg), "parameters": model.num_parameters(),
+        "model": model.config.to_dict(), "train": asdict(train_cfg), "parameters": model.num_parameters(),
         "steps": trainer.step,
         "tokens": trainer.tokens, "cpu_seconds": round(trainer.seconds, 1),
         "wall_seconds": round(time.perf_counter() - wall, 1), "valid_loss": round(result.evaluation.loss, 4),

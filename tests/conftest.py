@@ -83,7 +83,7 @@ def fox(tmp_path_factory):
 
     vocab = Vocab.chars(FOX)
     ids = vocab.encode(FOX * 4)
-    model = build_model(LMConfig("lstm", len(vocab), hidden=32), rng=0)
+    model = build_model(LMConfig("lstm", len(vocab), hidden=32, dropout=0.0), rng=0)
     trainer = quiet_trainer(model, vocab, ids, ids[:46], tmp_path_factory.mktemp("fox"), seq_len=22,
                             schedule="constant")
     result = trainer.run(steps=120, sample_length=0)

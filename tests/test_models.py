@@ -10,6 +10,7 @@ import pytest
 from helpers import FOX, WORDS
 
 from tinygrad_seq.autograd import toposort
+from tinygrad_seq.nn import LSTM, Dropout, MultiheadAttention
 from tinygrad_seq.nn.lm import models
 from tinygrad_seq.nn.lm.models import LMConfig, baselines, build_model, chunk_loss, detach_state, evaluate
 from tinygrad_seq.nn.lm.text import Vocab, batchify, bptt_chunks
@@ -34,6 +35,27 @@ def test_models_map_ids_to_logits_and_state(kind):
     if kind != "transformer":
         assert model.context is None  # reads any length: its state carries the past
         assert model(np.zeros((40, 1), dtype=np.int64))[0].shape == (40, 1, 11)
+
+
+def test_set_dropout_reaches_every_dropout_of_a_model_and_its_config():
+    recurrent = build_model(LMConfig("lstm", 10, hidden=8, layers=2), rng=0)
+    transformer = build_model(LMConfig("transformer", 10, hidden=8, heads=2, layers=2, context=8), rng=0)
+
+    def rates(model):
+        return ([m.p for m in model.modules() if isinstance(m, Dropout)]
+                + [m.dropout for m in model.modules() if isinstance(m, (MultiheadAttention, LSTM))])
+
+    for model, count in ((recurrent, 2), (transformer, 2 * 4)):  # a layer: 3 Dropouts, 1 attention
+        assert model.config.dropout is None and rates(model) == [0.0] * count
+        models.set_dropout(model, 0.3)
+        assert model.config.dropout == 0.3 and rates(model) == [0.3] * count
+    ids = np.arange(6).reshape(3, 2)
+    recurrent.train()
+    assert not np.allclose(recurrent(ids)[0].numpy(), recurrent(ids)[0].numpy())  # masks drawn afresh
+    recurrent.eval()
+    np.testing.assert_array_equal(recurrent(ids)[0].numpy(), recurrent(ids)[0].numpy())
+    with pytest.raises(ValueError, match=r"set_dropout: p must be in \[0, 1\), got 1.0"):
+        models.set_dropout(recurrent, 1.0)
 
 
 def test_lstm_forget_bias_starts_at_one_and_weights_can_be_tied():

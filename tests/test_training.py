@@ -135,6 +135,37 @@ def test_each_kind_has_its_own_defaults_that_build_and_train(kind):
         TrainConfig.defaults("mamba")
 
 
+@pytest.mark.parametrize("steps", [2, 100, 200])
+def test_a_run_chooses_its_dropout_from_the_passes_its_steps_make(tmp_path, steps):
+    """LMConfig.dropout None: the run sets it from the passes over the training text (dropout_for)."""
+    vocab = Vocab.chars(FOX)
+    ids = vocab.encode(FOX * 3)
+    model = build_model(LMConfig("gru", len(vocab), hidden=8), rng=7)
+    assert model.config.dropout is None and model.dropout.p == 0.0  # built without dropout until the run
+    trainer = quiet_trainer(model, vocab, ids, ids[:20], tmp_path)
+    trainer.run(steps=steps, sample_length=0)
+    passes = steps * 2 * 8 / len(ids)  # B 2, T 8 tokens a step
+    want = training.dropout_for(passes)
+    assert model.config.dropout == want and model.dropout.p == want
+    said = f"dropout {want:g}: {steps:,} planned steps read the training text about {passes:.1f} times"
+    assert said in trainer.stream.getvalue()
+    assert load_checkpoint(tmp_path / "checkpoint.npz").config.dropout == want  # the number, not None
+
+
+def test_the_dropout_rule_rises_with_the_passes_and_a_given_dropout_is_kept(tmp_path):
+    table = training.DROPOUT_BY_PASSES
+    assert training.dropout_for(0.5) == 0.0 and table[-1][0] == float("inf")
+    for (most, p), (_, after) in zip(table, table[1:]):
+        assert training.dropout_for(most) == p and training.dropout_for(most * 1.01) == after > p
+    assert all(f"{p:g}" in training.dropout_rule() for _, p in table)
+    vocab = Vocab.chars(FOX)
+    ids = vocab.encode(FOX * 3)
+    model = build_model(LMConfig("gru", len(vocab), hidden=8, dropout=0.0), rng=7)
+    trainer = quiet_trainer(model, vocab, ids, ids[:20], tmp_path)
+    trainer.run(steps=200, sample_length=0)  # many passes, but the config said 0
+    assert model.config.dropout == 0.0 and "dropout" not in trainer.stream.getvalue()
+
+
 def test_prepare_data_splits_at_a_line_and_builds_word_vocab_from_training_text():
     text = "".join(f"line {i} says hello\n" for i in range(40)) + "zebra\n" * 4
     vocab, train, valid = prepare_data(text, TrainConfig(level="word", batch_size=2))

@@ -37,19 +37,20 @@ from .models import (
     chunk_loss,
     detach_state,
     evaluate,
+    set_dropout,
     unfused,
 )
 from .ngram import NGramLM
 from .sampling import Score, generate, score
 from .text import EOS, UNK, CorpusError, Vocab, load_corpus
-from .training import TrainConfig, Trainer, TrainingError, prepare_data
+from .training import TrainConfig, Trainer, TrainingError, dropout_for, prepare_data
 
 __all__ = [
     "MODELS", "LMConfig", "RecurrentLM", "TransformerLM", "build_model", "chunk_loss", "detach_state",
-    "Evaluation", "evaluate", "baselines", "unfused", "NGramLM",
+    "Evaluation", "evaluate", "baselines", "set_dropout", "unfused", "NGramLM",
     "gradcheck_layer", "gradcheck_model", "unroll_nodes",
     "Score", "generate", "score",
     "EOS", "UNK", "CorpusError", "Vocab", "load_corpus",
-    "TrainConfig", "Trainer", "TrainingError", "prepare_data",
+    "TrainConfig", "Trainer", "TrainingError", "dropout_for", "prepare_data",
     "CheckpointError", "load_checkpoint", "load_model", "save_checkpoint",
 ]

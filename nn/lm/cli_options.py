@@ -11,7 +11,7 @@ import os
 from typing import Any
 
 from .models import MODELS, LMConfig
-from .training import CHECKPOINT, TrainConfig
+from .training import CHECKPOINT, TrainConfig, dropout_rule
 
 PROG = "tinygrad-seq"
 EXIT_MISSING_DEPENDENCY = 3  # an optional package (an extra) or Graphviz's `dot` is not installed
@@ -75,7 +75,7 @@ CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
     "embed": dict(type=positive_int, help="embedding size [= hidden]"),
     "tie_weights": dict(action=argparse.BooleanOptionalAction, help="share embedding and output weights"),
     "heads": dict(type=positive_int, help="attention heads (transformer)"),
-    "dropout": dict(type=float, help="dropout probability"),
+    "dropout": dict(type=float, help=f"dropout probability [chosen by the run: {dropout_rule()}]"),
     "seq_len": dict(type=positive_int, help="BPTT length T (transformer: context)"),
     "batch_size": dict(type=positive_int, help="parallel streams B"),
     "lr": dict(type=positive_float, help="peak learning rate of Adam"),

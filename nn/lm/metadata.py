@@ -67,7 +67,7 @@ SIZE = Num(1, 10**7)
 SCHEMA: dict[str, Any] = {
     "format": str,
     "config": Obj({"model": Of(("rnn", "lstm", "gru", "transformer")), "vocab_size": SIZE, "hidden": SIZE,
-                   "layers": Num(1, 10**4), "dropout": Num(0, 1, integer=False), "embed": Opt(SIZE),
+                   "layers": Num(1, 10**4), "dropout": Opt(Num(0, 1, integer=False)), "embed": Opt(SIZE),
                    "tie_weights": bool, "heads": SIZE, "ff": Opt(SIZE), "context": SIZE},
                   frozenset({"layers", "dropout", "embed", "tie_weights", "heads", "ff", "context"})),
     "vocab": Obj({"level": Of(("char", "word")), "lower": bool, "itos": ListOf(str)}),

@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -33,6 +33,7 @@ from tinygrad_seq.seeding import generator
 from tinygrad_seq.tensor import Tensor
 
 from .. import init
+from ..attention import MultiheadAttention
 from ..containers import ModuleList
 from ..linear import Dropout, Embedding, LayerNorm, Linear
 from ..module import Module, evaluating
@@ -42,7 +43,7 @@ from .ngram import NGramLM
 
 __all__ = [
     "MODELS", "Evaluation", "LMConfig", "RecurrentLM", "TransformerLM", "baselines", "build_model",
-    "chunk_loss", "detach_state", "evaluate", "token_logp", "unfused",
+    "chunk_loss", "detach_state", "evaluate", "set_dropout", "token_logp", "unfused",
 ]
 
 MODELS = ("rnn", "lstm", "gru", "transformer")
@@ -56,6 +57,9 @@ class LMConfig:
 
     ``embed`` defaults to ``hidden`` (it must equal it to tie weights); ``heads``, ``ff`` (default
     4 * hidden) and ``context`` (the longest input, for the learned positions) concern the Transformer.
+    ``dropout`` None (the default) lets the training run choose it from how many passes over the
+    training text its budget buys (`nn.lm.training.dropout_for`); the model is built without dropout
+    until then, and a checkpoint always records the number used.
     """
 
     # Each kind's own defaults where they differ from the fields' (chosen by measurement: see
@@ -69,7 +73,7 @@ class LMConfig:
     vocab_size: int = 0
     hidden: int = 256
     layers: int = 1
-    dropout: float = 0.0
+    dropout: float | None = None
     embed: int | None = None
     tie_weights: bool = False
     heads: int = 4
@@ -82,8 +86,9 @@ class LMConfig:
         if self.vocab_size < 1 or self.hidden < 1 or self.layers < 1 or self.context < 1:
             raise ValueError(f"LMConfig: vocab_size, hidden, layers and context must be positive, got "
                              f"{self.vocab_size}, {self.hidden}, {self.layers}, {self.context}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"LMConfig: dropout must be in [0, 1), got {self.dropout}")
+        if self.dropout is not None and not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"LMConfig: dropout must be in [0, 1) or None (chosen by the training run), "
+                             f"got {self.dropout}")
         if self.embed is None:
             self.embed = self.hidden
         if self.tie_weights and self.model != "transformer" and self.embed != self.hidden:
@@ -139,8 +144,9 @@ class RecurrentLM(Module):
         self.embedding = Embedding(V, E, rng=rng)
         init.uniform_(self.embedding.weight, -0.1, 0.1, rng)
         self.rnn: LSTM | GRU | RNN
+        p = config.dropout or 0.0
         kwargs: dict[str, Any] = dict(num_layers=config.layers, rng=rng, fused=True,
-                                      dropout=config.dropout if config.layers > 1 else 0.0)
+                                      dropout=p if config.layers > 1 else 0.0)
         if config.model == "lstm":
             self.rnn = LSTM(E, H, forget_bias=1.0, **kwargs)
         elif config.model == "gru":
@@ -149,7 +155,7 @@ class RecurrentLM(Module):
             self.rnn = RNN(E, H, **kwargs)
         else:
             raise ValueError(f"RecurrentLM: model must be rnn, lstm or gru, got {config.model!r}")
-        self.dropout = Dropout(config.dropout, rng=rng)
+        self.dropout = Dropout(p, rng=rng)
         self.decoder = Linear(H, V, rng=rng)
         assert self.decoder.bias is not None
         init.zeros_(self.decoder.bias)
@@ -191,7 +197,7 @@ class TransformerLM(Module):
         init.normal_(self.position.weight, 0.0, 0.02, rng)
         assert config.ff is not None  # set by LMConfig.__post_init__
         self.layers = ModuleList(
-            TransformerEncoderLayer(d, config.heads, config.ff, config.dropout, activation="gelu",
+            TransformerEncoderLayer(d, config.heads, config.ff, config.dropout or 0.0, activation="gelu",
                                     norm_first=True, rng=rng, fused=True)
             for _ in range(config.layers)
         )
@@ -219,6 +225,22 @@ class TransformerLM(Module):
     def extra_repr(self) -> str:
         c = self.config
         return f"vocab={c.vocab_size}, d={c.hidden}, heads={c.heads}, context={c.context}"
+
+
+def set_dropout(model: RecurrentLM | TransformerLM, p: float) -> None:
+    """Make every dropout of `model` drop with probability `p` (and record it in ``model.config``): the
+    output and between-layer dropout of a recurrent LM, the attention, residual and feed-forward dropout
+    of a Transformer. The weights are untouched."""
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"set_dropout: p must be in [0, 1), got {p}")
+    for module in model.modules():
+        if isinstance(module, Dropout):
+            module.p = p
+        elif isinstance(module, (RNN, LSTM, GRU)) and module.num_layers > 1:
+            module.dropout = p  # between layers (not after the last: that is the model's own Dropout)
+        elif isinstance(module, MultiheadAttention):
+            module.dropout = p
+    model.config = replace(model.config, dropout=p)
 
 
 def build_model(config: LMConfig,

@@ -37,17 +37,45 @@ from ..utils import clip_grad_norm_
 from .checkpoint import Checkpoint, CheckpointError, restore_carry, save_checkpoint, set_generator_states
 from .curves import plot_history
 from .metadata import MetadataError, check_meta
-from .models import Evaluation, baselines, chunk_loss, detach_state, evaluate
+from .models import (
+    Evaluation,
+    RecurrentLM,
+    TransformerLM,
+    baselines,
+    chunk_loss,
+    detach_state,
+    evaluate,
+    set_dropout,
+)
 from .progress import Interrupts, Progress, stop_signal
 from .rundir import claim
 from .sampling import generate
 from .text import CorpusError, Vocab, batchify, load_corpus, text_pieces
 from .threads import DEFAULT_THREADS, blas_threads
 
-__all__ = ["TrainConfig", "TrainResult", "Trainer", "TrainingError", "prepare_data", "trained_split"]
+__all__ = ["TrainConfig", "TrainResult", "Trainer", "TrainingError", "dropout_for", "dropout_rule",
+           "prepare_data", "trained_split"]
 
 CHECKPOINT = "checkpoint.npz"
 CURVE = "loss_curve.png"
+
+
+# The dropout of a model whose LMConfig leaves it to the run (None, the default): by how many passes over
+# the training text the run's planned steps make. Few passes have nothing to regularise (dropout only
+# slows learning); many passes memorise the text. Chosen by measurement (docs/performance.md).
+DROPOUT_BY_PASSES: tuple[tuple[float, float], ...] = ((8.0, 0.0), (16.0, 0.1), (math.inf, 0.2))
+
+
+def dropout_for(passes: float) -> float:
+    """The dropout for a run that makes `passes` passes over its training text (`DROPOUT_BY_PASSES`)."""
+    return next(p for most, p in DROPOUT_BY_PASSES if passes <= most)
+
+
+def dropout_rule() -> str:
+    """`DROPOUT_BY_PASSES` in words: '0 up to 8 passes over the training text, 0.1 up to 16, 0.2 beyond'."""
+    parts = [f"{p:g} up to {most:g}" if math.isfinite(most) else f"{p:g} beyond"
+             for most, p in DROPOUT_BY_PASSES]
+    return parts[0] + " passes over the training text, " + ", ".join(parts[1:])
 
 
 class TrainingError(Exception):
@@ -463,10 +491,22 @@ class Trainer:
                 planned = max(1, int(60 * minutes / max(self._probe_seconds() * 1.15, 1e-6)))
             self.warmup = min(self.config.warmup, planned // 10)
             self._build_schedule(planned)
+            self._choose_dropout(planned)
         elif steps is not None and steps > self.planned and self.config.schedule == "cosine":
             self._say(f"note: the schedule was planned for {self.planned} steps; beyond them the learning "
                       f"rate stays at {self.schedule.lr_at(self.planned + 1):.2g}")
         return steps, deadline
+
+    def _choose_dropout(self, planned: int) -> None:
+        """A fresh run of a model whose config leaves dropout to the run (None) sets it from the passes
+        over the training text that `planned` steps make (`dropout_for`), and says so."""
+        model = self.model
+        if not isinstance(model, (RecurrentLM, TransformerLM)) or model.config.dropout is not None:
+            return
+        passes = planned * self.config.batch_size * self.config.seq_len / max(len(self.train_ids), 1)
+        p = dropout_for(passes)
+        set_dropout(model, p)
+        self._say(f"dropout {p:g}: {planned:,} planned steps read the training text about {passes:.1f} times")
 
     def _loop(self, steps: int | None, deadline: float, progress: bool) -> int:
         """Train steps until `steps` or `deadline`, validating and saving every ``eval_every`` steps (a
