@@ -92,7 +92,7 @@ def _weights_by_key(
 
 
 def _by_key(mask: np.ndarray) -> np.ndarray:
-    """A mask that broadcasts to (..., L, S) (it may have fewer axes), as a view that broadcasts to (..., S, L)."""
+    """A mask broadcasting to (..., L, S) (perhaps with fewer axes) as a view broadcasting to (..., S, L)."""
     return _swap(mask.reshape((1,) * (2 - mask.ndim) + mask.shape))
 
 
@@ -106,8 +106,8 @@ def _scores_backward(
 ) -> tuple[np.ndarray, np.ndarray]:
     """dq, dk from the key-major weights `wt` (..., S, L) and the gradient `dwt` of the weights, also
     key-major (a fresh array: it is overwritten)."""
-    product = dwt * wt
-    dwt -= _column_sums(product)  # the softmax's backward: dw - sum(dw * w) over each query's keys
+    # the softmax's backward: dw - sum(dw * w) over each query's keys (einsum: no (..., S, L) temporary)
+    dwt -= np.einsum("...sl,...sl->...l", dwt, wt)[..., None, :]
     np.multiply(dwt, wt, out=dwt)  # now the gradient of the scaled scores, transposed
     dq = _swap(dwt) @ k  # (..., L, S) @ (..., S, E)
     dk = dwt @ q  # (..., S, L) @ (..., L, E)
