@@ -1,13 +1,14 @@
 """Composites built from the primitive ops: losses, dropout, normalisation, activations.
 
 The composed functions have no backward code of their own; the engine differentiates them through
-the primitives they are made of (see ops.py for the derivative table). Three of them also exist as
+the primitives they are made of (see ops.py for the derivative table). Four of them also exist as
 one op each with its own backward, chosen with ``fused=True`` (NOTE: speed, measured in
 benchmarks/transformer_lm.py):
 
     FusedLayerNorm     out = (x - mean) r, r = 1/sqrt(var + eps)  dx = (g - mean(g) - out mean(g out)) r
     FusedGelu          out = x/2 (1 + tanh(c (x + a x^3)))        dx = g gelu'(x)
     FusedCrossEntropy  out_i = -log softmax(z_i)[t_i] k_i         dz_i = (softmax(z_i) - onehot(t_i)) g_i k_i
+    FusedLinear        out = x w^T + b                            dx = g w, dw = g^T x, db = sum(g)
 
 Each is a `Function` in the engine's one protocol: its backward rule is written once, with what
 arrays and Tensors share, so it runs on arrays in a first-order pass and on Tensors with
@@ -182,16 +183,54 @@ def one_hot(indices: Any, num_classes: int, dtype: Any = np.float32) -> Tensor:
     return Tensor(np.eye(num_classes, dtype=dtype)[indices])
 
 
-def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """x @ weight.T + bias, with weight of shape (out_features, in_features)."""
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None, fused: bool = False) -> Tensor:
+    """x @ weight.T + bias, with weight of shape (out_features, in_features).
+
+    ``fused=True``: one node (`FusedLinear`, same values, double backward supported); the default
+    composes a transpose, a matmul and an add.
+    """
     if x.ndim == 0 or weight.ndim != 2 or x.shape[-1] != weight.shape[1]:
         raise ShapeError(
             f"linear: input of shape {x.shape} does not fit weight of shape {weight.shape}: the weight is "
             f"(out_features, in_features), so the input's last axis must be in_features = "
             f"{weight.shape[-1] if weight.ndim else '?'}"
         )
+    if fused:
+        return FusedLinear.apply(x, weight) if bias is None else FusedLinear.apply(x, weight, bias)
     out = x @ weight.T
     return out if bias is None else out + bias
+
+
+class FusedLinear(Function):
+    """out = x w^T + b over x's last axis;  dx = grad w,  dw = grad^T x over all rows,  db = grad (summed).
+
+    NOTE: speed: one node where the composed form takes three (transpose, matmul, add): the rows of
+    every leading axis in one GEMM, the bias added into the product's own buffer, and w's gradient
+    made in w's layout, (out, in), by one GEMM.
+    """
+
+    def forward(self, x, w, b=None):
+        self.save_for_backward(x, w)
+        out = _rows(x) @ w.T  # (N, in) @ (in, out) -> (N, out)
+        if b is not None:
+            if np.promote_types(out.dtype, b.dtype) == out.dtype:
+                out += b
+            else:  # a wider bias widens the result, as in the composed form
+                out = out + b
+        return out.reshape(*x.shape[:-1], w.shape[0])
+
+    def backward(self, grad):
+        x, w = self.saved_tensors
+        need_x, need_w = self.needs_input_grad[:2]
+        rows = _rows(grad)  # (N, out)
+        dx = (rows @ w).reshape(x.shape) if need_x else None  # (N, out) @ (out, in)
+        dw = rows.T @ _rows(x) if need_w else None  # (out, N) @ (N, in)
+        return (dx, dw) if len(self.needs_input_grad) == 2 else (dx, dw, grad)  # the engine sums db
+
+
+def _rows(x: Any) -> Any:
+    """An array or Tensor (..., n) as a matrix (N, n) of all its rows."""
+    return x.reshape(math.prod(x.shape[:-1]), x.shape[-1])
 
 
 def embedding(indices: Any, weight: Tensor) -> Tensor:
