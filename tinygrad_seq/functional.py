@@ -6,6 +6,7 @@ one op each with its own backward, chosen with ``fused=True`` (NOTE: speed, meas
 benchmarks/transformer_lm.py):
 
     FusedLayerNorm     out = (x - mean) r, r = 1/sqrt(var + eps)  dx = (g - mean(g) - out mean(g out)) r
+                       with w, b: y = out w + b, still one node  the same with g w for g; dw = g out, db = g
     FusedGelu          out = x/2 (1 + tanh(c (x + a x^3)))        dx = g gelu'(x)
     FusedCrossEntropy  out_i = -log softmax(z_i)[t_i] k_i         dz_i = (softmax(z_i) - onehot(t_i)) g_i k_i
     FusedLinear        out = x w^T + b                            dx = g w, dw = g^T x, db = sum(g)
@@ -213,10 +214,7 @@ class FusedLinear(Function):
         self.save_for_backward(x, w)
         out = _rows(x) @ w.T  # (N, in) @ (in, out) -> (N, out)
         if b is not None:
-            if np.promote_types(out.dtype, b.dtype) == out.dtype:
-                out += b
-            else:  # a wider bias widens the result, as in the composed form
-                out = out + b
+            out = _add_into(out, b)
         return out.reshape(*x.shape[:-1], w.shape[0])
 
     def backward(self, grad):
@@ -257,9 +255,12 @@ def layer_norm(
     """Normalise the last len(normalized_shape) axes to mean 0, variance 1, then scale and shift.
 
     ``fused=True``: the normalisation is one node (`FusedLayerNorm`, same values, double backward
-    supported); the default composes it from a dozen primitives.
+    supported), with the scale and shift inside it when both are given; the default composes it from
+    a dozen primitives.
     """
     axes = tuple(range(x.ndim - len(normalized_shape), x.ndim))
+    if fused and weight is not None and bias is not None:
+        return FusedLayerNorm.apply(x, weight, bias, axes=axes, eps=eps)
     if fused:
         out = FusedLayerNorm.apply(x, axes=axes, eps=eps)
     else:
@@ -275,30 +276,47 @@ def _normalize(x: Tensor, axes: tuple[int, ...], eps: float) -> Tensor:
 
 
 class FusedLayerNorm(Function):
-    """out = (x - mean) r over `axes`, r = 1/sqrt(var + eps);  dx = (grad - mean(grad) - out mean(grad out)) r
+    """xhat = (x - mean) r over `axes`, r = 1/sqrt(var + eps); out = xhat, or xhat w + b given w and b;
+    g = grad w (or grad);  dx = (g - mean(g) - xhat mean(g xhat)) r;  dw = grad xhat;  db = grad.
 
-    NOTE: speed: one node and five passes over x forward where the composed form takes eleven nodes.
+    NOTE: speed: one node and five passes over x forward where the composed form takes eleven nodes
+    (thirteen with w and b, whose gradients the engine sums over the rows like any broadcast one).
     """
 
-    def forward(self, x, axes, eps):
+    def forward(self, x, *affine, axes, eps):
         self.axes, self.eps = axes, eps
-        out = x - _mean(x, axes)
-        rstd = 1.0 / np.sqrt(_mean(out * out, axes) + eps)
-        out *= rstd
-        self.save_for_backward(x, out, rstd)
-        return out
+        xhat = x - _mean(x, axes)
+        rstd = 1.0 / np.sqrt(_mean(xhat * xhat, axes) + eps)
+        xhat *= rstd
+        self.save_for_backward(x, xhat, rstd, *affine[:1])  # the input, xhat, 1/std and w
+        if not affine:
+            return xhat
+        w, b = affine
+        return _add_into(xhat * w, b)
 
     def backward(self, grad):
         axes = self.axes
-        x, out, rstd = self.saved_tensors
-        if self.create_graph:  # the saved 1/std would be a constant: recompute it from x
+        x, xhat, rstd, *w = self.saved_tensors
+        if self.create_graph:  # saved intermediates would be constants: recompute them from x
             rstd = 1 / (x.var(axes, keepdims=True, ddof=0) + self.eps).sqrt()
-        # a fresh temporary: the augmented assignments below are in place on arrays and new nodes on
+            if w:  # xhat is not the output here (without w the saved output is xhat itself)
+                xhat = (x - x.mean(axes, keepdims=True)) * rstd
+        # fresh temporaries: the augmented assignments below are in place on arrays and new nodes on
         # Tensors that require grad (see Tensor.__isub__), so the one formula serves both passes
-        dx = grad - _mean(grad, axes)
-        dx -= out * _mean(grad * out, axes)
+        g = grad * w[0] if w else grad
+        dx = g - _mean(g, axes)
+        dx -= xhat * _mean(g * xhat, axes)
         dx *= rstd
-        return dx
+        return (dx, grad * xhat, grad) if w else dx
+
+
+def _add_into(out: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """out + b, written into `out` (a fresh array) unless b is wider and widens the result, as NumPy's
+    + would."""
+    if np.promote_types(out.dtype, b.dtype) != out.dtype:
+        return out + b
+    out += b
+    return out
 
 
 def _mean(x: Any, axes: tuple[int, ...]) -> Any:
