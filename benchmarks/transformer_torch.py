@@ -4,14 +4,15 @@
     python benchmarks/transformer_torch.py --profile   # also where tinygrad_seq's time goes (cProfile)
 
 PyTorch is optional, never a dependency of the project: without it the script says so in one line and
-times tinygrad_seq against the NumPy step alone. The model, its sizes, the data and the NumPy step are
-those of transformer_lm.py. The PyTorch model is the same network written by hand in torch (nn.Linear,
-nn.LayerNorm, GELU in its tanh form as here, Adam with its defaults), its attention either the softmax of
-the masked scores ("torch eager") or torch's fused ``F.scaled_dot_product_attention`` ("torch sdpa"). It
-starts from tinygrad_seq's weights; before timing, two float64 steps must agree on the loss, every
-gradient and every updated weight (1e-9). Timed: float32 training steps (zero grads, forward,
-cross-entropy, backward, Adam step), one thread on each side (``torch.set_num_threads(1)``; BLAS through
-timing.py), all in turns in one process, CPU time; each ratio is tinygrad_seq (``fused=True``) over the other.
+times tinygrad_seq against the NumPy step alone. The model, its sizes, the data and the NumPy step (and
+its float64 check) are those of transformer_lm.py. The PyTorch model is the same network written by hand
+in torch (nn.Linear, nn.LayerNorm, GELU in its tanh form as here, Adam with its defaults), its attention
+either the softmax of the masked scores ("torch eager") or torch's fused
+``F.scaled_dot_product_attention`` ("torch sdpa"). It starts from tinygrad_seq's weights; before timing,
+two float64 steps must agree on the loss, every gradient and every updated weight (1e-9). Timed: float32
+training steps (zero grads, forward, cross-entropy, backward, Adam step), one thread on each side
+(``torch.set_num_threads(1)``; BLAS through timing.py), all in turns in one process, CPU time; each ratio
+is tinygrad_seq (``fused=True``) over the other.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from timing import engine_step, medians, profile, ratio_line  # sets BLAS's thre
 # isort: split
 import numpy as np
 from transformer_lm import BATCH, BLOCK, HEADS, LAYERS, LR, N_EMBD, VOCAB, build, data, numpy_step
+from transformer_lm import check_agreement as numpy_agreement
 
 try:
     import torch
@@ -131,12 +133,13 @@ def main() -> None:
         f"layers, block {BLOCK}, batch {BATCH}, Adam), float32, one thread each, median of {args.repeats} "
         f"in turns"
     )
+    print(f"NumPy by hand: float64 loss, gradients and Adam updates agree to {numpy_agreement(True):.1e}")
     ids, targets = data(np.random.default_rng(2), BATCH, BLOCK)
     model, opt, params, adam = build(np.float32, fused=True)
     ours = partial(engine_step, model, opt, ids, targets, fused=True)
     others = {"numpy by hand": (partial(numpy_step, params, adam, ids, targets), None)}
     if torch is None:
-        print("PyTorch is not installed (pip install torch to compare): tinygrad_seq vs NumPy only")
+        print("PyTorch is not installed (a CPU build of torch adds it): tinygrad_seq vs NumPy only")
     else:
         torch.set_num_threads(1)
         agree = max(check_agreement(sdpa) for sdpa in (False, True))
