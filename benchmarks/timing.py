@@ -41,7 +41,7 @@ def engine_step(model, opt, ids, targets, fused: bool = False) -> float:
 
 
 def median_seconds(step: Callable[[], object], repeats: int) -> float:
-    """Median wall time of `repeats` calls of `step`, after one warm-up call."""
+    """Median CPU time of `repeats` calls of `step`, after one warm-up call."""
     step()
     times = []
     for _ in range(repeats):
@@ -59,12 +59,16 @@ def compare(label: str, engine: Callable[[], object], numpy: Callable[[], object
     they run moves both medians alike rather than the ratio.
     """
     t_engine, t_numpy = medians([engine, numpy], repeats)
-    ratio = t_engine / t_numpy
     print(label)
+    print(f"  tinygrad_seq {t_engine * 1e3:8.2f} ms   {ratio_line('numpy', t_engine, t_numpy, target)}")
+    return t_engine / t_numpy
+
+
+def ratio_line(name: str, t_engine: float, t_other: float, target: float | None = None) -> str:
+    """`name`'s median time and tinygrad_seq's ratio to it (engine / other), next to its target if given."""
+    ratio = t_engine / t_other
     goal = "" if target is None else f"   target <= {target:.2f}x: {'met' if ratio <= target else 'NOT met'}"
-    times = f"tinygrad_seq {t_engine * 1e3:8.2f} ms   numpy {t_numpy * 1e3:8.2f} ms"
-    print(f"  {times}   ratio {ratio:5.2f}x{goal}")
-    return ratio
+    return f"{name} {t_other * 1e3:8.2f} ms   ratio {ratio:5.2f}x{goal}"
 
 
 def medians(steps: list[Callable[[], object]], repeats: int) -> list[float]:

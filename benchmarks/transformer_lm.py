@@ -55,7 +55,7 @@ class TransformerLM(nn.Module):
             for _ in range(layers)
         )
         self.norm = nn.LayerNorm(n_embd, fused=fused)
-        self.head = nn.Linear(n_embd, vocab, rng=rng)
+        self.head = nn.Linear(n_embd, vocab, rng=rng, fused=fused)
 
     def forward(self, ids: np.ndarray) -> Tensor:
         x = self.pos(self.tok(ids))  # (B, T) -> (B, T, C)

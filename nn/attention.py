@@ -13,6 +13,7 @@ is added to the scores, so ``-inf`` blocks a position and 0 leaves it alone.
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -205,7 +206,8 @@ class MultiheadAttention(Module):
     ``attn_mask`` (L, S) or (B * heads, L, S). ``is_causal=True`` blocks the future on its own (PyTorch
     treats it only as a hint that attn_mask is causal). A query whose keys are all blocked gets zeros
     (PyTorch gives NaN there). ``fused=True`` runs the attention itself as one node (first-order only;
-    see `scaled_dot_product_attention`).
+    see `scaled_dot_product_attention`) and each projection as one (`functional.FusedLinear`); the
+    attribute ``fused`` switches both.
 
     Example::
 
@@ -232,7 +234,7 @@ class MultiheadAttention(Module):
         self.embed_dim, self.num_heads, self.head_dim = embed_dim, num_heads, embed_dim // num_heads
         self.kdim = embed_dim if kdim is None else kdim
         self.vdim = embed_dim if vdim is None else vdim
-        self.dropout, self.batch_first, self.rng, self.fused = dropout, batch_first, rng, fused
+        self.dropout, self.batch_first, self.rng = dropout, batch_first, rng
         self._qkv_same_embed_dim = self.kdim == embed_dim and self.vdim == embed_dim
         E = embed_dim
         self.in_proj_weight: Parameter | None = None  # (3E, E) when q, k, v have the same size
@@ -248,11 +250,21 @@ class MultiheadAttention(Module):
             self.v_proj_weight = Parameter(np.empty((E, self.vdim), dtype=dtype))
             projections = [self.q_proj_weight, self.k_proj_weight, self.v_proj_weight]
         self.in_proj_bias = Parameter(np.zeros(3 * E, dtype=dtype)) if bias else None
-        self.out_proj = Linear(E, E, bias=bias, rng=rng, dtype=dtype)
+        self.out_proj = Linear(E, E, bias=bias, rng=rng, dtype=dtype, fused=fused)
         for w in projections:
             init.xavier_uniform_(w, rng=rng)
         if self.out_proj.bias is not None:
             init.zeros_(self.out_proj.bias)
+        self.fused = fused
+
+    @property
+    def fused(self) -> bool:
+        return self._fused
+
+    @fused.setter
+    def fused(self, value: bool) -> None:
+        object.__setattr__(self, "_fused", bool(value))
+        self.out_proj.fused = bool(value)
 
     def extra_repr(self) -> str:
         return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, dropout={self.dropout}"
@@ -260,19 +272,20 @@ class MultiheadAttention(Module):
     def _project(self, query: Tensor, key: Tensor, value: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """The three input projections; one matmul for self-attention with shared weights."""
         E = self.embed_dim
+        linear = partial(F.linear, fused=self.fused)
         b = self.in_proj_bias
         bq, bk, bv = (None, None, None) if b is None else (b[:E], b[E:2 * E], b[2 * E:])
         if self.in_proj_weight is None:
             assert self.q_proj_weight is not None and self.k_proj_weight is not None
             assert self.v_proj_weight is not None
-            return (F.linear(query, self.q_proj_weight, bq), F.linear(key, self.k_proj_weight, bk),
-                    F.linear(value, self.v_proj_weight, bv))
+            return (linear(query, self.q_proj_weight, bq), linear(key, self.k_proj_weight, bk),
+                    linear(value, self.v_proj_weight, bv))
         w = self.in_proj_weight
         if query is key and key is value:
-            qkv = F.linear(query, w, b)  # (B, L, E) -> (B, L, 3E)
+            qkv = linear(query, w, b)  # (B, L, E) -> (B, L, 3E)
             q, k, v = qkv.split(sections=3, axis=-1)  # (B, L, 3E) -> 3 x (B, L, E)
             return q, k, v
-        return F.linear(query, w[:E], bq), F.linear(key, w[E:2 * E], bk), F.linear(value, w[2 * E:], bv)
+        return linear(query, w[:E], bq), linear(key, w[E:2 * E], bk), linear(value, w[2 * E:], bv)
 
     def _mask(self, attn_mask: Any, key_padding_mask: Any, B: int, L: int, S: int, batched: bool,
               dtype: np.dtype) -> np.ndarray | None:

@@ -22,7 +22,8 @@ class Linear(Module):
     """y = x @ weight.T + bias, with weight (out_features, in_features) and bias (out_features,).
 
     Both start from U(-1/sqrt(in_features), 1/sqrt(in_features)), PyTorch's default.
-    Input (..., in_features) -> output (..., out_features).
+    Input (..., in_features) -> output (..., out_features). ``fused=True`` (also the attribute): one
+    node (`functional.FusedLinear`, same values) instead of a transpose, a matmul and an add.
 
     Example::
 
@@ -32,10 +33,11 @@ class Linear(Module):
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
-                 rng: np.random.Generator | None = None, dtype: Any = np.float32) -> None:
+                 rng: np.random.Generator | None = None, dtype: Any = np.float32,
+                 fused: bool = False) -> None:
         super().__init__()
         rng = generator(rng)
-        self.in_features, self.out_features = in_features, out_features
+        self.in_features, self.out_features, self.fused = in_features, out_features, fused
         self.weight = Parameter(np.empty((out_features, in_features), dtype=dtype))
         init.kaiming_uniform_(self.weight, a=math.sqrt(5), rng=rng)
         self.bias: Parameter | None
@@ -47,7 +49,7 @@ class Linear(Module):
             self.bias = None
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.linear(x, self.weight, self.bias)  # checks the shapes and names both in its error
+        return F.linear(x, self.weight, self.bias, fused=self.fused)  # checks the shapes (error names both)
 
     def extra_repr(self) -> str:
         bias = self.bias is not None

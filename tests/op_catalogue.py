@@ -511,6 +511,9 @@ CATALOGUE: list[Op] = [
        st.tuples(sizes(), sizes(), sizes()).map(lambda s: ((s[0], s[1]), (s[2], s[1]), (s[2],)))),
     Op("linear[no bias, batched]", F.linear, lambda a, w: a @ w.T, ("real",) * 2,
        st.tuples(sizes(), sizes(), sizes(), sizes()).map(lambda s: ((s[3], s[0], s[1]), (s[2], s[1])))),
+    Op("linear[fused]", lambda x, w, b: F.linear(x, w, b, fused=True), lambda a, w, b: a @ w.T + b,
+       ("real",) * 3, st.tuples(sizes(), sizes(), sizes(), sizes()).map(
+           lambda s: ((s[3], s[0], s[1]), (s[2], s[1]), (s[2],))), gradgrad=True),
     Op("embedding", lambda w: F.embedding(np.array([[0, 2], [2, 2]]), w),
        lambda a: a[np.array([[0, 2], [2, 2]])], ("real",),
        st.tuples(sizes(3, 4), sizes()).map(lambda s: (s,))),

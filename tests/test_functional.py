@@ -1,5 +1,5 @@
 """tinygrad_seq.functional: the composites (losses, dropout, normalisation, activations) and the fused
-primitives (layer_norm, gelu, cross_entropy with fused=True) against their composed forms: values,
+primitives (layer_norm, gelu, cross_entropy, linear with fused=True) against their composed forms: values,
 gradients and gradients of gradients agree in float64 to 1e-10 on drawn inputs.
 
 Forward against NumPy, gradcheck and gradgradcheck of each composite and fused op are rows of
@@ -87,11 +87,35 @@ def test_fused_cross_entropy_with_a_class_axis_in_the_middle_equals_composed():
             lambda z, fused, r=reduction: F.cross_entropy(z, targets, reduction=r, fused=fused), [logits])
 
 
+@given(st.lists(st.integers(1, 3), min_size=0, max_size=2), st.integers(1, 4), st.integers(1, 4),
+       st.booleans(), st.integers(0, 2**16))
+def test_fused_linear_equals_composed(lead, n_in, n_out, bias, seed):
+    rng = np.random.default_rng(seed)
+    arrays = [rng.standard_normal((*lead, n_in)), rng.standard_normal((n_out, n_in))]
+    arrays += [rng.standard_normal(n_out)] if bias else []
+    assert_same_values_and_gradients(lambda x, *wb, fused: F.linear(x, *wb, fused=fused), arrays)
+
+
+def test_fused_linear_widens_to_a_float64_bias_and_skips_unneeded_gradients():
+    rng = np.random.default_rng(4)
+    x = Tensor(rng.standard_normal((2, 3, 4)).astype(np.float32))  # data: no gradient asked
+    w = Tensor(rng.standard_normal((5, 4)).astype(np.float32), requires_grad=True)
+    b = Tensor(rng.standard_normal(5), requires_grad=True)  # float64
+    fused, composed = F.linear(x, w, b, fused=True), F.linear(x, w, b)
+    assert fused.dtype == composed.dtype == np.float64
+    np.testing.assert_allclose(fused.numpy(), composed.numpy(), rtol=1e-6)
+    grads = tg.grad(fused.sum(), [w, b])
+    assert grads[0].dtype == np.float32 and grads[1].shape == (5,)
+    np.testing.assert_allclose(grads[1].numpy(), np.full(5, 6.0))  # every one of the 2 x 3 rows
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_fused_ops_keep_the_dtype_and_are_one_node(dtype):
     x = Tensor(np.random.default_rng(3).standard_normal((4, 5)).astype(dtype), requires_grad=True)
+    w, b = (Tensor(np.ones(shape, dtype=dtype), requires_grad=True) for shape in ((3, 5), (3,)))
     for fn in (lambda x, f: F.gelu(x, fused=f), lambda x, f: F.layer_norm(x, (5,), fused=f),
-               lambda x, f: F.cross_entropy(x, np.array([0, 1, 2, 3]), reduction="none", fused=f)):
+               lambda x, f: F.cross_entropy(x, np.array([0, 1, 2, 3]), reduction="none", fused=f),
+               lambda x, f: F.linear(x, w, b, fused=f)):
         out = fn(x, True)
         (dx,) = tg.grad(out.sum(), [x])
         assert out.dtype == dtype and dx.dtype == dtype

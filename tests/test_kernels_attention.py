@@ -145,8 +145,9 @@ def test_fused_encoder_layer_passes_gradcheck_and_draws_one_attention_node():
     out = layer(Tensor(x, requires_grad=True), is_causal=True)
     ops = [fn.name for fn in toposort([out])]
     assert ops.count("ScaledDotProductAttention") == 1 and "FusedLayerNorm" in ops and "FusedGelu" in ops
+    assert ops.count("FusedLinear") == 4 and "MatMul" not in ops  # in_proj, out_proj, linear1, linear2
     layer.fused = False  # the same weights as composed ops: no fused node left, the same values
     composed = layer(Tensor(x, requires_grad=True), is_causal=True)
     assert not any(fn.name.startswith(("Fused", "ScaledDot")) for fn in toposort([composed]))
-    assert not layer.self_attn.fused and not layer.norm1.fused
+    assert not layer.self_attn.fused and not layer.norm1.fused and not layer.self_attn.out_proj.fused
     np.testing.assert_allclose(composed.numpy(), out.numpy(), rtol=RTOL, atol=ATOL)

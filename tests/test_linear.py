@@ -35,10 +35,12 @@ def check_layer_gradients(layer: nn.Module, *inputs, **kwargs):
 # ---------------------------------------------------------------------- Linear
 
 
-@given(batch=shapes(max_dims=2, max_side=3), n_in=sides, n_out=sides, bias=st.booleans(), seed=seeds)
-def test_linear_forward_matches_numpy_and_gradients_match_finite_differences(batch, n_in, n_out, bias, seed):
+@given(batch=shapes(max_dims=2, max_side=3), n_in=sides, n_out=sides, bias=st.booleans(), seed=seeds,
+       fused=st.booleans())
+def test_linear_forward_matches_numpy_and_gradients_match_finite_differences(batch, n_in, n_out, bias, seed,
+                                                                              fused):
     rng = np.random.default_rng(seed)
-    layer = nn.Linear(n_in, n_out, bias=bias, rng=rng, dtype=np.float64)
+    layer = nn.Linear(n_in, n_out, bias=bias, rng=rng, dtype=np.float64, fused=fused)
     x = rng.normal(size=batch + (n_in,))
     out = layer(Tensor(x))
     expected = x @ layer.weight.numpy().T + (layer.bias.numpy() if bias else 0.0)

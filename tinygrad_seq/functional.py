@@ -1,13 +1,15 @@
 """Composites built from the primitive ops: losses, dropout, normalisation, activations.
 
 The composed functions have no backward code of their own; the engine differentiates them through
-the primitives they are made of (see ops.py for the derivative table). Three of them also exist as
+the primitives they are made of (see ops.py for the derivative table). Four of them also exist as
 one op each with its own backward, chosen with ``fused=True`` (NOTE: speed, measured in
 benchmarks/transformer_lm.py):
 
     FusedLayerNorm     out = (x - mean) r, r = 1/sqrt(var + eps)  dx = (g - mean(g) - out mean(g out)) r
+                       with w, b: y = out w + b, still one node  the same with g w for g; dw = g out, db = g
     FusedGelu          out = x/2 (1 + tanh(c (x + a x^3)))        dx = g gelu'(x)
     FusedCrossEntropy  out_i = -log softmax(z_i)[t_i] k_i         dz_i = (softmax(z_i) - onehot(t_i)) g_i k_i
+    FusedLinear        out = x w^T + b                            dx = g w, dw = g^T x, db = sum(g)
 
 Each is a `Function` in the engine's one protocol: its backward rule is written once, with what
 arrays and Tensors share, so it runs on arrays in a first-order pass and on Tensors with
@@ -182,16 +184,51 @@ def one_hot(indices: Any, num_classes: int, dtype: Any = np.float32) -> Tensor:
     return Tensor(np.eye(num_classes, dtype=dtype)[indices])
 
 
-def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """x @ weight.T + bias, with weight of shape (out_features, in_features)."""
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None, fused: bool = False) -> Tensor:
+    """x @ weight.T + bias, with weight of shape (out_features, in_features).
+
+    ``fused=True``: one node (`FusedLinear`, same values, double backward supported); the default
+    composes a transpose, a matmul and an add.
+    """
     if x.ndim == 0 or weight.ndim != 2 or x.shape[-1] != weight.shape[1]:
         raise ShapeError(
             f"linear: input of shape {x.shape} does not fit weight of shape {weight.shape}: the weight is "
             f"(out_features, in_features), so the input's last axis must be in_features = "
             f"{weight.shape[-1] if weight.ndim else '?'}"
         )
+    if fused:
+        return FusedLinear.apply(x, weight) if bias is None else FusedLinear.apply(x, weight, bias)
     out = x @ weight.T
     return out if bias is None else out + bias
+
+
+class FusedLinear(Function):
+    """out = x w^T + b over x's last axis;  dx = grad w,  dw = grad^T x over all rows,  db = grad (summed).
+
+    NOTE: speed: one node where the composed form takes three (transpose, matmul, add): the rows of
+    every leading axis in one GEMM, the bias added into the product's own buffer, and w's gradient
+    made in w's layout, (out, in), by one GEMM.
+    """
+
+    def forward(self, x, w, b=None):
+        self.save_for_backward(x, w)
+        out = _rows(x) @ w.T  # (N, in) @ (in, out) -> (N, out)
+        if b is not None:
+            out = _add_into(out, b)
+        return out.reshape(*x.shape[:-1], w.shape[0])
+
+    def backward(self, grad):
+        x, w = self.saved_tensors
+        need_x, need_w = self.needs_input_grad[:2]
+        rows = _rows(grad)  # (N, out)
+        dx = (rows @ w).reshape(x.shape) if need_x else None  # (N, out) @ (out, in)
+        dw = rows.T @ _rows(x) if need_w else None  # (out, N) @ (N, in)
+        return (dx, dw) if len(self.needs_input_grad) == 2 else (dx, dw, grad)  # the engine sums db
+
+
+def _rows(x: Any) -> Any:
+    """An array or Tensor (..., n) as a matrix (N, n) of all its rows."""
+    return x.reshape(math.prod(x.shape[:-1]), x.shape[-1])
 
 
 def embedding(indices: Any, weight: Tensor) -> Tensor:
@@ -218,9 +255,12 @@ def layer_norm(
     """Normalise the last len(normalized_shape) axes to mean 0, variance 1, then scale and shift.
 
     ``fused=True``: the normalisation is one node (`FusedLayerNorm`, same values, double backward
-    supported); the default composes it from a dozen primitives.
+    supported), with the scale and shift inside it when both are given; the default composes it from
+    a dozen primitives.
     """
     axes = tuple(range(x.ndim - len(normalized_shape), x.ndim))
+    if fused and weight is not None and bias is not None:
+        return FusedLayerNorm.apply(x, weight, bias, axes=axes, eps=eps)
     if fused:
         out = FusedLayerNorm.apply(x, axes=axes, eps=eps)
     else:
@@ -236,30 +276,47 @@ def _normalize(x: Tensor, axes: tuple[int, ...], eps: float) -> Tensor:
 
 
 class FusedLayerNorm(Function):
-    """out = (x - mean) r over `axes`, r = 1/sqrt(var + eps);  dx = (grad - mean(grad) - out mean(grad out)) r
+    """xhat = (x - mean) r over `axes`, r = 1/sqrt(var + eps); out = xhat, or xhat w + b given w and b;
+    g = grad w (or grad);  dx = (g - mean(g) - xhat mean(g xhat)) r;  dw = grad xhat;  db = grad.
 
-    NOTE: speed: one node and five passes over x forward where the composed form takes eleven nodes.
+    NOTE: speed: one node and five passes over x forward where the composed form takes eleven nodes
+    (thirteen with w and b, whose gradients the engine sums over the rows like any broadcast one).
     """
 
-    def forward(self, x, axes, eps):
+    def forward(self, x, *affine, axes, eps):
         self.axes, self.eps = axes, eps
-        out = x - _mean(x, axes)
-        rstd = 1.0 / np.sqrt(_mean(out * out, axes) + eps)
-        out *= rstd
-        self.save_for_backward(x, out, rstd)
-        return out
+        xhat = x - _mean(x, axes)
+        rstd = 1.0 / np.sqrt(_mean(xhat * xhat, axes) + eps)
+        xhat *= rstd
+        self.save_for_backward(x, xhat, rstd, *affine[:1])  # the input, xhat, 1/std and w
+        if not affine:
+            return xhat
+        w, b = affine
+        return _add_into(xhat * w, b)
 
     def backward(self, grad):
         axes = self.axes
-        x, out, rstd = self.saved_tensors
-        if self.create_graph:  # the saved 1/std would be a constant: recompute it from x
+        x, xhat, rstd, *w = self.saved_tensors
+        if self.create_graph:  # saved intermediates would be constants: recompute them from x
             rstd = 1 / (x.var(axes, keepdims=True, ddof=0) + self.eps).sqrt()
-        # a fresh temporary: the augmented assignments below are in place on arrays and new nodes on
+            if w:  # xhat is not the output here (without w the saved output is xhat itself)
+                xhat = (x - x.mean(axes, keepdims=True)) * rstd
+        # fresh temporaries: the augmented assignments below are in place on arrays and new nodes on
         # Tensors that require grad (see Tensor.__isub__), so the one formula serves both passes
-        dx = grad - _mean(grad, axes)
-        dx -= out * _mean(grad * out, axes)
+        g = grad * w[0] if w else grad
+        dx = g - _mean(g, axes)
+        dx -= xhat * _mean(g * xhat, axes)
         dx *= rstd
-        return dx
+        return (dx, grad * xhat, grad) if w else dx
+
+
+def _add_into(out: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """out + b, written into `out` (a fresh array) unless b is wider and widens the result, as NumPy's
+    + would."""
+    if np.promote_types(out.dtype, b.dtype) != out.dtype:
+        return out + b
+    out += b
+    return out
 
 
 def _mean(x: Any, axes: tuple[int, ...]) -> Any:
@@ -315,18 +372,19 @@ class FusedGelu(Function):
         # Augmented assignments on fresh temporaries: in place on arrays (a first-order pass); on Tensors
         # Tensor.__imul__ / __iadd__ record a new node (x * y, x + y) where a gradient flows and write into
         # the temporary where none does, so this one formula serves both.
+        # NOTE: speed: (1 + th) / 2 + s (1 - th^2) = s + 1/2 + th (1/2 - th s): two temporaries, not three
         slope = x * x
         slope *= 1.5 * _GELU_A * _GELU_C
         slope += 0.5 * _GELU_C
-        slope *= x  # x c (1 + 3 a x^2) / 2
-        sech2 = th * th
-        sech2 *= -1
-        sech2 += 1  # 1 - th^2
-        slope *= sech2
-        slope += 0.5 * th
-        slope += 0.5
-        slope *= grad
-        return slope
+        slope *= x  # s = x c (1 + 3 a x^2) / 2
+        dx = th * slope
+        dx *= -1
+        dx += 0.5
+        dx *= th
+        dx += slope
+        dx += 0.5
+        dx *= grad
+        return dx
 
 
 def relu(x: Tensor) -> Tensor:

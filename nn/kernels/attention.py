@@ -46,21 +46,35 @@ def weights_shape(q_shape: tuple[int, ...], k_shape: tuple[int, ...], *masks: np
 def attention_weights(
     q: np.ndarray, k: np.ndarray, scale: float, blocked: np.ndarray | None, bias: np.ndarray | None
 ) -> np.ndarray:
-    """softmax(scale * q k^T + bias) over the last axis, blocked entries 0, in one buffer (..., L, S).
+    """softmax(scale * q k^T + bias) over the last axis, blocked entries 0: (..., L, S), a view of the
+    key-major (..., S, L) buffer `_weights_by_key` fills.
 
     `blocked` (True = not allowed) and `bias` broadcast to (..., L, S); a row with every key blocked
     is all zeros (its softmax is undefined).
     """
+    return _swap(_weights_by_key(q, k, scale, blocked, bias))
+
+
+def _weights_by_key(
+    q: np.ndarray, k: np.ndarray, scale: float, blocked: np.ndarray | None, bias: np.ndarray | None
+) -> np.ndarray:
+    """The transpose w^T (..., S, L) of the attention weights, in one contiguous buffer.
+
+    NOTE: speed: key-major, each query's softmax runs down a column: its max is one elementwise
+    maximum across the S rows (NumPy's max along a short last axis is 2.5x slower) and its sum one
+    product ones (1, S) @ w^T, so the whole softmax is five vectorised passes.
+    """
     # NOTE: speed: the scale multiplies q (L x E numbers), not the scores (L x S)
-    w = (q * scale) @ _swap(k)  # (..., L, E) @ (..., E, S) -> (..., L, S)
+    wt = k @ _swap(q * scale)  # (..., S, E) @ (..., E, L) -> (..., S, L)
     shape = weights_shape(q.shape, k.shape, blocked, bias)
-    if w.shape != shape:  # a mask with more leading axes than q and k: one row of weights per mask
-        w = np.broadcast_to(w, shape).copy()
+    shape = (*shape[:-2], shape[-1], shape[-2])  # (..., S, L)
+    if wt.shape != shape:  # a mask with more leading axes than q and k: one set of weights per mask
+        wt = np.broadcast_to(wt, shape).copy()
     if bias is not None:
-        w += bias.astype(w.dtype, copy=False)
+        wt += _by_key(bias).astype(wt.dtype, copy=False)
     if blocked is not None:
-        np.copyto(w, -np.inf, where=blocked)
-    top = w.max(axis=-1, keepdims=True)  # (..., L, 1)
+        np.copyto(wt, -np.inf, where=_by_key(blocked))
+    top = wt.max(axis=-2, keepdims=True)  # (..., 1, L)
     dead = None
     if blocked is not None:
         dead = np.isneginf(top)
@@ -68,24 +82,36 @@ def attention_weights(
             top[dead] = 0.0  # exp(-inf - 0) = 0 for every key of a dead row
         else:
             dead = None
-    w -= top
-    np.exp(w, out=w)
-    total = w.sum(axis=-1, keepdims=True)
+    wt -= top
+    np.exp(wt, out=wt)
+    total = _column_sums(wt)  # (..., 1, L)
     if dead is not None:
         total[dead] = 1.0  # 0 / 1: the dead row stays 0
-    w /= total
-    return w
+    wt /= total
+    return wt
+
+
+def _by_key(mask: np.ndarray) -> np.ndarray:
+    """A mask broadcasting to (..., L, S) (perhaps with fewer axes) as a view broadcasting to (..., S, L)."""
+    return _swap(mask.reshape((1,) * (2 - mask.ndim) + mask.shape))
+
+
+def _column_sums(a: np.ndarray) -> np.ndarray:
+    """a.sum(axis=-2, keepdims=True) as one matrix product ones (1, S) @ a (..., S, L) -> (..., 1, L)."""
+    return np.ones((1, a.shape[-2]), dtype=a.dtype) @ a
 
 
 def _scores_backward(
-    w: np.ndarray, dw: np.ndarray, q: np.ndarray, k: np.ndarray, scale: float
+    wt: np.ndarray, dwt: np.ndarray, q: np.ndarray, k: np.ndarray, scale: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """dq, dk from the gradient `dw` of the softmax weights `w` (dw is overwritten)."""
-    dw -= (dw * w).sum(axis=-1, keepdims=True)
-    dw *= w  # now the gradient of the scaled scores; the scale goes on the (smaller) products
-    dq = dw @ k  # (..., L, S) @ (..., S, E)
-    dk = _swap(dw) @ q  # (..., S, L) @ (..., L, E)
-    dq *= scale
+    """dq, dk from the key-major weights `wt` (..., S, L) and the gradient `dwt` of the weights, also
+    key-major (a fresh array: it is overwritten)."""
+    # the softmax's backward: dw - sum(dw * w) over each query's keys (einsum: no (..., S, L) temporary)
+    dwt -= np.einsum("...sl,...sl->...l", dwt, wt)[..., None, :]
+    np.multiply(dwt, wt, out=dwt)  # now the gradient of the scaled scores, transposed
+    dq = _swap(dwt) @ k  # (..., L, S) @ (..., S, E)
+    dk = dwt @ q  # (..., S, L) @ (..., L, E)
+    dq *= scale  # the scale goes on the (smaller) products
     dk *= scale
     return dq, dk
 
@@ -96,19 +122,19 @@ class ScaledDotProductAttention(Function):
     first_order_only = _COMPOSED
 
     def forward(self, q, k, v, scale, blocked, bias, keep):
-        w = attention_weights(q, k, scale, blocked, bias)
+        wt = _weights_by_key(q, k, scale, blocked, bias)  # (..., S, L)
         self.keep, self.scale = keep, scale
-        used = w if keep is None else w * keep  # the weights that multiply v
-        self.save_for_backward(q, k, v, w, used)
-        return used @ v  # (..., L, S) @ (..., S, Ev) -> (..., L, Ev)
+        used = wt if keep is None else wt * _swap(keep)  # the weights that multiply v, key-major
+        self.save_for_backward(q, k, v, wt, used)
+        return _swap(used) @ v  # (..., L, S) @ (..., S, Ev) -> (..., L, Ev)
 
     def backward(self, grad):
-        q, k, v, w, used = self.saved_tensors
-        dv = _swap(used) @ grad  # (..., S, L) @ (..., L, Ev)
-        dw = grad @ _swap(v)  # (..., L, Ev) @ (..., Ev, S) -> (..., L, S), a fresh array
+        q, k, v, wt, used = self.saved_tensors
+        dv = used @ grad  # (..., S, L) @ (..., L, Ev)
+        dwt = v @ _swap(grad)  # (..., S, Ev) @ (..., Ev, L) -> (..., S, L), a fresh array
         if self.keep is not None:
-            dw *= self.keep
-        dq, dk = _scores_backward(w, dw, q, k, self.scale)
+            dwt *= _swap(self.keep)
+        dq, dk = _scores_backward(wt, dwt, q, k, self.scale)
         return dq, dk, dv
 
 
@@ -123,14 +149,14 @@ class AttentionWeights(Function):
     first_order_only = _COMPOSED
 
     def forward(self, q, k, scale, blocked, bias, keep):
-        w = attention_weights(q, k, scale, blocked, bias)
+        wt = _weights_by_key(q, k, scale, blocked, bias)  # (..., S, L)
         self.keep, self.scale = keep, scale
-        self.save_for_backward(q, k, w)
-        return w if keep is None else w * keep
+        self.save_for_backward(q, k, wt)
+        return _swap(wt) if keep is None else _swap(wt) * keep
 
     def backward(self, grad):
-        q, k, w = self.saved_tensors
-        dw = grad * (1.0 if self.keep is None else self.keep)  # a fresh array
-        dw = dw.astype(w.dtype, copy=False)
-        dq, dk = _scores_backward(w, dw, q, k, self.scale)
+        q, k, wt = self.saved_tensors
+        dw = grad * (1.0 if self.keep is None else self.keep)  # (..., L, S)
+        dwt = np.ascontiguousarray(_swap(dw), dtype=wt.dtype)  # key-major, a fresh array
+        dq, dk = _scores_backward(wt, dwt, q, k, self.scale)
         return dq, dk

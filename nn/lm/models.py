@@ -182,8 +182,9 @@ class TransformerLM(Module):
     Token and learned position embeddings (from N(0, 0.02)), ``config.layers`` pre-norm encoder layers
     with GELU and a causal mask, a final LayerNorm and a Linear head. It sees only the chunk it is given,
     so the state it returns is always None (the argument exists so that both models train alike). Its
-    layers and final norm are fused (attention, LayerNorm, GELU as one node each, for speed); inside
-    ``with unfused(lm):`` they run as the composed ops, to draw or differentiate twice through them.
+    layers, final norm and head are fused (attention, LayerNorm, GELU, Linear as one node each, for
+    speed); inside ``with unfused(lm):`` they run as the composed ops, to draw or differentiate twice
+    through them.
     """
 
     def __init__(self, config: LMConfig, rng: np.random.Generator | None = None) -> None:
@@ -202,7 +203,7 @@ class TransformerLM(Module):
             for _ in range(config.layers)
         )
         self.norm = LayerNorm(d, fused=True)
-        self.head = Linear(d, V, rng=rng)
+        self.head = Linear(d, V, rng=rng, fused=True)
         assert self.head.bias is not None
         init.zeros_(self.head.bias)
         if config.tie_weights:
