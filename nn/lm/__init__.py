@@ -16,6 +16,7 @@ Built on the layers of `tinygrad_seq.nn`; no layer imports it. Its modules, each
     checks      gradient checks of a layer or a model, and the node count of an unrolled graph
     export      a model's weights under torch.nn's names, as a safetensors file
     threads     how many threads BLAS may use (one by default)
+    allocator   freed memory kept for the next training step (no page faults for every buffer)
     cli         the `tinygrad-seq` command: parses the options and prints what the modules above return
                 (its parser and main; cli_options, cli_train, cli_eval, cli_graph: the arguments and the
                 commands' bodies; cli_help: help and completion)

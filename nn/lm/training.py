@@ -34,6 +34,7 @@ from tinygrad_seq.extras import MissingExtra
 from ..module import Module
 from ..optim import Adam, CosineWithWarmup
 from ..utils import clip_grad_norm_
+from .allocator import keep_freed_memory
 from .checkpoint import Checkpoint, CheckpointError, restore_carry, save_checkpoint, set_generator_states
 from .curves import plot_history
 from .metadata import MetadataError, check_meta
@@ -464,6 +465,7 @@ class Trainer:
         caller that claimed it first, as the command does before reading the corpus, keeps it).
         """
         self.clock = time.process_time if cpu_time else time.perf_counter
+        keep_freed_memory()  # the next step reuses this step's buffers (nn/lm/allocator.py)
         with blas_threads(threads), claim(self.out_dir):
             steps, deadline = self._plan(steps, minutes)
             first = self.step
