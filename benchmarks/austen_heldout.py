@@ -52,14 +52,16 @@ def main() -> None:
     parser.add_argument("--corpus", choices=["austen", "austen-short"], default="austen",
                         help="the five novels, or the two shortest of them [austen]")
     parser.add_argument("--jobs", type=int, default=2, help="models trained at once")
+    parser.add_argument("--tag", default="", help="a round of runs: the same settings run again under a new tag")
     args = parser.parse_args()
     from lm_sweep import RESULTS
 
     results = RESULTS.with_name(RESULTS_NAME)
     kinds = args.kind or ["lstm", "gru", "transformer"]
-    specs = [spec(kind, args.corpus, args.cpu_minutes, {}, test=HELD_OUT) for kind in kinds]
+    specs = [spec(kind, args.corpus, args.cpu_minutes, {}, test=HELD_OUT, tag=args.tag) for kind in kinds]
     run_all(specs, args.jobs, results)
-    rows = [r for r in recorded(results) if (r["budget"], r["corpus"]) == (args.cpu_minutes, args.corpus)]
+    rows = [r for r in recorded(results)
+            if (r["budget"], r["corpus"], r.get("tag", "")) == (args.cpu_minutes, args.corpus, args.tag)]
     novels = "the other five novels" if args.corpus == "austen" else "two of the others"
     print(f"\nPersuasion ({rows[0]['test_tokens']:,} predictions), trained on {novels} for "
           f"{args.cpu_minutes:g} CPU-minutes each, one thread:\n")

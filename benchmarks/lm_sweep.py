@@ -156,7 +156,8 @@ def key_of(spec: dict[str, Any]) -> str:
         return {k: v for k, v in given.items() if k not in fields or k == "model" or fields[k].default != v}
 
     model, train = changed(spec["given_model"], LMConfig), changed(spec["given_train"], TrainConfig)
-    return json.dumps([spec["corpus"], spec.get("test"), spec["budget"], model, train], sort_keys=True)
+    return json.dumps([spec["corpus"], spec.get("test"), spec["budget"], model, train, spec.get("tag", "")],
+                      sort_keys=True)
 
 
 def recorded(results: Path = RESULTS) -> list[dict[str, Any]]:
@@ -183,11 +184,12 @@ def run_all(specs: list[dict[str, Any]], jobs: int, results: Path = RESULTS) -> 
 
 
 def spec(kind: str, corpus: str, budget: float, changes: dict[str, Any], keep: str | None = None,
-         test: str | None = None) -> dict:
+         test: str | None = None, tag: str = "") -> dict:
     """A run: the model `kind` with `changes` to its defaults, trained on `corpus` for `budget` CPU
-    minutes, scored on the corpus's held-out split (and on the text `test`, if given)."""
+    minutes, scored on the corpus's held-out split (and on the text `test`, if given). `tag` names a
+    round of runs: the same settings under another tag run again (the code or the defaults moved)."""
     model, train = settings(kind, changes)
-    return {"kind": kind, "corpus": corpus, "test": test, "budget": budget, "changes": changes,
+    return {"kind": kind, "corpus": corpus, "test": test, "budget": budget, "changes": changes, "tag": tag,
             "model": {"model": kind} | model, "train": train, "keep": keep,
             "given_model": {"model": kind} | model, "given_train": train}
 
@@ -232,10 +234,12 @@ def main() -> None:
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="run: the changes")
     parser.add_argument("--keep", metavar="DIR", help="run: keep the checkpoints under DIR")
     parser.add_argument("--test", choices=TITLES, help="run: also score each model on this novel")
+    parser.add_argument("--tag", default="", help="a round of runs (screen, run: recorded with each row; "
+                        "table: only that round's rows)")
     parser.add_argument("--jobs", type=int, default=2, help="runs at once")
     args = parser.parse_args()
     if args.what == "table":
-        print(table(recorded()))
+        print(table([r for r in recorded() if not args.tag or r.get("tag", "") == args.tag]))
         return
     kinds, corpora = args.kind or ["lstm"], args.corpus or ["pydoc"]
     specs = []
@@ -248,12 +252,12 @@ def main() -> None:
                     parts = [corpus, kind, f"{args.budget:g}", *(f"{k}{v}" for k, v in changes.items())]
                     name = "-".join(parts)
                     keep = os.path.join(args.keep, name)
-                specs.append(spec(kind, corpus, args.budget, changes, keep, test=args.test))
+                specs.append(spec(kind, corpus, args.budget, changes, keep, test=args.test, tag=args.tag))
                 continue
-            specs.append(spec(kind, corpus, args.budget, {}))
+            specs.append(spec(kind, corpus, args.budget, {}, tag=args.tag))
             for field, values in GRID[kind]:
                 for value in values:
-                    specs.append(spec(kind, corpus, args.budget, {field: value}))
+                    specs.append(spec(kind, corpus, args.budget, {field: value}, tag=args.tag))
     run_all(specs, args.jobs)
 
 
