@@ -52,7 +52,7 @@ def main() -> None:
     parser.add_argument("--corpus", choices=["austen", "austen-short"], default="austen",
                         help="the five novels, or the two shortest of them [austen]")
     parser.add_argument("--jobs", type=int, default=2, help="models trained at once")
-    parser.add_argument("--tag", default="", help="a round of runs: the same settings run again under a new one")
+    parser.add_argument("--tag", default="", help="a round of runs (the same settings again, as new rows)")
     args = parser.parse_args()
     from lm_sweep import RESULTS
 
