@@ -69,7 +69,7 @@ class LMConfig:
         "transformer": {"hidden": 128, "layers": 4, "tie_weights": True},
     }
 
-    model: str = "lstm"
+    model: str = "gru"
     vocab_size: int = 0
     hidden: int = 256
     layers: int = 1

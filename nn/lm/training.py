@@ -64,7 +64,7 @@ CURVE = "loss_curve.png"
 # The dropout of a model whose LMConfig leaves it to the run (None, the default): by how many passes over
 # the training text the run's planned steps make. Few passes have nothing to regularise (dropout only
 # slows learning); many passes memorise the text. Chosen by measurement (docs/performance.md).
-DROPOUT_BY_PASSES: tuple[tuple[float, float], ...] = ((8.0, 0.0), (16.0, 0.1), (math.inf, 0.2))
+DROPOUT_BY_PASSES: tuple[tuple[float, float], ...] = ((8.0, 0.0), (16.0, 0.2), (math.inf, 0.3))
 
 
 def dropout_for(passes: float) -> float:
@@ -73,7 +73,7 @@ def dropout_for(passes: float) -> float:
 
 
 def dropout_rule() -> str:
-    """`DROPOUT_BY_PASSES` in words: '0 up to 8 passes over the training text, 0.1 up to 16, 0.2 beyond'."""
+    """`DROPOUT_BY_PASSES` in words: '0 up to 8 passes over the training text, 0.2 up to 16, 0.3 beyond'."""
     parts = [f"{p:g} up to {most:g}" if math.isfinite(most) else f"{p:g} beyond"
              for most, p in DROPOUT_BY_PASSES]
     return parts[0] + " passes over the training text, " + ", ".join(parts[1:])
@@ -90,7 +90,7 @@ class TrainConfig:
     # Each kind of model's own defaults where they differ from the fields' (chosen by measurement: see
     # benchmarks/lm_sweep.py and its table in the docs); `TrainConfig.defaults(kind)` applies them.
     PER_KIND: ClassVar[dict[str, dict[str, Any]]] = {
-        "rnn": {"lr": 2e-3}, "lstm": {}, "gru": {},
+        "rnn": {"lr": 2e-3}, "lstm": {}, "gru": {"lr": 4e-3},
         "transformer": {"lr": 1e-3, "seq_len": 64, "batch_size": 12, "warmup": 100, "clip": 1.0},
     }
 
