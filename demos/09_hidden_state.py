@@ -308,7 +308,7 @@ def main(argv=None) -> dict:
                          lr=1e-2 if args.quick else 5e-3, warmup=20, eval_every=10**9, eval_tokens=5000,
                          seed=args.seed)
     vocab, train_ids, valid_ids = prepare_data(text, config)
-    model = build_model(LMConfig("lstm", vocab_size=len(vocab), hidden=hidden), rng=args.seed)
+    model = build_model(LMConfig("lstm", vocab_size=len(vocab), hidden=hidden, dropout=0.0), rng=args.seed)
     print(f"A char-LSTM ({hidden} hidden units, {len(vocab)} characters) learns {len(text):,} characters "
           f"of quoted, bracketed stories, e.g.\n  {text.splitlines()[0][:110]}")
 

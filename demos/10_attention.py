@@ -258,8 +258,9 @@ def compare_lms(out: str, quick: bool) -> dict:
     config = TrainConfig(corpus="pydoc", level="char", seq_len=64, batch_size=32, lr=1e-2, warmup=20,
                          eval_every=min(steps, 40), eval_tokens=None, seed=0)
     vocab, train_ids, valid_ids = prepare_data(text, config)
-    configs = {"LSTM": LMConfig("lstm", len(vocab), hidden=112),
-               "Transformer": LMConfig("transformer", len(vocab), hidden=64, layers=2, heads=4, context=64)}
+    configs = {"LSTM": LMConfig("lstm", len(vocab), hidden=112, dropout=0.0),
+               "Transformer": LMConfig("transformer", len(vocab), hidden=64, layers=2, heads=4, context=64,
+                                       dropout=0.0)}
     runs = {}
     for name, model_config in configs.items():
         model = build_model(model_config, rng=0)

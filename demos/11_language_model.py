@@ -206,7 +206,7 @@ def main(argv=None) -> dict:
     print(f"Vocabulary: {len(vocab)} words, <unk> and <eos> included; words seen once became <unk> "
           f"({unk_share:.1%} of the held-out words).")
 
-    model = build_model(LMConfig("lstm", vocab_size=len(vocab), hidden=hidden), rng=0)
+    model = build_model(LMConfig("lstm", vocab_size=len(vocab), hidden=hidden, dropout=0.0), rng=0)
     trainer = Trainer(model, vocab, train_ids, valid_ids, config, out_dir=args.out, stream=io.StringIO())
     trainer.run(steps=steps, sample_length=0, progress=False)
     ev = evaluate(model, valid_ids)

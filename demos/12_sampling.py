@@ -73,7 +73,7 @@ def train_word_lm(text: str, steps: int, out: str):
     config = TrainConfig(corpus="fruit and clothes", level="word", lower=True, min_freq=2, seq_len=32,
                          batch_size=16, lr=1e-2, warmup=20, eval_every=10**9, eval_tokens=None, seed=0)
     vocab, train_ids, valid_ids = prepare_data(text, config)
-    model = build_model(LMConfig("lstm", vocab_size=len(vocab), hidden=48), rng=0)
+    model = build_model(LMConfig("lstm", vocab_size=len(vocab), hidden=48, dropout=0.0), rng=0)
     Trainer(model, vocab, train_ids, valid_ids, config, out_dir=os.path.join(out, "word_lm"),
             stream=io.StringIO()).run(
         steps=steps, sample_length=0, progress=False)
@@ -86,7 +86,7 @@ def char_progression(text: str, checkpoints: list[int], samples: int, out: str) 
     config = TrainConfig(corpus="fruit and clothes", level="char", seq_len=48, batch_size=16, lr=1e-2,
                          warmup=0, schedule="constant", eval_every=10**9, eval_tokens=4000, seed=0)
     vocab, train_ids, valid_ids = prepare_data(text, config)
-    model = build_model(LMConfig("lstm", vocab_size=len(vocab), hidden=64), rng=0)
+    model = build_model(LMConfig("lstm", vocab_size=len(vocab), hidden=64, dropout=0.0), rng=0)
     trainer = Trainer(model, vocab, train_ids, valid_ids, config, out_dir=os.path.join(out, "char_lm"),
                       stream=io.StringIO())
     regexes, words = corpus.pattern_regexes(), set(text.split())

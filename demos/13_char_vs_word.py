@@ -68,7 +68,7 @@ def train(level: str, text: str, steps: int, seq_len: int, out: str) -> dict:
     config = TrainConfig(corpus="fruit and clothes", level=level, lower=True, min_freq=2, seq_len=seq_len,
                          batch_size=16, lr=1e-2, warmup=20, eval_every=10**9, eval_tokens=None, seed=0)
     vocab, train_ids, valid_ids = prepare_data(text, config)
-    model = build_model(LMConfig("lstm", vocab_size=len(vocab), hidden=64), rng=0)
+    model = build_model(LMConfig("lstm", vocab_size=len(vocab), hidden=64, dropout=0.0), rng=0)
     trainer = Trainer(model, vocab, train_ids, valid_ids, config, out_dir=f"{out}/{level}",
                       stream=io.StringIO())
     start = time.process_time()  # CPU time: comparable on a machine shared with other jobs

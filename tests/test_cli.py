@@ -40,7 +40,8 @@ def trained(tmp_path_factory):
     corpus = root / "corpus.txt"
     corpus.write_text(TEXT)
     out = root / "run"
-    assert main(["train", "--corpus", str(corpus), *TINY, "--steps", "8", "--out", str(out)]) == 0
+    assert main(["train", "--corpus", str(corpus), "--model", "lstm", *TINY, "--steps", "8",
+                 "--out", str(out)]) == 0
     return corpus, out
 
 

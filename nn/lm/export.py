@@ -84,7 +84,8 @@ def export_safetensors(model: RecurrentLM | TransformerLM, vocab: Vocab, path: s
     SHA-256 in the metadata."""
     safetensors_numpy = require("safetensors.numpy", "export")
     arrays = torch_state_dict(model)
-    metadata = {"format": FORMAT, "config": json.dumps(model.config.to_dict()),
+    config = model.config.to_dict() | {"dropout": model.config.dropout or 0.0}  # as built: None is none
+    metadata = {"format": FORMAT, "config": json.dumps(config),
                 "vocab": json.dumps(vocab.to_dict()), "sha256": tensors_sha256(arrays)}
     if step is not None:
         metadata["step"] = str(step)
