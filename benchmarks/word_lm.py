@@ -8,7 +8,8 @@ T=32, B=32 (1,024 predictions a step); mean cross-entropy (fused); one Adam step
 vocabularies the output layer is most of the step: logits (1,024 x V), the softmax, and the two gradient
 products. Three numbers for it, timed in one process:
 
-- the engine's output layer: `Linear` (H -> V) and the fused cross-entropy, forward and backward;
+- the engine's output layer: `Linear(fused=True)` (H -> V, as the toolkit's models have it) and the fused
+  cross-entropy, forward and backward;
 - the same written by hand in NumPy (logits as one GEMM with the bias added in place, the softmax and its
   gradient in place in one buffer, dW, dh and db);
 - the GEMM floor: the three matrix products alone (logits, dW, dh), which no implementation can beat.
@@ -38,7 +39,7 @@ class WordLM(nn.Module):
         super().__init__()
         self.embed = nn.Embedding(vocab, EMBED, rng=rng, dtype=np.float32)
         self.rnn = nn.LSTM(EMBED, HIDDEN, rng=rng, dtype=np.float32, fused=True)
-        self.decoder = nn.Linear(HIDDEN, vocab, rng=rng, dtype=np.float32)
+        self.decoder = nn.Linear(HIDDEN, vocab, rng=rng, dtype=np.float32, fused=True)
 
     def forward(self, ids: np.ndarray) -> Tensor:
         out, _ = self.rnn(self.embed(ids))
@@ -66,7 +67,7 @@ def bench(V: int, repeats: int, rng: np.random.Generator) -> None:
     print(f"vocabulary {V:,}: embed {EMBED}, LSTM {HIDDEN}, T={T}, B={BATCH}, float32, median of {repeats}")
     h_data = rng.standard_normal((n, HIDDEN)).astype(np.float32)
     targets = rng.integers(0, V, n)
-    decoder = nn.Linear(HIDDEN, V, rng=rng, dtype=np.float32)
+    decoder = nn.Linear(HIDDEN, V, rng=rng, dtype=np.float32, fused=True)
     w, b = decoder.weight.numpy(), decoder.bias.numpy()  # type: ignore[union-attr]
 
     def engine_layer() -> float:

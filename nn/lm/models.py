@@ -156,7 +156,7 @@ class RecurrentLM(Module):
         else:
             raise ValueError(f"RecurrentLM: model must be rnn, lstm or gru, got {config.model!r}")
         self.dropout = Dropout(p, rng=rng)
-        self.decoder = Linear(H, V, rng=rng)
+        self.decoder = Linear(H, V, rng=rng, fused=True)
         assert self.decoder.bias is not None
         init.zeros_(self.decoder.bias)
         if config.tie_weights:
