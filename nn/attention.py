@@ -26,7 +26,7 @@ from tinygrad_seq.tensor import Tensor
 from . import init
 from .kernels.attention import AttentionWeights, ScaledDotProductAttention, weights_shape
 from .linear import Linear
-from .module import Module, Parameter
+from .module import Parameter, SwitchesFused
 
 __all__ = ["MultiheadAttention", "scaled_dot_product_attention"]
 
@@ -190,7 +190,7 @@ def _merge_masks(attn_mask: Any, padding: Any, dtype: np.dtype) -> np.ndarray | 
     return floats[0] if len(floats) == 1 else floats[0] + floats[1]
 
 
-class MultiheadAttention(Module):
+class MultiheadAttention(SwitchesFused):
     """Multi-head attention, PyTorch's names and layouts: out_proj(concat_h softmax(Q_h K_h^T / sqrt(d)) V_h).
 
     Parameters: ``in_proj_weight`` (3E, E) stacking W_q, W_k, W_v; ``in_proj_bias`` (3E,); ``out_proj``
@@ -256,15 +256,6 @@ class MultiheadAttention(Module):
         if self.out_proj.bias is not None:
             init.zeros_(self.out_proj.bias)
         self.fused = fused
-
-    @property
-    def fused(self) -> bool:
-        return self._fused
-
-    @fused.setter
-    def fused(self, value: bool) -> None:
-        object.__setattr__(self, "_fused", bool(value))
-        self.out_proj.fused = bool(value)
 
     def extra_repr(self) -> str:
         return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, dropout={self.dropout}"

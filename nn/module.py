@@ -254,6 +254,22 @@ class Module:
         return ""
 
 
+class SwitchesFused(Module):
+    """A layer whose ``fused`` switch is also the switch of every sublayer that has one (its projections,
+    norms, attention): set it and the whole layer runs fused, or composed."""
+
+    @property
+    def fused(self) -> bool:
+        return self._fused
+
+    @fused.setter
+    def fused(self, value: bool) -> None:
+        object.__setattr__(self, "_fused", bool(value))
+        for module in self.modules():
+            if module is not self and hasattr(module, "fused"):
+                module.fused = bool(value)
+
+
 def functional_call(module: Module, tensors: Mapping[str, Tensor], *args: Any, **kwargs: Any) -> Any:
     """Call `module` with some parameters or buffers swapped for `tensors` (by dotted name), then restore.
 

@@ -23,7 +23,7 @@ from tinygrad_seq.tensor import Tensor
 from . import init
 from .attention import MultiheadAttention
 from .linear import Dropout, LayerNorm, Linear
-from .module import Module, Parameter
+from .module import Module, Parameter, SwitchesFused
 
 __all__ = [
     "LearnedPositionalEncoding", "SinusoidalPositionalEncoding", "TransformerDecoderLayer",
@@ -41,7 +41,7 @@ def _activation(activation: str | Callable[[Tensor], Tensor]) -> Callable[[Tenso
     return _ACTIVATIONS[activation]
 
 
-class _Layer(Module):
+class _Layer(SwitchesFused):
     """What the encoder and decoder layers share: their submodules (in PyTorch's order) and blocks.
 
     ``cross=True`` adds the decoder's cross-attention ``multihead_attn`` after ``self_attn``, and a third
@@ -73,17 +73,6 @@ class _Layer(Module):
         self.activation = _activation(activation)
         self.batch_first = batch_first
         self.fused = fused
-
-    @property
-    def fused(self) -> bool:
-        return self._fused
-
-    @fused.setter
-    def fused(self, value: bool) -> None:
-        object.__setattr__(self, "_fused", bool(value))
-        for module in self.modules():
-            if module is not self and hasattr(module, "fused"):
-                module.fused = value
 
     def _attention_block(self, attention: MultiheadAttention, out_dropout: Dropout, x: Tensor, memory: Tensor,
                          attn_mask: Any, key_padding_mask: Any, is_causal: bool) -> Tensor:
