@@ -124,8 +124,9 @@ class RecurrentLM(Module):
     The LSTM's forget-gate bias starts at 1 (remember by default). Embedding rows start from
     U(-0.1, 0.1), small enough that tied weights (``decoder.weight is embedding.weight``) start with
     logits near zero. Dropout applies between recurrent layers and to the last layer's output.
-    The recurrent layer is fused (``fused=True``: one graph node per layer, for speed); inside
-    ``with unfused(lm):`` it runs op by op, to draw or differentiate twice through every time step.
+    The recurrent layer and the output Linear are fused (``fused=True``: one graph node each, for
+    speed); inside ``with unfused(lm):`` they run op by op, to draw or differentiate twice through every
+    time step.
 
     Example::
 
